@@ -1,0 +1,38 @@
+# Two commands for a newcomer: `make run` and `make test`. Both set everything up first.
+VENV  := .venv
+PY    := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+STAMP := $(VENV)/.installed-requirements
+PORT  ?= 5000
+
+.PHONY: run test bench init-db lint install
+
+# (Re)install whenever requirements.txt changes; a stamp file records the last install.
+$(STAMP): requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+init-db: install
+	$(FLASK) init-db
+
+# gthread workers: a slow phone upload occupies a thread, not a whole process. The long
+# keep-alive spares visitors on venue Wi-Fi the reconnects gunicorn's 2 s default causes.
+run: init-db
+	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
+		--worker-class gthread --timeout 120 --keep-alive 30 --access-logfile - wsgi:app
+
+# PYTEST_ARGS passes options through, e.g. `make test PYTEST_ARGS="-m 'not slow'"`.
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) bench/photo_pipeline.py
+
+lint: install
+	$(PY) -m pip install --quiet ruff
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -1,0 +1,43 @@
+"""Default settings; `CONTEST_*` environment variables and `create_app(test_config)` override them.
+
+Paths that depend on where the app runs (the database in the instance folder, the upload folder
+beside the package) are filled in by `create_app` when they are left as None here.
+"""
+
+# Where things live. None means "the default place" (see the module docstring).
+SQLALCHEMY_DATABASE_URI = None
+UPLOAD_FOLDER = None
+SECRET_KEY = None
+
+# Photos: judged by content; these are the limits a visitor can meet.
+PHOTO_MAX_BYTES = 40 * 1024 * 1024
+PHOTO_MAX_PIXELS = 100_000_000
+PHOTO_MIN_LONG_SIDE = 1000
+
+# A request may be a little larger than the biggest file it may carry: the form fields and the
+# multipart framing come with it. None: derived from PHOTO_MAX_BYTES by `create_app`.
+MAX_CONTENT_LENGTH = None
+# Werkzeug's limits for the non-file part of a form: our text fields are small (≤ 1000 chars)
+# and few, so anything bigger is an attack or a mistake (CVE-2023-25577, CVE-2024-49767).
+MAX_FORM_MEMORY_SIZE = 64 * 1024
+MAX_FORM_PARTS = 50
+
+# Entries: one person (same normalised phone or e-mail) may enter this many times per contest.
+MAX_ENTRIES_PER_ENTRANT = 3
+
+# The personal-information notice the visitor consents to; change the version whenever its text
+# changes, so each entry records which text was agreed to.
+CONSENT_NOTICE_VERSION = "2026-11-v1"
+# How long entrants' personal data is kept after the results are announced, as the notice says.
+RETENTION_AFTER_RESULTS = "결과 발표 후 1년"
+
+# The region phone numbers without a country code are read in.
+PHONE_DEFAULT_REGION = "KR"
+
+SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+WTF_CSRF_TIME_LIMIT = None  # a visitor may take a long time over the form on a crowded day
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+
+# Thumbnails and previews never change under a given name, so browsers may keep them for a year.
+MEDIA_CACHE_SECONDS = 365 * 24 * 3600

@@ -1,0 +1,51 @@
+"""SQLite connection settings and write transactions that take the write lock up front."""
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+
+from .extensions import db
+
+_IMMEDIATE = "contest_begin_immediate"
+
+
+def init_app(app: Flask) -> None:
+    """Give every SQLite connection the pragmas and transaction control the app relies on."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
+
+
+def _configure_sqlite_connection(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, emit BEGIN: the module's own implicit BEGIN is
+    # always DEFERRED, and we need IMMEDIATE for writes (see begin_write).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+    cursor.execute("PRAGMA busy_timeout=10000")  # writers queue for up to 10 s instead of failing
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # FULL syncs the WAL at every commit: an entry we answered "accepted" survives a power cut.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def _begin_sqlite_transaction(conn: Connection) -> None:
+    if conn.get_execution_options().get(_IMMEDIATE):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def begin_write() -> None:
+    """Start this session's transaction as a write, holding SQLite's write lock from the start.
+
+    In WAL mode a DEFERRED transaction that reads and then writes fails at once with "database
+    is locked" when another writer committed in between, whatever the busy timeout; BEGIN
+    IMMEDIATE instead waits its turn on the busy handler. Any read-only transaction already open
+    in the session is ended first (it has nothing to commit). Other databases ignore the flag.
+    """
+    if db.session().in_transaction():
+        db.session.commit()
+    db.session.connection(execution_options={_IMMEDIATE: True})

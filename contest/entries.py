@@ -1,0 +1,224 @@
+"""Entries: accepting a visitor's photo and withdrawing it.
+
+The order of work keeps the database's write lock short and loses nothing: cheap checks first,
+then the media work (hashing, decoding, derivatives) with no transaction open, then the files are
+renamed into place, and only then is the write lock taken to check the limits once more and add
+the row. If that transaction does not commit, the files go (see `file_transactions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from . import receipts
+from .database import begin_write
+from .extensions import db
+from .file_transactions import delete_once_committed, remove_unless_committed
+from .forms import EntryForm
+from .media import Rejected
+from .media.fingerprint import fingerprint
+from .media.photo import Photo, process_photo
+from .models import Asset, Contest, Entry
+from .storage import get_storage
+from .uploads import spooled_path
+
+
+_DUPLICATE = "이 사진은 이미 응모된 작품입니다. 다른 사진을 선택해 주세요."
+
+
+class Refused(Exception):
+    """An entry the contest will not take: the message for the visitor, the status, the field."""
+
+    def __init__(self, message: str, status: int, field: str = "media") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True)
+class _Entrant:
+    phone: str
+    email: str
+
+
+def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
+    """Check, store and record a validated entry form; raises `Refused` and leaves nothing behind."""
+    config = current_app.config
+    entrant = _Entrant(phone=form.phone.data, email=form.email.data)
+    upload_path = spooled_path(form.media.data)
+    _check_window(contest, now)
+    _check_size(upload_path.stat().st_size, config["PHOTO_MAX_BYTES"])
+    _check_quota(contest, entrant, config["MAX_ENTRIES_PER_ENTRANT"])
+    try:
+        facts = fingerprint(upload_path)
+        _check_duplicate(contest, facts.sha256)
+        photo = process_photo(
+            upload_path,
+            min_long_side=config["PHOTO_MIN_LONG_SIDE"],
+            max_pixels=config["PHOTO_MAX_PIXELS"],
+        )
+    except Rejected as why:
+        raise Refused(why.message, why.status) from None
+    category = contest.category_for("photo")
+    if category is None:
+        raise Refused("지금은 사진 부문 응모를 받지 않습니다.", 403, "_form")
+
+    assets = _store_photo(upload_path, photo)
+    try:
+        begin_write()  # from here to the commit, this request is SQLite's only writer
+        _check_window(contest, now)
+        _check_quota(contest, entrant, config["MAX_ENTRIES_PER_ENTRANT"])
+        _check_duplicate(contest, facts.sha256)
+        entry = Entry(
+            contest=contest,
+            category=category,
+            receipt=receipts.new_code(),
+            title=form.title.data,
+            description=form.description.data or "",
+            created_at=now,
+            entrant_name=form.name.data,
+            email=entrant.email,
+            phone=entrant.phone,
+            under14=form.under14.data,
+            guardian_name=form.guardian_name.data if form.under14.data else None,
+            guardian_phone=form.guardian_phone.data if form.under14.data else None,
+            consent_version=config["CONSENT_NOTICE_VERSION"],
+            consented_at=now,
+            consent_publish=form.consent_publish.data,
+            guardian_consented_at=now if form.under14.data else None,
+            original_filename=_display_name(form.media.data.filename),
+            media_format=photo.format,
+            width=photo.width,
+            height=photo.height,
+            file_size=facts.size,
+            sha256=facts.sha256,
+            captured_at=photo.captured_at,
+            camera_make=photo.camera_make,
+            camera_model=photo.camera_model,
+            assets=assets,
+        )
+        db.session.add(entry)
+        try:
+            db.session.flush()
+        except IntegrityError:  # a database without SQLite's single writer can still race here
+            raise Refused(_DUPLICATE, 409) from None
+    except BaseException:
+        db.session.rollback()
+        _remove([a.key for a in assets])
+        raise
+    remove_unless_committed([a.key for a in assets])
+    return entry
+
+
+def withdraw(entry: Entry) -> None:
+    """Delete an entry and, once that has committed, all its files (the entrant withdrew consent)."""
+    keys = [asset.key for asset in entry.assets]
+    db.session.delete(entry)
+    db.session.flush()
+    delete_once_committed(keys)
+
+
+def find_by_receipt(typed: str) -> Entry | None:
+    """The entry with this receipt code, however the visitor typed it."""
+    code = receipts.clean(typed)
+    if not receipts.is_well_formed(code):
+        return None
+    return db.session.scalar(select(Entry).where(Entry.receipt == code))
+
+
+def entries_of(contest: Contest, phone: str, email: str) -> int:
+    """How many entries this person (same phone or same e-mail) has in the contest."""
+    return db.session.scalar(
+        select(func.count(Entry.id)).where(
+            Entry.contest_id == contest.id, or_(Entry.phone == phone, Entry.email == email)
+        )
+    )
+
+
+def _check_window(contest: Contest, now: datetime) -> None:
+    if now < contest.opens_at:
+        raise Refused("아직 응모 기간이 아닙니다.", 403, "_form")
+    if now >= contest.closes_at:
+        raise Refused("응모 기간이 끝났습니다. 참여해 주셔서 감사합니다.", 403, "_form")
+
+
+def _check_size(size: int, limit: int) -> None:
+    if size == 0:
+        raise Refused("파일이 비어 있습니다. 사진을 다시 선택해 주세요.", 400)
+    if size > limit:
+        raise Refused(
+            f"파일이 너무 큽니다: 사진은 {_megabytes(limit)}까지 올릴 수 있습니다"
+            f" (올린 파일 {_megabytes(size)}).",
+            413,
+        )
+
+
+def _check_quota(contest: Contest, entrant: _Entrant, limit: int) -> None:
+    if entries_of(contest, entrant.phone, entrant.email) >= limit:
+        raise Refused(
+            f"한 사람당 {limit}개 작품까지 응모할 수 있습니다. 이미 {limit}개를 응모하셨습니다.",
+            409,
+            "_form",
+        )
+
+
+def _check_duplicate(contest: Contest, sha256: str) -> None:
+    same = select(Entry.id).where(Entry.contest_id == contest.id, Entry.sha256 == sha256)
+    if db.session.scalar(same) is not None:
+        raise Refused(_DUPLICATE, 409)
+
+
+def _store_photo(upload_path, photo: Photo) -> list[Asset]:
+    """Put the original and its derivatives in place; on any failure remove what was written."""
+    storage = get_storage()
+    original = Asset(
+        role="original",
+        key=storage.new_key("originals", photo.extension),
+        content_type=photo.content_type,
+        size=upload_path.stat().st_size,
+        width=photo.width,
+        height=photo.height,
+    )
+    derived = [
+        Asset(
+            role=role,
+            key=storage.new_key("derived", d.extension),
+            content_type=d.content_type,
+            size=len(d.data),
+            width=d.width,
+            height=d.height,
+        )
+        for role, d in (("preview", photo.preview), ("thumbnail", photo.thumbnail))
+    ]
+    written: list[str] = []
+    try:
+        storage.adopt(upload_path, original.key)
+        written.append(original.key)
+        for asset, derivative in zip(derived, (photo.preview, photo.thumbnail), strict=True):
+            storage.put(derivative.data, asset.key)
+            written.append(asset.key)
+    except BaseException:
+        _remove(written)
+        raise
+    return [original, *derived]
+
+
+def _remove(keys: list[str]) -> None:
+    storage = get_storage()
+    for key in keys:
+        storage.delete(key)
+
+
+def _display_name(filename: str | None) -> str:
+    """The visitor's file name, kept only as text to show (escaped by the templates)."""
+    return (filename or "").replace("\x00", "")[:255]
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")

@@ -1,0 +1,37 @@
+"""Serving entry derivatives (thumbnails and previews) to browsers; never originals."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, send_file
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Asset
+from .storage import get_storage
+
+bp = Blueprint("media", __name__, url_prefix="/media")
+
+PUBLIC_ROLES = ("preview", "thumbnail")
+
+
+@bp.get("/<path:key>")
+def show_media(key: str):
+    """A derivative by its random key, cacheable for a long time: its bytes never change."""
+    asset = db.session.scalar(select(Asset).where(Asset.key == key))
+    if asset is None or asset.role not in PUBLIC_ROLES:
+        abort(404)
+    storage = get_storage()
+    if not storage.exists(key):
+        abort(404)
+    # A local path (not an open file) lets Werkzeug answer Range and conditional requests.
+    response = send_file(
+        storage.path(key),
+        mimetype=asset.content_type,
+        conditional=True,
+        etag=key.rsplit("/", 1)[-1],
+        max_age=current_app.config["MEDIA_CACHE_SECONDS"],
+    )
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,179 @@
+"""The database tables: a contest, its categories, the entries and the files of each entry."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A moment stored as naive UTC and read back as aware UTC (SQLite keeps no time zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing a naive datetime: say which time zone it is in")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Contest(db.Model):
+    """A contest: the fair's UCC contest is seeded by `init-db`; admins edit its dates later."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    venue: Mapped[str] = mapped_column(String(200), default="")
+    fair_starts_on: Mapped[date] = mapped_column(Date)
+    fair_ends_on: Mapped[date] = mapped_column(Date)
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    prizes: Mapped[str] = mapped_column(Text, default="")
+    rules: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    categories: Mapped[list[Category]] = relationship(
+        back_populates="contest", order_by="Category.position", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (CheckConstraint("opens_at < closes_at", name="window_order"),)
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether entries are accepted at `now`."""
+        return self.opens_at <= now < self.closes_at
+
+    def category_for(self, kind: str) -> Category | None:
+        """The category that takes entries of this kind of media ("photo" or "video")."""
+        return next((c for c in self.categories if c.kind == kind), None)
+
+
+class Category(db.Model):
+    """A category of a contest; each takes one kind of media."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(10))
+    position: Mapped[int] = mapped_column(default=0)
+
+    contest: Mapped[Contest] = relationship(back_populates="categories")
+
+    __table_args__ = (
+        UniqueConstraint("contest_id", "slug"),
+        CheckConstraint("kind IN ('photo', 'video')", name="kind"),
+    )
+
+
+class Entry(db.Model):
+    """One visitor's entry: who entered, what they consented to, and what the file is."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    receipt: Mapped[str] = mapped_column(String(20), unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="submitted")
+    title: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    # The entrant. Phone is E.164 and e-mail lower-cased, so the per-entrant limit counts a
+    # person once however they typed it.
+    entrant_name: Mapped[str] = mapped_column(String(50))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(20))
+    under14: Mapped[bool] = mapped_column(default=False)
+    guardian_name: Mapped[str | None] = mapped_column(String(50))
+    guardian_phone: Mapped[str | None] = mapped_column(String(20))
+
+    # Consent, as the personal-information law asks: which notice, when, and each one separately.
+    consent_version: Mapped[str] = mapped_column(String(40))
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    consent_publish: Mapped[bool] = mapped_column(default=False)
+    guardian_consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # The file as sent: its name only as display text, never used in a path.
+    original_filename: Mapped[str] = mapped_column(String(255), default="")
+    media_format: Mapped[str] = mapped_column(String(10))
+    width: Mapped[int]
+    height: Mapped[int]
+    file_size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Camera-local time from EXIF, which records no time zone; GPS is never stored.
+    captured_at: Mapped[datetime | None] = mapped_column(DateTime)
+    camera_make: Mapped[str | None] = mapped_column(String(100))
+    camera_model: Mapped[str | None] = mapped_column(String(100))
+
+    contest: Mapped[Contest] = relationship()
+    category: Mapped[Category] = relationship()
+    assets: Mapped[list[Asset]] = relationship(
+        back_populates="entry", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (
+        # The same photo twice in one contest is refused; the schema holds that even under races.
+        UniqueConstraint("contest_id", "sha256"),
+        CheckConstraint(
+            "NOT under14 OR (guardian_name IS NOT NULL AND guardian_phone IS NOT NULL"
+            " AND guardian_consented_at IS NOT NULL)",
+            name="guardian_for_under14",
+        ),
+        Index("ix_entry_contest_phone", "contest_id", "phone"),
+        Index("ix_entry_contest_email", "contest_id", "email"),
+    )
+
+    def asset(self, role: str) -> Asset | None:
+        """This entry's file in the given role ("original", "preview", "thumbnail")."""
+        return next((a for a in self.assets if a.role == role), None)
+
+    @property
+    def receipt_display(self) -> str:
+        """The receipt code in groups, easier to read aloud and type back: ABCD-EFGH-JKLMN."""
+        code = self.receipt
+        return f"{code[:4]}-{code[4:8]}-{code[8:]}"
+
+
+class Asset(db.Model):
+    """A stored file of an entry: the untouched original or a derivative made from it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+
+    entry: Mapped[Entry] = relationship(back_populates="assets")
+
+    __table_args__ = (
+        UniqueConstraint("entry_id", "role"),
+        CheckConstraint("role IN ('original', 'preview', 'thumbnail')", name="role"),
+    )
