@@ -19,7 +19,9 @@ PHOTO_MIN_LONG_SIDE = 1000
 MAX_CONTENT_LENGTH = None
 # Werkzeug's limits for the non-file part of a form: our text fields are small (≤ 1000 chars)
 # and few, so anything bigger is an attack or a mistake (CVE-2023-25577, CVE-2024-49767).
-MAX_FORM_MEMORY_SIZE = 64 * 1024
+# The memory limit must stay well above the multipart parser's 64 KiB read size: Werkzeug also
+# applies it to its parse buffer, and at 64 KiB ordinary photos were refused as too large.
+MAX_FORM_MEMORY_SIZE = 256 * 1024
 MAX_FORM_PARTS = 50
 
 # Entries: one person (same normalised phone or e-mail) may enter this many times per contest.

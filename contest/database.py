@@ -32,6 +32,13 @@ def _configure_sqlite_connection(dbapi_connection, _record) -> None:
 
 
 def _begin_sqlite_transaction(conn: Connection) -> None:
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection.in_transaction:
+        # A COMMIT that SQLite refused (a deferred constraint, a full disk) leaves its
+        # transaction open, yet SQLAlchemy returns the connection to the pool as if it had
+        # ended; without this the next request on it would fail with "cannot start a
+        # transaction within a transaction".
+        dbapi_connection.rollback()
     if conn.get_execution_options().get(_IMMEDIATE):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:

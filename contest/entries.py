@@ -56,13 +56,15 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
     _check_size(upload_path.stat().st_size, config["PHOTO_MAX_BYTES"])
     _check_quota(contest, entrant, config["MAX_ENTRIES_PER_ENTRANT"])
     try:
-        facts = fingerprint(upload_path)
-        _check_duplicate(contest, facts.sha256)
+        # Decoding first: it names what a non-image is ("not a supported format") before the
+        # byte scan in `fingerprint` could call it a polyglot.
         photo = process_photo(
             upload_path,
             min_long_side=config["PHOTO_MIN_LONG_SIDE"],
             max_pixels=config["PHOTO_MAX_PIXELS"],
         )
+        facts = fingerprint(upload_path)
+        _check_duplicate(contest, facts.sha256)
     except Rejected as why:
         raise Refused(why.message, why.status) from None
     category = contest.category_for("photo")
@@ -104,13 +106,14 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
             assets=assets,
         )
         db.session.add(entry)
-        try:
-            db.session.flush()
-        except IntegrityError:  # a database without SQLite's single writer can still race here
-            raise Refused(_DUPLICATE, 409) from None
-    except BaseException:
+        db.session.flush()
+    except BaseException as error:
         db.session.rollback()
         _remove([a.key for a in assets])
+        if isinstance(error, IntegrityError):
+            # A database with concurrent writers (not SQLite) can race past the check above:
+            # say so if that is what happened.
+            _check_duplicate(contest, facts.sha256)
         raise
     remove_unless_committed([a.key for a in assets])
     return entry

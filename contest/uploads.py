@@ -27,13 +27,18 @@ class UploadRequest(Request):
         content_length: int | None = None,
     ) -> IO[bytes]:
         path, stream = get_storage().temp_file()
-        self.__dict__.setdefault("_spooled_paths", []).append(path)
+        self.__dict__.setdefault("_spooled", []).append((path, stream))
         return stream
 
     def close(self) -> None:
-        """Close the files and remove whatever spooled upload was not kept."""
+        """Close the files and remove whatever spooled upload was not kept.
+
+        A request refused halfway through parsing (too large, too many parts) has spooled files
+        that never reached `files`, so they are closed here rather than by Werkzeug.
+        """
         super().close()
-        for path in self.__dict__.get("_spooled_paths", ()):
+        for path, stream in self.__dict__.get("_spooled", ()):
+            stream.close()
             path.unlink(missing_ok=True)
 
 
