@@ -1,0 +1,420 @@
+/* Entry form enhancement: file checks, local preview, XHR upload with progress,
+ * JSON error display. Without JS (or without FormData/XHR) the plain POST works. */
+(function () {
+  "use strict";
+
+  var form = document.getElementById("entry-form");
+  if (!form) return;
+
+  var MB = 1024 * 1024;
+  var STALL_MS = 60000;   // abort if the upload makes no progress for this long
+  var SERVER_MS = 120000; // max wait for the server after the upload has finished
+
+  var fileInput = document.getElementById("media");
+  var preview = document.getElementById("media-preview");
+  var info = document.getElementById("media-info");
+  var mediaError = document.getElementById("media-error");
+  var under14 = document.getElementById("under14");
+  var guardian = document.getElementById("guardian-fields");
+  var formError = document.getElementById("form-error");
+  var status = document.getElementById("upload-status");
+  var progress = document.getElementById("upload-progress");
+  var progressText = document.getElementById("upload-progress-text");
+  var button = document.getElementById("submit-button");
+
+  var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10) || 0;
+  var acceptExt = splitList(form.getAttribute("data-accept-ext"));
+  var acceptTypes = splitList(form.getAttribute("data-accept-types"));
+
+  var previewUrl = null;
+  var submitting = false;
+
+  var MSG = {
+    noFile: "사진 파일을 선택해 주세요.",
+    badType: "지원하지 않는 파일 형식입니다. JPG, PNG, WebP, HEIC 사진만 올릴 수 있습니다.",
+    network: "네트워크 연결이 불안정합니다. 입력한 내용은 그대로 있으니 다시 제출해 주세요.",
+    processing: "처리 중…",
+    done: "제출되었습니다. 접수증으로 이동합니다…"
+  };
+
+  function splitList(s) {
+    return (s || "").split(",").map(function (x) {
+      return x.trim().toLowerCase();
+    }).filter(Boolean);
+  }
+
+  /* "40 MB", "4.2 MB", "850 KB" */
+  function formatSize(bytes) {
+    if (bytes > 0 && bytes < MB / 10) return Math.max(1, Math.round(bytes / 1024)) + " KB";
+    return formatMB(bytes) + " MB";
+  }
+  function formatMB(bytes) {
+    return String(Math.round(bytes / MB * 10) / 10); // 40 -> "40", 52.34 -> "52.3"
+  }
+
+  function tooBigMessage(file) {
+    var msg = "파일이 너무 큽니다: 최대 " + formatSize(maxBytes) + "까지 올릴 수 있습니다";
+    if (file) msg += " (선택한 파일 " + formatSize(file.size) + ")";
+    return msg + ".";
+  }
+
+  function typeOk(file) {
+    var type = (file.type || "").toLowerCase();
+    var name = (file.name || "").toLowerCase();
+    var dot = name.lastIndexOf(".");
+    var ext = dot >= 0 ? name.slice(dot) : "";
+    if (ext && acceptExt.indexOf(ext) >= 0) return true;
+    if (!type) return false;
+    return acceptTypes.some(function (t) {
+      return t === type || (t.slice(-2) === "/*" && type.indexOf(t.slice(0, -1)) === 0);
+    });
+  }
+
+  /* Returns an error message for the chosen file, or "" if it is fine. */
+  function fileProblem(file) {
+    if (!file) return MSG.noFile;
+    if (!typeOk(file)) return MSG.badType;
+    if (maxBytes && file.size > maxBytes) return tooBigMessage(file);
+    return "";
+  }
+
+  function chosenFile() {
+    return fileInput && fileInput.files && fileInput.files.length ? fileInput.files[0] : null;
+  }
+
+  /* ---- field errors ---- */
+
+  function setFieldError(name, text) {
+    var p = document.getElementById(name + "-error");
+    var input = document.getElementById(name);
+    if (p) p.textContent = text || "";
+    if (input) {
+      if (text) input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+    }
+  }
+
+  function setFormError(text) {
+    if (!formError) return;
+    formError.textContent = text || "";
+    formError.hidden = !text;
+  }
+
+  function clearErrors() {
+    var ps = form.querySelectorAll(".field-error");
+    for (var i = 0; i < ps.length; i++) ps[i].textContent = "";
+    var inv = form.querySelectorAll('[aria-invalid="true"]');
+    for (var j = 0; j < inv.length; j++) inv[j].removeAttribute("aria-invalid");
+    setFormError("");
+  }
+
+  function focusAndReveal(el) {
+    if (!el) return;
+    try {
+      el.focus({ preventScroll: true });
+    } catch (e) {
+      el.focus();
+    }
+    if (el.scrollIntoView) {
+      try {
+        var calm = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+        el.scrollIntoView({ block: "center", behavior: calm ? "auto" : "smooth" });
+      } catch (e) {
+        el.scrollIntoView();
+      }
+    }
+  }
+
+  function focusFormError() {
+    if (!formError) return;
+    if (!formError.hasAttribute("tabindex")) formError.setAttribute("tabindex", "-1");
+    focusAndReveal(formError);
+  }
+
+  /* ---- guardian fieldset ---- */
+
+  function guardianHasError() {
+    if (!guardian) return false;
+    var ps = guardian.querySelectorAll(".field-error");
+    for (var i = 0; i < ps.length; i++) {
+      if (ps[i].textContent.trim()) return true;
+    }
+    return false;
+  }
+
+  function updateGuardian() {
+    if (!guardian || !under14) return;
+    guardian.hidden = !under14.checked && !guardianHasError();
+  }
+
+  /* ---- file choice: info, preview, immediate checks ---- */
+
+  function revokePreview() {
+    if (previewUrl) {
+      URL.revokeObjectURL(previewUrl);
+      previewUrl = null;
+    }
+  }
+
+  function showPreview(file) {
+    if (!preview) return;
+    preview.hidden = true;
+    preview.removeAttribute("src");
+    revokePreview();
+    if (!file || !window.URL || !URL.createObjectURL) return;
+    previewUrl = URL.createObjectURL(file);
+    preview.src = previewUrl; // shown on "load", stays hidden on "error" (e.g. HEIC)
+  }
+
+  function onFileChange() {
+    var file = chosenFile();
+    if (info) info.textContent = file ? "선택한 파일: " + file.name + " (" + formatSize(file.size) + ")" : "";
+    if (!file) {
+      showPreview(null);
+      setFieldError("media", "");
+      return;
+    }
+    var problem = fileProblem(file);
+    setFieldError("media", problem);
+    showPreview(problem === MSG.badType ? null : file);
+  }
+
+  if (preview) {
+    preview.addEventListener("load", function () {
+      if (previewUrl && preview.src === previewUrl) preview.hidden = false;
+    });
+    preview.addEventListener("error", function () {
+      preview.hidden = true;
+      preview.removeAttribute("src");
+      revokePreview();
+    });
+  }
+
+  if (fileInput) {
+    if (mediaError && !mediaError.hasAttribute("aria-live")) mediaError.setAttribute("aria-live", "polite");
+    fileInput.addEventListener("change", onFileChange);
+    if (chosenFile()) onFileChange(); // file kept by the browser on back/reload
+  }
+
+  if (under14 && guardian) {
+    under14.addEventListener("change", updateGuardian);
+    updateGuardian();
+  }
+
+  /* ---- submission ---- */
+
+  if (!window.FormData || !window.XMLHttpRequest) return; // plain POST
+
+  var xhr = null;
+  var watchdog = null;
+  var lastTextAt = 0;
+
+  function setProgress(loaded, total) {
+    var pct = total ? Math.min(100, Math.floor(loaded / total * 100)) : 0;
+    if (progress) progress.value = pct;
+    var now = Date.now();
+    // throttle the (aria-live) text so screen readers are not flooded
+    if (progressText && (now - lastTextAt > 1000 || pct >= 100)) {
+      lastTextAt = now;
+      progressText.textContent = "업로드 중… " + pct + "% (" + formatMB(loaded) + " / " + formatMB(total) + " MB)";
+    }
+  }
+
+  function setProcessing() {
+    if (progress) progress.value = 100;
+    if (progressText) progressText.textContent = MSG.processing;
+  }
+
+  function arm(ms) {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(function () {
+      if (xhr) xhr.abort();
+    }, ms);
+  }
+
+  function onBeforeUnload(e) {
+    e.preventDefault();
+    e.returnValue = "";
+    return "";
+  }
+
+  function start() {
+    submitting = true;
+    lastTextAt = 0;
+    if (button) button.disabled = true;
+    form.setAttribute("aria-busy", "true");
+    if (status) status.hidden = false;
+    if (progress) progress.value = 0;
+    if (progressText) progressText.textContent = "업로드 중… 0%";
+    window.addEventListener("beforeunload", onBeforeUnload);
+  }
+
+  function finish(success) {
+    clearTimeout(watchdog);
+    xhr = null;
+    window.removeEventListener("beforeunload", onBeforeUnload);
+    form.removeAttribute("aria-busy");
+    if (success) return; // keep the button disabled while navigating away
+    submitting = false;
+    if (button) button.disabled = false;
+    if (status) status.hidden = true;
+  }
+
+  function parseJson(req) {
+    var ct = (req.getResponseHeader("Content-Type") || "").toLowerCase();
+    if (ct.indexOf("json") < 0) return null;
+    try {
+      return JSON.parse(req.responseText);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function safeLocalUrl(url) {
+    return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/" && url.charAt(1) !== "\\";
+  }
+
+  function showServerErrors(errors) {
+    clearErrors();
+    var formMsgs = [];
+    Object.keys(errors).forEach(function (key) {
+      var list = errors[key];
+      var text = (Array.isArray(list) ? list : [list]).filter(Boolean).join(" ");
+      if (!text) return;
+      var p = document.getElementById(key + "-error");
+      if (p && form.contains(p) && p.classList.contains("field-error")) setFieldError(key, text);
+      else formMsgs.push(text);
+    });
+    if (formMsgs.length) setFormError(formMsgs.join(" "));
+    updateGuardian();
+
+    // first invalid field in document order, else the form-level message
+    var ps = form.querySelectorAll(".field-error");
+    for (var i = 0; i < ps.length; i++) {
+      if (ps[i].textContent.trim()) {
+        var name = ps[i].id.replace(/-error$/, "");
+        focusAndReveal(document.getElementById(name) || ps[i]);
+        return;
+      }
+    }
+    if (formMsgs.length) focusFormError();
+  }
+
+  function failWith(text) {
+    finish(false);
+    setFormError(text);
+    focusFormError();
+  }
+
+  function onLoad() {
+    var req = xhr;
+    var code = req.status;
+    var data = parseJson(req);
+
+    if (code >= 200 && code < 300) {
+      var url = data && data.url;
+      if (!safeLocalUrl(url) && !data && req.responseURL) {
+        // server answered with HTML after a redirect: follow it if it went elsewhere
+        var target = new URL(req.responseURL, location.href);
+        var action = new URL(form.getAttribute("action") || location.href, location.href);
+        if (target.origin === location.origin && target.pathname !== action.pathname) {
+          url = target.pathname + target.search + target.hash;
+        }
+      }
+      if (safeLocalUrl(url)) {
+        if (progressText) progressText.textContent = MSG.done;
+        finish(true);
+        window.location.assign(url);
+        return;
+      }
+      failWith("제출하지 못했습니다 (오류 " + code + "). 잠시 후 다시 시도해 주세요.");
+      return;
+    }
+
+    if (code === 413) {
+      finish(false);
+      setFormError(tooBigMessage(null)); // server limit: the file size alone may look fine
+      focusFormError();
+      return;
+    }
+    if (code === 0) {
+      failWith(MSG.network);
+      return;
+    }
+    if (data && data.errors && typeof data.errors === "object") {
+      finish(false);
+      showServerErrors(data.errors);
+      return;
+    }
+    failWith("제출하지 못했습니다 (오류 " + code + "). 잠시 후 다시 시도해 주세요.");
+  }
+
+  function onNetworkError() {
+    if (!xhr) return;
+    failWith(MSG.network);
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    if (submitting) return;
+
+    clearErrors();
+    var file = chosenFile();
+    var problem = fileInput ? fileProblem(file) : "";
+    if (problem) {
+      setFieldError("media", problem);
+      updateGuardian();
+      focusAndReveal(fileInput);
+      return;
+    }
+    updateGuardian();
+
+    var data;
+    try {
+      data = new FormData(form);
+    } catch (err) {
+      form.submit(); // very old browser quirk: fall back to the plain post
+      return;
+    }
+
+    start();
+    xhr = new XMLHttpRequest();
+    xhr.open("POST", form.getAttribute("action") || location.href, true);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.timeout = 0; // slow venue Wi-Fi: rely on the stall watchdog instead
+
+    if (xhr.upload) {
+      xhr.upload.addEventListener("progress", function (ev) {
+        arm(STALL_MS);
+        if (ev.lengthComputable) {
+          if (ev.loaded >= ev.total) setProcessing();
+          else setProgress(ev.loaded, ev.total);
+        }
+      });
+      xhr.upload.addEventListener("load", function () {
+        setProcessing();
+        arm(SERVER_MS);
+      });
+    }
+    xhr.addEventListener("load", onLoad);
+    xhr.addEventListener("error", onNetworkError);
+    xhr.addEventListener("timeout", onNetworkError);
+    xhr.addEventListener("abort", onNetworkError);
+
+    arm(STALL_MS);
+    xhr.send(data);
+  });
+
+  // Coming back via the back button (bfcache): make the form usable again.
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted && !xhr) {
+      submitting = false;
+      if (button) button.disabled = false;
+      if (status) status.hidden = true;
+      form.removeAttribute("aria-busy");
+    }
+  });
+  window.addEventListener("pagehide", function (e) {
+    if (!e.persisted) revokePreview();
+  });
+})();
