@@ -24,8 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _fill_in_defaults(app)
 
-    from . import cli, database, errors, file_transactions, formatting, media_views, storage
-    from . import submit
+    from . import cli, database, errors, file_transactions, formatting, media_views, storage, submit
     from .extensions import csrf, db, migrate
     from .uploads import UploadRequest
 

@@ -58,7 +58,9 @@ def examine(storage: LocalStorage) -> list[Problem]:
         problems.extend(_check_asset(storage, asset))
     for key in sorted(storage.keys()):
         if key not in known:
-            problems.append(Problem("orphan-file", f"파일에 해당하는 응모작이 없음: {key}", key=key))
+            problems.append(
+                Problem("orphan-file", f"파일에 해당하는 응모작이 없음: {key}", key=key)
+            )
     for path in sorted(_stale_temp_files(storage)):
         problems.append(Problem("stale-temp", f"중단된 업로드의 임시 파일: {path.name}", path=path))
     return problems

@@ -19,6 +19,7 @@ from . import receipts
 from .database import begin_write
 from .extensions import db
 from .file_transactions import delete_once_committed, remove_unless_committed
+from .formatting import file_size
 from .forms import EntryForm
 from .media import Rejected
 from .media.fingerprint import fingerprint
@@ -26,7 +27,6 @@ from .media.photo import Photo, process_photo
 from .models import Asset, Contest, Entry
 from .storage import get_storage
 from .uploads import spooled_path
-
 
 _DUPLICATE = "이 사진은 이미 응모된 작품입니다. 다른 사진을 선택해 주세요."
 
@@ -48,7 +48,7 @@ class _Entrant:
 
 
 def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
-    """Check, store and record a validated entry form; raises `Refused` and leaves nothing behind."""
+    """Check, store and record a validated entry; raises `Refused` and leaves nothing behind."""
     config = current_app.config
     entrant = _Entrant(phone=form.phone.data, email=form.email.data)
     upload_path = spooled_path(form.media.data)
@@ -120,7 +120,7 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
 
 
 def withdraw(entry: Entry) -> None:
-    """Delete an entry and, once that has committed, all its files (the entrant withdrew consent)."""
+    """Delete an entry and, once that has committed, its files (the entrant withdrew consent)."""
     keys = [asset.key for asset in entry.assets]
     db.session.delete(entry)
     db.session.flush()
@@ -156,8 +156,8 @@ def _check_size(size: int, limit: int) -> None:
         raise Refused("파일이 비어 있습니다. 사진을 다시 선택해 주세요.", 400)
     if size > limit:
         raise Refused(
-            f"파일이 너무 큽니다: 사진은 {_megabytes(limit)}까지 올릴 수 있습니다"
-            f" (올린 파일 {_megabytes(size)}).",
+            f"파일이 너무 큽니다: 사진은 {file_size(limit)}까지 올릴 수 있습니다"
+            f" (올린 파일 {file_size(size)}).",
             413,
         )
 
@@ -221,7 +221,3 @@ def _remove(keys: list[str]) -> None:
 def _display_name(filename: str | None) -> str:
     """The visitor's file name, kept only as text to show (escaped by the templates)."""
     return (filename or "").replace("\x00", "")[:255]
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB".replace(".0 MB", " MB")

@@ -39,7 +39,9 @@ def _after_commit(session: Session) -> None:
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is not None:  # a savepoint or subtransaction: the outcome is not known yet
+    if (
+        transaction.parent is not None
+    ):  # a savepoint or subtransaction: the outcome is not known yet
         return
     # Reached without a commit (rolled back, or the session closed mid-transaction).
     session.info.pop(_ON_COMMIT, None)

@@ -33,7 +33,7 @@ def korean_date(day: date | datetime | None) -> str:
 def file_size(size: int) -> str:
     """4.2 MB, 380 KB."""
     if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.1f} MB"
+        return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
     return f"{max(1, round(size / 1024))} KB"
 
 

@@ -23,7 +23,8 @@ def normalise_phone(raw: str, region: str) -> str:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
         raise ValueError(
-            "전화번호를 확인해 주세요. 예: 010-1234-5678, 해외 번호는 +44 20 7946 0958 처럼 국가번호와 함께."
+            "전화번호를 확인해 주세요. 예: 010-1234-5678,"
+            " 해외 번호는 +44 20 7946 0958 처럼 국가번호와 함께."
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -55,7 +56,6 @@ def _valid_email(form, field) -> None:
     field.data = address.normalized.lower()
 
 
-
 class EntryForm(FlaskForm):
     """An entry: the work, who sent it, and their consents."""
 
@@ -81,7 +81,9 @@ class EntryForm(FlaskForm):
         ],
     )
     phone = PhoneField(
-        "휴대전화", filters=[_strip], validators=[DataRequired(message="휴대전화 번호를 입력해 주세요.")]
+        "휴대전화",
+        filters=[_strip],
+        validators=[DataRequired(message="휴대전화 번호를 입력해 주세요.")],
     )
     email = EmailField(
         "이메일",
@@ -93,7 +95,7 @@ class EntryForm(FlaskForm):
         ],
     )
     consent = BooleanField(
-        "개인정보 수집·이용에 동의합니다 (필수)",
+        "개인정보 수집·이용에 동의합니다",
         validators=[DataRequired(message="개인정보 수집·이용에 동의해야 응모할 수 있습니다.")],
     )
     consent_publish = BooleanField("수상 시 이름(일부 가림)과 작품 공개에 동의합니다 (선택)")
@@ -104,9 +106,7 @@ class EntryForm(FlaskForm):
         validators=[Length(max=50, message="이름은 50자 이내로 써 주세요.")],
     )
     guardian_phone = PhoneField("법정대리인 연락처", filters=[_strip])
-    guardian_consent = BooleanField(
-        "법정대리인으로서 위 개인정보 수집·이용에 동의합니다"
-    )
+    guardian_consent = BooleanField("법정대리인으로서 위 개인정보 수집·이용에 동의합니다")
     media = FileField("사진 파일", validators=[FileRequired(message="사진 파일을 선택해 주세요.")])
 
     # Personal-information law, art. 22-2: a child under 14 enters only with a legal guardian's

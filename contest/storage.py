@@ -37,7 +37,7 @@ class LocalStorage:
     # Keys --------------------------------------------------------------------------------
     @staticmethod
     def new_key(prefix: str, extension: str) -> str:
-        """A fresh random key such as "originals/k3/k3Jd...Q.jpg" (sharded to keep folders small)."""
+        """A fresh random key like "originals/k3/k3Jd...Q.jpg" (sharded: folders stay small)."""
         token = secrets.token_urlsafe(18)  # 144 bits: unguessable, and reveals nothing
         return f"{prefix}/{token[:2].lower()}/{token}{extension}"
 

@@ -15,7 +15,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from . import entries, receipts
+from . import entries
 from .extensions import db
 from .forms import EntryForm, WithdrawForm
 from .models import Contest, Entry, utcnow

@@ -102,7 +102,10 @@ def submit(client) -> Callable:
     def post(json: bool = False, **fields):
         headers = {"Accept": "application/json"} if json else {}
         return client.post(
-            "/submit", data=entry_form(**fields), headers=headers, content_type="multipart/form-data"
+            "/submit",
+            data=entry_form(**fields),
+            headers=headers,
+            content_type="multipart/form-data",
         )
 
     return post

@@ -14,7 +14,9 @@ def photo_image(size: tuple[int, int] = (1200, 900), seed: int = 1) -> Image.Ima
     gradient = Image.linear_gradient("L").resize(size)
     rng = random.Random(seed)
     colour = tuple(rng.randrange(40, 220) for _ in range(3))
-    base = Image.merge("RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_90).resize(size), gradient))
+    base = Image.merge(
+        "RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_90).resize(size), gradient)
+    )
     tint = Image.new("RGB", size, colour)
     noise = Image.effect_noise(size, 30).convert("RGB")
     return Image.blend(Image.blend(base, tint, 0.5), noise, 0.15)

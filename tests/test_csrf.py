@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from .conftest import entry_form, stored_files
-from pathlib import Path
 
 
 @pytest.fixture
@@ -27,7 +27,9 @@ def test_the_form_posts_with_its_token_and_fails_kindly_without(csrf_app):
     assert refused.status_code == 400
     assert "새로 고친 뒤 다시 제출해 주세요" in refused.get_data(as_text=True)
     as_json = client.post(
-        "/submit", data=entry_form(), content_type="multipart/form-data",
+        "/submit",
+        data=entry_form(),
+        content_type="multipart/form-data",
         headers={"Accept": "application/json"},
     )
     assert as_json.status_code == 400 and "csrf_token" in as_json.get_json()["errors"]

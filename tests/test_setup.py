@@ -62,7 +62,9 @@ def test_the_default_database_lives_in_the_instance_folder(tmp_path, monkeypatch
     config = _config(tmp_path)
     del config["SQLALCHEMY_DATABASE_URI"]
     app = create_app(config)
-    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'instance' / 'contest.db'}"
+    assert (
+        app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'instance' / 'contest.db'}"
+    )
 
 
 def test_init_db_seeds_the_fair_contest_once(app, runner):
@@ -97,7 +99,9 @@ def test_writers_queue_for_the_lock_instead_of_failing(app):
     committed fails at once; begin_write takes the lock up front, so each waits its turn.
     """
     with app.app_context():
-        contest_id, category_id = db.session.execute(select(Category.contest_id, Category.id)).first()
+        contest_id, category_id = db.session.execute(
+            select(Category.contest_id, Category.id)
+        ).first()
     errors: list[Exception] = []
 
     def writer(n: int) -> None:
@@ -124,8 +128,18 @@ def test_writers_queue_for_the_lock_instead_of_failing(app):
 def _entry(contest_id: int, category_id: int, tag: str) -> Entry:
     now = utcnow()
     return Entry(
-        contest_id=contest_id, category_id=category_id, receipt=tag[:13], title="t",
-        entrant_name="n", email=f"{tag}@example.com", phone=f"+8210{tag[:8]}",
-        consent_version="v", consented_at=now, media_format="JPEG", width=1, height=1,
-        file_size=1, sha256=tag.ljust(64, "0"),
+        contest_id=contest_id,
+        category_id=category_id,
+        receipt=tag[:13],
+        title="t",
+        entrant_name="n",
+        email=f"{tag}@example.com",
+        phone=f"+8210{tag[:8]}",
+        consent_version="v",
+        consented_at=now,
+        media_format="JPEG",
+        width=1,
+        height=1,
+        file_size=1,
+        sha256=tag.ljust(64, "0"),
     )

@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from contest.extensions import db
-from contest.models import Asset, Contest, Entry, utcnow
+from contest.models import Contest, Entry, utcnow
 from contest.receipts import ALPHABET, LENGTH
 
 from .conftest import entry_form, stored_files
@@ -48,8 +48,20 @@ def test_landing_page_shows_the_contest_and_the_way_in(client):
 
 def test_form_offers_every_field_and_lets_phones_pick_camera_or_library(client):
     page = client.get("/submit").get_data(as_text=True)
-    for name in ("title", "description", "name", "email", "phone", "consent", "consent_publish",
-                 "under14", "guardian_name", "guardian_phone", "guardian_consent", "media"):
+    for name in (
+        "title",
+        "description",
+        "name",
+        "email",
+        "phone",
+        "consent",
+        "consent_publish",
+        "under14",
+        "guardian_name",
+        "guardian_phone",
+        "guardian_consent",
+        "media",
+    ):
         assert f'name="{name}"' in page, name
         assert f'<label for="{name}"' in page, name
     assert 'enctype="multipart/form-data"' in page
@@ -111,7 +123,9 @@ def test_json_callers_get_201_with_the_receipt(app, submit):
         ("HEIF", {"quality": 80}, ".heic"),
     ],
 )
-def test_png_webp_and_iphone_heic_are_accepted(app, submit, upload_folder, fmt, save_args, stored_as):
+def test_png_webp_and_iphone_heic_are_accepted(
+    app, submit, upload_folder, fmt, save_args, stored_as
+):
     response = submit(media=photo_bytes(fmt, **save_args), filename="IMG_0001" + stored_as)
     assert response.status_code == 303, response.get_data(as_text=True)
     entry = the_entry(app)
@@ -167,7 +181,9 @@ def test_under_14_needs_a_guardian_and_their_consent(app, submit, upload_folder)
     response = submit(under14="y", json=True)
     assert response.status_code == 400
     assert set(response.get_json()["errors"]) == {
-        "guardian_name", "guardian_phone", "guardian_consent"
+        "guardian_name",
+        "guardian_phone",
+        "guardian_consent",
     }
     assert_nothing_stored(app, upload_folder)
 
@@ -287,7 +303,9 @@ def _png_header_only(width: int, height: int) -> bytes:
     import zlib
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
@@ -312,7 +330,8 @@ def test_photos_below_the_minimum_resolution_are_refused(app, submit, upload_fol
 def test_minimum_resolution_is_a_setting(make_app):
     app = make_app(PHOTO_MIN_LONG_SIDE=500)
     response = app.test_client().post(
-        "/submit", data=entry_form(media=photo_bytes(size=(640, 480))),
+        "/submit",
+        data=entry_form(media=photo_bytes(size=(640, 480))),
         content_type="multipart/form-data",
     )
     assert response.status_code == 303
@@ -336,7 +355,9 @@ def test_request_over_max_content_length_gets_a_friendly_413(make_app):
     assert page.status_code == 413
     assert "파일이 너무 큽니다" in page.get_data(as_text=True)
     as_json = client.post(
-        "/submit", data=entry_form(), content_type="multipart/form-data",
+        "/submit",
+        data=entry_form(),
+        content_type="multipart/form-data",
         headers={"Accept": "application/json"},
     )
     assert as_json.status_code == 413
@@ -370,8 +391,10 @@ def test_each_entrant_may_enter_a_limited_number_of_times(make_app):
 
     def send(seed, phone, email):
         return client.post(
-            "/submit", data=entry_form(media=photo_bytes(seed=seed), phone=phone, email=email),
-            content_type="multipart/form-data", headers={"Accept": "application/json"},
+            "/submit",
+            data=entry_form(media=photo_bytes(seed=seed), phone=phone, email=email),
+            content_type="multipart/form-data",
+            headers={"Accept": "application/json"},
         )
 
     assert send(1, "010-1234-5678", "a@example.com").status_code == 201
@@ -455,8 +478,11 @@ def test_unknown_receipt_is_a_friendly_404(client):
 def test_receipt_codes_are_unguessable(app, submit):
     codes = set()
     for seed in range(3):
-        location = submit(media=photo_bytes(seed=seed + 10), phone=f"010-1234-000{seed}",
-                          email=f"p{seed}@example.com").headers["Location"]
+        location = submit(
+            media=photo_bytes(seed=seed + 10),
+            phone=f"010-1234-000{seed}",
+            email=f"p{seed}@example.com",
+        ).headers["Location"]
         codes.add(RECEIPT_URL.match(location).group(1))
     assert len(codes) == 3
     assert len(ALPHABET) ** LENGTH >= 2**60
@@ -465,10 +491,12 @@ def test_receipt_codes_are_unguessable(app, submit):
 
 def test_a_failed_insert_leaves_no_file(app, submit, upload_folder):
     with app.app_context():
-        db.session.execute(text(
-            "CREATE TRIGGER refuse_assets BEFORE INSERT ON asset "
-            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        ))
+        db.session.execute(
+            text(
+                "CREATE TRIGGER refuse_assets BEFORE INSERT ON asset "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        )
         db.session.commit()
     with pytest.raises(Exception, match="disk full"):
         submit()
@@ -478,11 +506,13 @@ def test_a_failed_insert_leaves_no_file(app, submit, upload_folder):
 def test_a_failed_commit_leaves_no_file(app, submit, upload_folder):
     # A deferred foreign key is checked only at COMMIT: the rows flush, then the commit fails.
     with app.app_context():
-        db.session.execute(text(
-            "CREATE TRIGGER dangling_asset AFTER INSERT ON asset WHEN NEW.role = 'thumbnail' "
-            "BEGIN INSERT INTO asset (entry_id, role, key, content_type, size) "
-            "VALUES (999999, 'original', 'dangling/' || NEW.id, 'x', 0); END"
-        ))
+        db.session.execute(
+            text(
+                "CREATE TRIGGER dangling_asset AFTER INSERT ON asset WHEN NEW.role = 'thumbnail' "
+                "BEGIN INSERT INTO asset (entry_id, role, key, content_type, size) "
+                "VALUES (999999, 'original', 'dangling/' || NEW.id, 'x', 0); END"
+            )
+        )
         db.session.commit()
         engine = db.engine
 

@@ -2,7 +2,7 @@
 
 
 class Rejected(Exception):
-    """A file the contest refuses: `message` is shown to the visitor (Korean), `status` is the HTTP status."""
+    """A file the contest refuses: `message` for the visitor (Korean), `status` for HTTP."""
 
     def __init__(self, message: str, status: int = 422) -> None:
         super().__init__(message)
