@@ -1,0 +1,462 @@
+"""Photo uploads: judged by content, decoded once at the smallest useful scale, re-encoded clean."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import BinaryIO
+
+import pillow_heif
+from PIL import ExifTags, Image, ImageCms
+
+from contest.media import Rejected
+from contest.media.isobmff import DAMAGED_MESSAGE, top_level_boxes
+
+pillow_heif.register_heif_opener()
+
+PREVIEW_LONG_SIDE = 1600
+THUMBNAIL_LONG_SIDE = 480
+JPEG_QUALITY = 85
+# Photos longer than this many times their short side are strips, not photos (a 360° phone
+# panorama is about 16:1); it also keeps the 480 px thumbnail at least a few pixels high.
+MAX_ASPECT_RATIO = 20
+# Names and strings from EXIF are stored and shown; a hostile file can make them 64 kB long.
+MAX_EXIF_TEXT = 128
+
+# Bicubic: 27 ms against Lanczos's 36 ms for a 12 MP photo's 2016 -> 1600 px step, measured
+# here; PERFORMANCE-NOTES.md found the difference in quality to be about 0.15 dB.
+RESAMPLE = Image.Resampling.BICUBIC
+# Integer reduce() first while the remaining resample still shrinks at least this much:
+# 2.0 keeps the quality of a direct resample (Pillow's documentation) and costs little.
+REDUCING_GAP = 2.0
+# The thumbnail shrinks the preview 3.3 times: a 2x box reduce() first, then bicubic at 1.67,
+# halves its cost; the difference does not show at 480 px.
+THUMBNAIL_REDUCING_GAP = 1.5
+
+UNSUPPORTED_MESSAGE = "지원하지 않는 파일 형식입니다. JPG, PNG, WebP, HEIC 사진만 올릴 수 있습니다."
+EMPTY_MESSAGE = "파일이 비어 있습니다."
+TOO_LARGE_MESSAGE = "사진 해상도가 너무 큽니다 (최대 {limit} 화소)."
+TOO_SMALL_MESSAGE = (
+    "사진이 너무 작습니다: 긴 변이 최소 {minimum}픽셀이어야 합니다 (올린 사진 {actual}픽셀)."
+)
+ASPECT_MESSAGE = "사진이 너무 길쭉합니다: 긴 변이 짧은 변의 {ratio}배를 넘을 수 없습니다."
+
+# What Image.open may try. MPO (multi-picture JPEG, also Android Ultra HDR) comes from the
+# JPEG factory; everything else (GIF, TIFF, BMP, PSD, EPS, AVIF...) never reaches a parser.
+_OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "HEIF")
+_STORED_AS = {
+    "JPEG": (".jpg", "image/jpeg"),
+    "MPO": (".jpg", "image/jpeg"),
+    "PNG": (".png", "image/png"),
+    "WEBP": (".webp", "image/webp"),
+    "HEIF": (".heic", "image/heic"),
+}
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+# AVIF also lists mif1/msf1 among its brands: it is refused by name, not decoded.
+_AVIF_BRANDS = frozenset({b"avif", b"avis", b"avio"})
+
+# What Pillow and pillow-heif raise for bad bytes (Pillow's own fuzzers accept the same set);
+# pillow-heif reports libheif decoding errors as RuntimeError.
+_BAD_DATA: tuple[type[Exception], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    struct.error,
+    EOFError,
+    IndexError,
+    RuntimeError,
+)
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+_QUARTER_TURNS = frozenset(
+    {
+        Image.Transpose.ROTATE_90,
+        Image.Transpose.ROTATE_270,
+        Image.Transpose.TRANSPOSE,
+        Image.Transpose.TRANSVERSE,
+    }
+)
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+# Pillow releases the GIL while it resamples and encodes: the preview is resampled in
+# horizontal bands on every core (two on the contest's servers), and the preview is encoded
+# while the thumbnail is made. Threads start on first use, in each worker process.
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+_POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="photo")
+# Below this many output pixels, handing bands to threads costs more than it saves.
+_BANDED_MIN_PIXELS = 500_000
+
+
+@dataclass(frozen=True)
+class Derivative:
+    """A re-encoded JPEG made from the upload, with no metadata at all."""
+
+    data: bytes  # the encoded JPEG
+    content_type: str  # "image/jpeg"
+    extension: str  # ".jpg"
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Photo:
+    """What an accepted photo is, what it says about itself, and its two derivatives."""
+
+    format: str  # "JPEG", "MPO", "PNG", "WEBP" or "HEIF"
+    extension: str  # the original's extension to store it under
+    content_type: str  # of the original
+    width: int  # as displayed, i.e. after EXIF orientation
+    height: int
+    captured_at: datetime | None  # EXIF DateTimeOriginal (fallback DateTime), camera-local time
+    camera_make: str | None
+    camera_model: str | None
+    preview: Derivative  # long side <= PREVIEW_LONG_SIDE
+    thumbnail: Derivative  # long side <= THUMBNAIL_LONG_SIDE
+
+
+def process_photo(path: Path, *, min_long_side: int = 1000, max_pixels: int = 100_000_000) -> Photo:
+    """Check an uploaded photo by its content and make its two derivatives, or raise Rejected."""
+    with open(path, "rb") as f:
+        file_size = os.fstat(f.fileno()).st_size
+        if file_size == 0:
+            raise Rejected(EMPTY_MESSAGE, 400)
+        head = f.read(64)
+        if head[4:8] == b"ftyp":
+            _check_heif_container(f, file_size)
+        f.seek(0)
+        with _open(f, head, max_pixels) as im:
+            return _process(im, path, min_long_side, max_pixels)
+
+
+def _open(f: BinaryIO, head: bytes, max_pixels: int) -> Image.Image:
+    """Open with the allowed parsers only; map Pillow's refusals to Rejected."""
+    try:
+        im = Image.open(f, formats=_OPEN_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as why:
+        # Pillow's own cap fires inside open(). The warning arrives as an exception only when
+        # warnings are errors (as under pytest here); either way it is a visitor's too-large
+        # photo, not a server error. Pillow's limits and the warning filters stay global defaults.
+        raise Rejected(_too_large(max_pixels), 422) from why
+    except _BAD_DATA as why:
+        # A parser that recognised its format and then failed is reported by Pillow as
+        # "cannot identify": say "damaged" when the magic bytes are one of ours.
+        if _looks_supported(head):
+            raise Rejected(DAMAGED_MESSAGE, 422) from why
+        raise Rejected(UNSUPPORTED_MESSAGE, 415) from why
+    if im.format not in _STORED_AS:
+        im.close()
+        raise Rejected(UNSUPPORTED_MESSAGE, 415)
+    return im
+
+
+def _verify_png(path: Path) -> None:
+    """Check every PNG chunk's CRC, which decoding alone does not."""
+    # Pillow's PNG decoder skips the IDAT checksums, and zlib may inflate damaged bytes into
+    # plausible garbage; the CRC pass is cheap (no decoding) and PNG is the only format here
+    # that carries checksums.
+    try:
+        with Image.open(path, formats=["PNG"]) as check:
+            check.verify()
+    except _BAD_DATA as why:
+        raise Rejected(DAMAGED_MESSAGE, 422) from why
+
+
+def _process(im: Image.Image, path: Path, min_long_side: int, max_pixels: int) -> Photo:
+    """Validate the header's size, decode once, read the metadata and derive the JPEGs."""
+    fmt = im.format
+    assert fmt is not None
+    width, height = im.size
+    # All size checks come from the header, before a single pixel is decoded.
+    if width <= 0 or height <= 0:
+        raise Rejected(DAMAGED_MESSAGE, 422)
+    if width * height > max_pixels:
+        raise Rejected(_too_large(max_pixels), 422)
+    long_side, short_side = max(width, height), min(width, height)
+    if long_side < min_long_side:
+        raise Rejected(TOO_SMALL_MESSAGE.format(minimum=min_long_side, actual=long_side), 422)
+    if long_side > MAX_ASPECT_RATIO * short_side:
+        raise Rejected(ASPECT_MESSAGE.format(ratio=MAX_ASPECT_RATIO), 422)
+
+    if fmt == "PNG":
+        _verify_png(path)
+    preview_size = _fit((width, height), PREVIEW_LONG_SIDE)
+    if fmt in ("JPEG", "MPO") and preview_size != (width, height):
+        # libjpeg decodes at 1/2, 1/4 or 1/8 scale (DCT scaling) when asked for a size that
+        # keeps the aspect ratio: a 48 MP photo is never decoded at full size. HEIF's draft()
+        # would swap in an embedded thumbnail, which may not show the same picture: not used.
+        im.draft("RGB", _draft_request((width, height), PREVIEW_LONG_SIDE))
+    try:
+        im.load()  # MPO: frame 0 only, never seek()
+    except Image.DecompressionBombError as why:
+        raise Rejected(_too_large(max_pixels), 422) from why
+    except _BAD_DATA as why:
+        raise Rejected(DAMAGED_MESSAGE, 422) from why
+
+    exif = _exif(im)
+    # libheif already applies the HEIF rotation/mirror boxes, and pillow-heif resets the EXIF
+    # Orientation to 1 (keeping the old value in info["original_orientation"]); the HEIF
+    # spec says to ignore the EXIF value, so a HEIC is never rotated a second time.
+    orientation = 1 if fmt == "HEIF" else _orientation(exif)
+    transpose = _TRANSPOSE.get(orientation)
+
+    preview_image = _preview(im, preview_size, transpose)
+    # The preview is encoded on a worker thread while the thumbnail is made from it.
+    preview_job = _POOL.submit(_encode, preview_image)
+    thumbnail = _encode(
+        preview_image.resize(
+            _fit(preview_image.size, THUMBNAIL_LONG_SIDE),
+            RESAMPLE,
+            reducing_gap=THUMBNAIL_REDUCING_GAP,
+        )
+    )
+    if orientation in (5, 6, 7, 8):  # a quarter turn: displayed sideways from the stored pixels
+        width, height = height, width
+    extension, content_type = _STORED_AS[fmt]
+    make, model = _exif_text(exif, ExifTags.Base.Make), _exif_text(exif, ExifTags.Base.Model)
+    return Photo(
+        format=fmt,
+        extension=extension,
+        content_type=content_type,
+        width=width,
+        height=height,
+        captured_at=_captured_at(exif),
+        camera_make=make,
+        camera_model=model,
+        preview=preview_job.result(),
+        thumbnail=thumbnail,
+    )
+
+
+def _preview(
+    im: Image.Image, size: tuple[int, int], transpose: Image.Transpose | None
+) -> Image.Image:
+    """Resize the decoded image to `size`, turn it upright, make it sRGB without alpha."""
+    icc = im.info.get("icc_profile")
+    out = _resize_upright(_resizable(im), size, transpose)
+    # Everything from here runs on at most 1600 px: the orientation and the colour conversion
+    # never touch the full-size pixels (and commute: one is geometry, the other per pixel).
+    out = _flatten(out)
+    out = _to_srgb(out, icc)
+    out.info = {}  # the preview carries nothing of the upload's metadata
+    return out
+
+
+def _resize_upright(
+    im: Image.Image, size: tuple[int, int], transpose: Image.Transpose | None
+) -> Image.Image:
+    """Resample to `size` and apply `transpose`, in bands on several threads when large."""
+    width, height = size
+    bands = min(_WORKERS, height)
+    if im.size == size or bands < 2 or width * height < _BANDED_MIN_PIXELS:
+        out = im if im.size == size else im.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
+        return out.transpose(transpose) if transpose is not None else out
+
+    source_width, source_height = im.size
+
+    def band(top: int, bottom: int) -> Image.Image:
+        # A resize with a source box still reads the rows around the box that its filter
+        # needs, so the bands join without a seam (at most +-2 levels of rounding).
+        box = (0, top * source_height / height, source_width, bottom * source_height / height)
+        part = im.resize((width, bottom - top), RESAMPLE, box, REDUCING_GAP)
+        return part.transpose(transpose) if transpose is not None else part
+
+    edges = [round(height * i / bands) for i in range(bands + 1)]
+    jobs = [(top, bottom, _POOL.submit(band, top, bottom)) for top, bottom in pairwise(edges)]
+    turned = transpose in _QUARTER_TURNS
+    out = Image.new(im.mode, (height, width) if turned else size)
+    for top, bottom, job in jobs:
+        out.paste(job.result(), _band_origin(transpose, top, bottom, height))
+    return out
+
+
+def _band_origin(
+    transpose: Image.Transpose | None, top: int, bottom: int, height: int
+) -> tuple[int, int]:
+    """Where the band of stored rows top..bottom lands once `transpose` is applied."""
+    if transpose in (Image.Transpose.ROTATE_90, Image.Transpose.TRANSPOSE):
+        return top, 0  # rows become columns, in the same order
+    if transpose in (Image.Transpose.ROTATE_270, Image.Transpose.TRANSVERSE):
+        return height - bottom, 0  # rows become columns, in reverse order
+    if transpose in (Image.Transpose.FLIP_TOP_BOTTOM, Image.Transpose.ROTATE_180):
+        return 0, height - bottom
+    return 0, top  # unchanged, or mirrored left to right
+
+
+def _resizable(im: Image.Image) -> Image.Image:
+    """Bring exotic modes (bilevel, palette, 16-bit) to one that resizes in 8 bits per channel."""
+    mode = im.mode
+    if mode in ("RGB", "RGBA", "L", "LA", "CMYK"):
+        return im
+    if mode == "P":
+        return im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if mode in ("PA", "RGBa", "La"):
+        return im.convert("RGBA")
+    if mode.startswith("I;16") or mode == "I":
+        # convert("L") clips 16-bit values at 255 (everything light turns white): scale first.
+        return im.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    if mode == "1":
+        return im.convert("L")
+    return im.convert("RGB")
+
+
+def _flatten(im: Image.Image) -> Image.Image:
+    """Composite any alpha channel on white, since JPEG has none."""
+    if im.mode not in ("RGBA", "LA"):
+        return im
+    base_mode = "L" if im.mode == "LA" else "RGB"
+    out = Image.new(base_mode, im.size, 255 if base_mode == "L" else (255, 255, 255))
+    out.paste(im.convert(base_mode), mask=im.getchannel("A"))
+    return out
+
+
+def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+    """Convert through the embedded ICC profile to sRGB, or plainly to RGB without one."""
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            converted = ImageCms.profileToProfile(im, source, _SRGB, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            # A broken or mismatched profile (say an RGB profile on a CMYK image) is the
+            # camera's or editor's fault: fall back to the plain conversion, never refuse.
+            converted = None
+        if converted is not None:
+            return converted
+    # Adobe's inverted CMYK JPEGs are already un-inverted by Pillow's decoder.
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _encode(im: Image.Image) -> Derivative:
+    """Encode a derivative as a JPEG with no EXIF, ICC profile or comment."""
+    # Pillow copies a JPEG COM comment from `info` into the output: start from an empty
+    # dict so nothing of the upload (GPS, payloads in comments) travels into a derivative.
+    im.info = {}
+    buffer = io.BytesIO()
+    im.save(buffer, "JPEG", quality=JPEG_QUALITY)
+    return Derivative(
+        data=buffer.getvalue(),
+        content_type="image/jpeg",
+        extension=".jpg",
+        width=im.width,
+        height=im.height,
+    )
+
+
+def _check_heif_container(f: BinaryIO, file_size: int) -> None:
+    """Accept only HEIC/HEIF brands, and only a file whose top-level boxes fill it exactly."""
+    boxes = top_level_boxes(f, file_size)
+    ftyp = boxes[0]
+    f.seek(ftyp.offset)
+    # Brands follow the 8-byte header: major brand, minor version, then compatible brands.
+    data = f.read(min(ftyp.size, 4096))[8:]
+    if len(data) < 8:
+        raise Rejected(DAMAGED_MESSAGE, 422)
+    major = data[:4]
+    brands = {major} | {data[i : i + 4] for i in range(8, len(data) - 3, 4)}
+    if brands & _AVIF_BRANDS or not brands & _HEIF_BRANDS:
+        raise Rejected(UNSUPPORTED_MESSAGE, 415)
+
+
+def _looks_supported(head: bytes) -> bool:
+    """Tell from the first bytes whether a file claims to be one of the accepted formats."""
+    return (
+        head.startswith(b"\xff\xd8\xff")
+        or head.startswith(b"\x89PNG\r\n\x1a\n")
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        or head[4:8] == b"ftyp"
+    )
+
+
+def _fit(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """Scale `size` so its long side is at most `long_side`, never enlarging."""
+    width, height = size
+    scale = long_side / max(width, height)
+    if scale >= 1:
+        return width, height
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _draft_request(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """The smallest size with the same aspect ratio whose long side is at least `long_side`."""
+    # draft() picks the largest 1/n scale that stays >= the request in both directions;
+    # asking for a square would forbid any reduction of a 4:3 photo.
+    width, height = size
+    longest = max(width, height)
+    # Rounded up: a request a pixel short of the preview would allow the next smaller scale.
+    return max(1, -(-width * long_side // longest)), max(1, -(-height * long_side // longest))
+
+
+def _exif(im: Image.Image) -> Image.Exif:
+    """The image's EXIF, or an empty one when it is missing or unreadable."""
+    try:
+        return im.getexif()
+    except _BAD_DATA:
+        # Unreadable metadata loses the capture date, not the entry.
+        return Image.Exif()
+
+
+def _orientation(exif: Image.Exif) -> int:
+    """The EXIF Orientation (1-8), 1 when missing or invalid."""
+    value = exif.get(ExifTags.Base.Orientation, 1)
+    return value if isinstance(value, int) and value in _TRANSPOSE else 1
+
+
+def _captured_at(exif: Image.Exif) -> datetime | None:
+    """DateTimeOriginal, else DateTime, as a naive camera-local datetime; None when unusable."""
+    try:
+        sub_ifd = exif.get_ifd(ExifTags.IFD.Exif)
+    except _BAD_DATA:
+        sub_ifd = {}
+    for value in (sub_ifd.get(ExifTags.Base.DateTimeOriginal), exif.get(ExifTags.Base.DateTime)):
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        if not isinstance(value, str):
+            continue
+        text = value.strip("\x00 ")[:19]
+        for pattern in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"):
+            try:
+                return datetime.strptime(text, pattern)
+            except ValueError:
+                continue
+    return None
+
+
+def _exif_text(exif: Image.Exif, tag: int) -> str | None:
+    """A printable, stripped EXIF string, cut to MAX_EXIF_TEXT; None when missing or empty."""
+    value = exif.get(tag)
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return None
+    text = "".join(ch for ch in value if ch.isprintable()).strip()[:MAX_EXIF_TEXT].strip()
+    return text or None
+
+
+def _too_large(max_pixels: int) -> str:
+    """The too-large message with the limit in Korean units (1억, 5000만)."""
+    return TOO_LARGE_MESSAGE.format(limit=_korean_count(max_pixels))
+
+
+def _korean_count(n: int) -> str:
+    """Write a count with the Korean units 억 (10^8) and 만 (10^4): 100_000_000 is "1억"."""
+    eok, rest = divmod(n, 100_000_000)
+    man, ones = divmod(rest, 10_000)
+    if ones:
+        return f"{n:,}"
+    parts = ([f"{eok}억"] if eok else []) + ([f"{man}만"] if man else [])
+    return " ".join(parts) or "0"

@@ -1,0 +1,1 @@
+"""Tests of the photo media pipeline (contest.media), without Flask."""
