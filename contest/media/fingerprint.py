@@ -13,17 +13,23 @@ from contest.media import Rejected
 CHUNK_SIZE = 1 << 20
 
 POLYGLOT_MESSAGE = (
-    "이미지 파일에 다른 형식의 내용(HTML·스크립트·압축 파일)이 섞여 있어 받을 수 없습니다."
+    "파일에 사진·영상이 아닌 내용(HTML·스크립트·압축 파일)이 섞여 있어 받을 수 없습니다."
 )
 EMPTY_MESSAGE = "파일이 비어 있습니다."
 
 # A tag only counts when its name is followed by what ends a tag name for an HTML parser
-# (whitespace, "/" or ">"). Without that, "<svg" alone (4 bytes, 8 case variants) turns up by
-# chance in about 1 of 100 ordinary 5 MB JPEGs; with it, about 1 in 4,000. Real markup
-# (`<script>`, `<svg onload=...>`, `<svg/onload=...>`, `<?php `, `<!doctype html>`) always has it.
-_MARKUP = re.compile(rb"<(?:script|html|\?php|svg|iframe|body|!doctype)[\s/>]", re.IGNORECASE)
-# Longest match minus one: the bytes kept from one chunk so a tag split across two is still seen.
-_OVERLAP = len(b"<!doctype ") - 1
+# (whitespace, "/" or ">"). "<svg" is short enough to turn up by chance in compressed data
+# (with the ending alone, about 1 in 4,000 ordinary 5 MB JPEGs), so it also needs what makes an
+# SVG dangerous or renderable, an event handler or its namespace, within the same tag. Every
+# other pattern has odds below one in a million per 5 MB photo; real markup (`<script>`,
+# `<svg onload=...>`, `<svg/onload=...>`, `<?php `, `<!doctype html>`) always matches.
+_MARKUP = re.compile(
+    rb"<(?:script|html|\?php|iframe|body|!doctype)[\s/>]"
+    rb"|<svg[\s/][^<>]{0,200}?(?:xmlns|on[a-z]+\s*=)",
+    re.IGNORECASE,
+)
+# The bytes kept from one chunk so a tag split across two is still seen: the longest match.
+_OVERLAP = 256
 
 _EOCD_SIGNATURE = b"PK\x05\x06"
 _EOCD_SIZE = 22

@@ -215,16 +215,7 @@ def _process(im: Image.Image, path: Path, min_long_side: int, max_pixels: int) -
     orientation = 1 if fmt == "HEIF" else _orientation(exif)
     transpose = _TRANSPOSE.get(orientation)
 
-    preview_image = _preview(im, preview_size, transpose)
-    # The preview is encoded on a worker thread while the thumbnail is made from it.
-    preview_job = _POOL.submit(_encode, preview_image)
-    thumbnail = _encode(
-        preview_image.resize(
-            _fit(preview_image.size, THUMBNAIL_LONG_SIDE),
-            RESAMPLE,
-            reducing_gap=THUMBNAIL_REDUCING_GAP,
-        )
-    )
+    preview, thumbnail = make_derivatives(_preview(im, preview_size, transpose))
     if orientation in (5, 6, 7, 8):  # a quarter turn: displayed sideways from the stored pixels
         width, height = height, width
     extension, content_type = _STORED_AS[fmt]
@@ -238,9 +229,24 @@ def _process(im: Image.Image, path: Path, min_long_side: int, max_pixels: int) -
         captured_at=_captured_at(exif),
         camera_make=make,
         camera_model=model,
-        preview=preview_job.result(),
+        preview=preview,
         thumbnail=thumbnail,
     )
+
+
+def make_derivatives(preview: Image.Image) -> tuple[Derivative, Derivative]:
+    """Encode an upright RGB image (long side <= 1600) as the preview and its thumbnail JPEGs."""
+    # Shared with the video posters. The preview is encoded on a worker thread while the
+    # thumbnail is made from it.
+    preview_job = _POOL.submit(_encode, preview)
+    thumbnail = _encode(
+        preview.resize(
+            _fit(preview.size, THUMBNAIL_LONG_SIDE),
+            RESAMPLE,
+            reducing_gap=THUMBNAIL_REDUCING_GAP,
+        )
+    )
+    return preview_job.result(), thumbnail
 
 
 def _preview(

@@ -18,7 +18,7 @@ from .imagegen import camera_like, encode
 
 Write = Callable[..., Path]
 
-POLYGLOT = "이미지 파일에 다른 형식의 내용(HTML·스크립트·압축 파일)이 섞여 있어 받을 수 없습니다."
+POLYGLOT = "파일에 사진·영상이 아닌 내용(HTML·스크립트·압축 파일)이 섞여 있어 받을 수 없습니다."
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,505 @@
+"""Video uploads: judged by content in a time- and memory-capped child; poster and playback copy."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import av
+from PIL import Image
+
+from contest.media import Rejected
+from contest.media.isobmff import top_level_boxes
+from contest.media.photo import Derivative, make_derivatives
+from contest.media.video_probe import (
+    MAX_LONG_SIDE,
+    MAX_SHORT_SIDE,
+    OPEN_OPTIONS,
+)
+
+UNSUPPORTED_MESSAGE = "지원하지 않는 영상 형식입니다. MP4, MOV, WebM 영상만 올릴 수 있습니다."
+DAMAGED_MESSAGE = "영상 파일이 손상되었거나 전송 중에 잘렸습니다. 다시 보내 주세요."
+TIMEOUT_MESSAGE = "영상을 확인하는 데 시간이 너무 오래 걸립니다. 다른 파일로 다시 시도해 주세요."
+EMPTY_MESSAGE = "파일이 비어 있습니다."
+TOO_BIG_MESSAGE = "영상 파일이 너무 큽니다 (최대 {limit})."
+TOO_LONG_MESSAGE = "영상은 {limit} 이내여야 합니다 ({actual})."
+TOO_SHORT_MESSAGE = "영상은 {limit} 이상이어야 합니다."
+NO_VIDEO_MESSAGE = "영상이 들어 있지 않은 파일입니다."
+VIDEO_STREAMS_MESSAGE = "영상 트랙이 여러 개({count}개) 들어 있는 파일은 올릴 수 없습니다."
+AUDIO_STREAMS_MESSAGE = "소리 트랙이 여러 개({count}개) 들어 있는 파일은 올릴 수 없습니다."
+CODEC_MESSAGE = (
+    "이 파일의 {kind} 코덱({codec})은 지원하지 않습니다. "
+    "휴대전화 기본 카메라로 찍은 MP4, MOV, WebM 영상을 올려 주세요."
+)
+RESOLUTION_MESSAGE = (
+    "영상 해상도가 너무 큽니다 ({width}×{height}). "
+    f"4K(긴 변 {MAX_LONG_SIDE}, 짧은 변 {MAX_SHORT_SIDE}픽셀) 이하 영상만 올릴 수 있습니다."
+)
+FRAME_RATE_MESSAGE = "초당 프레임 수가 너무 많은 영상입니다 ({rate:g}fps)."
+
+# The child's address-space cap. A 4K HEVC decode with slice threads stays far below it;
+# the cap is what stops a file whose headers make a decoder allocate without end.
+CHILD_MEMORY_BYTES = 2 * 1024**3
+_PROBE_SCRIPT = Path(__file__).with_name("video_probe.py")
+
+# What the first box of an ISO base media file (MP4, MOV) may be: QuickTime files from old
+# cameras start with `wide`, `mdat` or `moov` instead of `ftyp`.
+_ISO_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
+_EBML_MAGIC = b"\x1a\x45\xdf\xa3"
+_EBML_DOCTYPE = 0x4282
+_MATROSKA_SEGMENT = 0x18538067
+# An EBML header is a few dozen bytes; a longer one is not a file any recorder wrote.
+_MAX_EBML_HEADER = 4096
+
+_KINDS = {
+    "mp4": (".mp4", "video/mp4"),
+    "mov": (".mov", "video/quicktime"),
+    "webm": (".webm", "video/webm"),
+    "matroska": (".mkv", "video/x-matroska"),
+}
+_FAMILY = {"mp4": "mov", "mov": "mov", "webm": "matroska", "matroska": "matroska"}
+# creation_time before this is an unset clock (QuickTime's 1904 and Unix's 1970 epochs,
+# cameras reset to 2000-01-01 count as unset too).
+_EARLIEST_CAPTURE = datetime(2000, 1, 2, tzinfo=UTC)
+
+# Playback copy: what a 2-core server can encode near real time and every browser plays.
+PLAYBACK_BOX = (1280, 720)  # landscape; a vertical video gets 720x1280
+PLAYBACK_VIDEO_OPTIONS = {"preset": "veryfast", "crf": "23", "profile": "high"}
+PLAYBACK_AUDIO_BIT_RATE = 128_000
+PLAYBACK_KEYFRAME_SECONDS = 2
+_AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000})
+
+
+@dataclass(frozen=True)
+class Video:
+    """What an accepted video is, what it says about itself, and its poster derivatives."""
+
+    container: str  # "mp4", "mov", "webm" or "matroska"
+    extension: str  # the original's extension: ".mp4", ".mov", ".webm", ".mkv"
+    content_type: str  # video/mp4, video/quicktime, video/webm, video/x-matroska
+    video_codec: str  # "h264", "hevc", "vp8", "vp9", "av1"
+    audio_codec: str | None  # "aac", "opus", "vorbis", or None when silent
+    width: int  # as displayed (rotation applied: a vertical iPhone clip is 1080x1920)
+    height: int
+    duration: float  # seconds
+    frame_rate: float | None
+    rotation: int  # 0, 90, 180 or 270: clockwise turn that shows the stored pixels upright
+    captured_at: datetime | None  # container creation_time, aware UTC; None if missing/bogus
+    browser_ready: bool  # H.264 8-bit 4:2:0 with AAC or no audio, in MP4/MOV: remux plays
+    poster: Derivative  # JPEG, long side <= 1600, upright, no metadata
+    thumbnail: Derivative  # JPEG, long side <= 480, made from the poster
+
+
+class PlaybackError(RuntimeError):
+    """make_playback could not finish (too slow, no video); the caller records it."""
+
+
+def inspect_video(
+    path: Path,
+    *,
+    max_seconds: float = 180,
+    min_seconds: float = 1,
+    max_bytes: int = 500 * 1024 * 1024,
+    timeout: float = 30,
+) -> Video:
+    """Check an uploaded video by its content and make its poster derivatives, or raise Rejected."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise Rejected(EMPTY_MESSAGE, 400)
+        if size > max_bytes:
+            raise Rejected(TOO_BIG_MESSAGE.format(limit=_megabytes(max_bytes)), 413)
+        container = _container_kind(f, size)
+    facts, rgb = _run_probe(path, min_seconds, max_seconds, timeout)
+    return _video(container, facts, rgb, min_seconds, max_seconds)
+
+
+def _container_kind(f: BinaryIO, size: int) -> str:
+    """Tell MP4, MOV, WebM and Matroska apart by their bytes and refuse a truncated container."""
+    # FFmpeg never sees a file that does not start like one of ours: the allow-listed
+    # demuxers in the child are the second line, not the only one.
+    head = f.read(64)
+    if head[4:8] in _ISO_FIRST_BOXES:
+        try:
+            boxes = top_level_boxes(f, size)
+        except Rejected as why:
+            raise Rejected(DAMAGED_MESSAGE, 422) from why
+        if not any(box.type == "moov" for box in boxes):
+            raise Rejected(DAMAGED_MESSAGE, 422)
+        if boxes[0].type == "ftyp":
+            f.seek(boxes[0].offset + 8)
+            major_brand = f.read(4)
+            return "mov" if major_brand == b"qt  " else "mp4"
+        return "mov"  # no ftyp: a classic QuickTime file
+    if head.startswith(_EBML_MAGIC):
+        return _check_ebml(f, size)
+    raise Rejected(UNSUPPORTED_MESSAGE, 415)
+
+
+def _check_ebml(f: BinaryIO, size: int) -> str:
+    """Read the EBML header's DocType; refuse a Matroska segment that the file cannot hold."""
+    # FFmpeg plays a WebM cut in half up to the cut without an error, so, as the box walk
+    # does for MP4, the segment's stated size is checked against the file's. A live
+    # recording (MediaRecorder) writes an unknown size: nothing to check there.
+    f.seek(0)
+    data = f.read(_MAX_EBML_HEADER + 64)
+    try:
+        _, pos = _ebml_id(data, 0)
+        header_size, pos = _ebml_size(data, pos)
+        if header_size is None or pos + header_size > _MAX_EBML_HEADER:
+            raise ValueError("EBML header size")
+        header_end = pos + header_size
+        doctype = None
+        while pos < header_end:
+            element, pos = _ebml_id(data, pos)
+            length, pos = _ebml_size(data, pos)
+            if length is None:
+                raise ValueError("unknown size inside the EBML header")
+            if element == _EBML_DOCTYPE:
+                doctype = data[pos : pos + length].rstrip(b"\x00")
+            pos += length
+        segment, pos = _ebml_id(data, header_end)
+        segment_size, pos = _ebml_size(data, pos)
+    except (ValueError, IndexError) as why:
+        raise Rejected(DAMAGED_MESSAGE, 422) from why
+    if doctype not in (b"webm", b"matroska") or segment != _MATROSKA_SEGMENT:
+        raise Rejected(UNSUPPORTED_MESSAGE, 415)
+    if segment_size is not None and pos + segment_size > size:
+        raise Rejected(DAMAGED_MESSAGE, 422)
+    return "webm" if doctype == b"webm" else "matroska"
+
+
+def _ebml_id(data: bytes, pos: int) -> tuple[int, int]:
+    """An EBML element ID (1-4 bytes, marker kept) and the position after it."""
+    first = data[pos]
+    length = 8 - first.bit_length() + 1
+    if length > 4:
+        raise ValueError("EBML ID")
+    return int.from_bytes(data[pos : pos + length], "big"), pos + length
+
+
+def _ebml_size(data: bytes, pos: int) -> tuple[int | None, int]:
+    """An EBML size (1-8 bytes); None for the all-ones "unknown" size."""
+    first = data[pos]
+    if first == 0:
+        raise ValueError("EBML size")
+    length = 8 - first.bit_length() + 1
+    raw = data[pos : pos + length]
+    if len(raw) < length:
+        raise IndexError("EBML size cut")
+    value = int.from_bytes(raw, "big") & ((1 << (7 * length)) - 1)
+    return (None if value == (1 << (7 * length)) - 1 else value), pos + length
+
+
+def _run_probe(
+    path: Path, min_seconds: float, max_seconds: float, timeout: float
+) -> tuple[dict[str, Any], bytes]:
+    """Run video_probe.py in a child under the time and memory caps; refusals become Rejected."""
+    limits = {
+        "min_seconds": min_seconds,
+        "max_seconds": max_seconds,
+        "memory_bytes": CHILD_MEMORY_BYTES,
+        # A second line behind the wall-clock timeout, should the parent itself die.
+        "cpu_seconds": math.ceil(timeout) + 5,
+    }
+    command = [sys.executable, "-I", str(_PROBE_SCRIPT), str(path.resolve()), json.dumps(limits)]
+    try:
+        # run() kills the child when the timeout expires. cwd "/" so that nothing relative
+        # could resolve to the upload directory; -I ignores PYTHON* variables and user site.
+        done = subprocess.run(
+            command, capture_output=True, timeout=timeout, cwd="/", stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired as why:
+        raise Rejected(TIMEOUT_MESSAGE, 422) from why
+    line, _, rgb = done.stdout.partition(b"\n")
+    try:
+        if done.returncode != 0:
+            raise ValueError(f"exit {done.returncode}")
+        facts = json.loads(line)
+        if not isinstance(facts, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        # A decoder crash, the memory cap or a signal: the file is what broke it.
+        detail = done.stderr.decode("utf-8", "replace")[-2000:]
+        raise Rejected(DAMAGED_MESSAGE, 422) from RuntimeError(f"video probe failed: {detail}")
+    return facts, rgb
+
+
+def _video(
+    container: str, facts: dict[str, Any], rgb: bytes, min_seconds: float, max_seconds: float
+) -> Video:
+    """Turn the child's answer into a Video, or its refusal into the visitor's message."""
+    refused = facts.get("refused")
+    if refused is not None:
+        raise _refusal(refused, facts, min_seconds, max_seconds)
+    if facts["family"] != _FAMILY[container]:
+        raise Rejected(UNSUPPORTED_MESSAGE, 415)
+    rotation = facts["rotation"]
+    width, height = facts["width"], facts["height"]
+    if rotation in (90, 270):
+        width, height = height, width
+    poster = facts["poster"]
+    try:
+        image = Image.frombytes("RGB", (poster["width"], poster["height"]), rgb)
+    except ValueError as why:
+        raise Rejected(DAMAGED_MESSAGE, 422) from why
+    if rotation:
+        # PIL's angles are counterclockwise; ours say how far clockwise to turn.
+        image = image.transpose(_TURN[rotation])
+    poster_jpeg, thumbnail = make_derivatives(image)
+    extension, content_type = _KINDS[container]
+    video_codec, audio_codec = facts["video_codec"], facts["audio_codec"]
+    return Video(
+        container=container,
+        extension=extension,
+        content_type=content_type,
+        video_codec=video_codec,
+        audio_codec=audio_codec,
+        width=width,
+        height=height,
+        duration=round(facts["duration"], 3),
+        frame_rate=facts["frame_rate"],
+        rotation=rotation,
+        captured_at=_captured_at(facts.get("creation_time")),
+        # What Chrome, Safari and Firefox all play once remuxed to MP4 with faststart:
+        # 8-bit 4:2:0 H.264 (no High 10), AAC or silence. HEVC plays in Safari only.
+        browser_ready=(
+            container in ("mp4", "mov")
+            and video_codec == "h264"
+            and facts.get("pixel_format") in ("yuv420p", "yuvj420p")
+            and audio_codec in (None, "aac")
+        ),
+        poster=poster_jpeg,
+        thumbnail=thumbnail,
+    )
+
+
+_TURN = {
+    90: Image.Transpose.ROTATE_270,
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_90,
+}
+
+
+def _refusal(
+    reason: str, facts: dict[str, Any], min_seconds: float, max_seconds: float
+) -> Rejected:
+    """The Rejected for one of the child's refusal reasons."""
+    if reason == "unopenable":
+        # The magic bytes were ours, yet neither allowed demuxer could read the file.
+        return Rejected(DAMAGED_MESSAGE, 422)
+    if reason == "no_video":
+        return Rejected(NO_VIDEO_MESSAGE, 422)
+    if reason == "video_streams":
+        return Rejected(VIDEO_STREAMS_MESSAGE.format(count=facts["count"]), 422)
+    if reason == "audio_streams":
+        return Rejected(AUDIO_STREAMS_MESSAGE.format(count=facts["count"]), 422)
+    if reason in ("video_codec", "audio_codec"):
+        kind = "영상" if reason == "video_codec" else "소리"
+        return Rejected(CODEC_MESSAGE.format(kind=kind, codec=_codec_name(facts["codec"])), 422)
+    if reason == "resolution":
+        return Rejected(
+            RESOLUTION_MESSAGE.format(width=facts["width"], height=facts["height"]), 422
+        )
+    if reason == "frame_rate":
+        return Rejected(FRAME_RATE_MESSAGE.format(rate=facts["frame_rate"]), 422)
+    if reason == "too_long":
+        # Rounded up, so a clip a fraction over the limit never reads as exactly the limit.
+        actual = _korean_duration(math.ceil(facts["duration"]))
+        message = TOO_LONG_MESSAGE.format(limit=_korean_duration(max_seconds), actual=actual)
+        return Rejected(message, 422)
+    if reason == "too_short":
+        return Rejected(TOO_SHORT_MESSAGE.format(limit=_korean_duration(min_seconds)), 422)
+    return Rejected(DAMAGED_MESSAGE, 422)
+
+
+_CODEC_NAMES = {
+    "mpeg4": "MPEG-4 Part 2",
+    "mpeg2video": "MPEG-2",
+    "mjpeg": "Motion JPEG",
+    "prores": "ProRes",
+    "h264": "H.264",
+    "hevc": "HEVC",
+    "vp8": "VP8",
+    "vp9": "VP9",
+    "av1": "AV1",
+    "mp3": "MP3",
+    "ac3": "AC-3",
+    "pcm_s16le": "PCM",
+}
+
+
+def _codec_name(codec: str) -> str:
+    """A codec's usual name for the message: MPEG-4 Part 2, ProRes... else FFmpeg's own."""
+    name = _CODEC_NAMES.get(codec, codec)
+    return "".join(ch for ch in name if ch.isprintable())[:40]
+
+
+def _korean_duration(seconds: float) -> str:
+    """3분, 3분 20초, 45초, 0.5초."""
+    if seconds != int(seconds):
+        return f"{seconds:g}초"
+    minutes, rest = divmod(int(seconds), 60)
+    if not minutes:
+        return f"{rest}초"
+    return f"{minutes}분 {rest}초" if rest else f"{minutes}분"
+
+
+def _megabytes(size: int) -> str:
+    """500 MB."""
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
+def _captured_at(value: object) -> datetime | None:
+    """The container's creation_time as aware UTC; None when missing or an unset clock."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip()[:40])
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # MP4 and Matroska store UTC
+    moment = moment.astimezone(UTC)
+    if moment < _EARLIEST_CAPTURE or moment > datetime.now(UTC) + timedelta(days=1):
+        return None
+    return moment
+
+
+def make_playback(source: Path, target: Path, *, timeout: float | None = None) -> None:
+    """Write a browser-playable MP4 (H.264 + AAC, upright, <= 720p, no metadata) at `target`."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        _transcode(source, target, deadline)
+    except BaseException:
+        # Never leave half a file: the caller renames `target` into place only on success.
+        target.unlink(missing_ok=True)
+        raise
+
+
+def _transcode(source: Path, target: Path, deadline: float | None) -> None:
+    """Decode, turn upright, scale and encode the first video and audio streams."""
+    rotation = _first_rotation(source)
+    with av.open(str(source), options=OPEN_OPTIONS) as src:
+        vin = src.streams.video[0]
+        ain = src.streams.audio[0] if src.streams.audio else None
+        # Every frame is decoded here: frame threads pay off, unlike for the poster's few.
+        vin.thread_type = "AUTO"
+        width, height = vin.codec_context.width, vin.codec_context.height
+        if rotation in (90, 270):
+            width, height = height, width
+        out_width, out_height = _playback_size(width, height)
+        graph = _video_graph(vin, rotation, out_width, out_height)
+        rate = vin.average_rate or vin.guessed_rate or Fraction(30)
+        # container_options reach only the muxer: faststart puts the index first so a
+        # browser starts playing before the end arrives; bitexact leaves out the "Lavf"
+        # encoder tag and the creation time. No container or stream metadata is copied.
+        with av.open(
+            str(target),
+            "w",
+            format="mp4",
+            container_options={"movflags": "+faststart", "fflags": "+bitexact"},
+        ) as out:
+            vout = out.add_stream("libx264", rate=rate, options=dict(PLAYBACK_VIDEO_OPTIONS))
+            vout.width, vout.height = out_width, out_height
+            vout.pix_fmt = "yuv420p"
+            vout.codec_context.time_base = vin.time_base
+            vout.codec_context.gop_size = max(1, round(float(rate) * PLAYBACK_KEYFRAME_SECONDS))
+            aout = None
+            if ain is not None:
+                sample_rate = ain.rate if ain.rate in _AAC_RATES else 48000
+                aout = out.add_stream("aac", rate=sample_rate)
+                aout.layout = "mono" if ain.codec_context.channels == 1 else "stereo"
+                aout.bit_rate = PLAYBACK_AUDIO_BIT_RATE
+            streams = [vin] if ain is None else [vin, ain]
+            last_pts: int | None = None
+            for packet in src.demux(streams):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise PlaybackError("the playback copy took longer than its time limit")
+                if packet.stream is ain:
+                    assert aout is not None
+                    for frame in packet.decode():
+                        frame.pts = None  # the encoder's resampler numbers samples itself
+                        out.mux(aout.encode(frame))
+                    continue
+                for frame in packet.decode():
+                    graph.push(frame)
+                    last_pts = _drain(graph, vout, out, last_pts)
+            graph.push(None)
+            _drain(graph, vout, out, last_pts)
+            out.mux(vout.encode(None))
+            if aout is not None:
+                out.mux(aout.encode(None))
+
+
+def _first_rotation(source: Path) -> int:
+    """The clockwise display rotation, read from the first decoded frame."""
+    # PyAV shows the display matrix on frames only; the output size depends on it, and the
+    # output streams must exist before the first packet is written, hence this first look.
+    with av.open(str(source), options=OPEN_OPTIONS) as src:
+        if not src.streams.video:
+            raise PlaybackError("the source has no video stream")
+        for frame in src.decode(src.streams.video[0]):
+            return int(-round(frame.rotation / 90) * 90) % 360
+    raise PlaybackError("no video frame decodes")
+
+
+def _playback_size(width: int, height: int) -> tuple[int, int]:
+    """Fit the displayed size in 1280x720 (720x1280 when vertical), even sides, never larger."""
+    box_w, box_h = PLAYBACK_BOX if width >= height else PLAYBACK_BOX[::-1]
+    scale = min(1.0, box_w / width, box_h / height)
+    # H.264 in 4:2:0 needs even sides.
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def _video_graph(
+    vin: av.video.stream.VideoStream, rotation: int, out_width: int, out_height: int
+) -> av.filter.Graph:
+    """Scale and convert to yuv420p first, then turn: the rotation moves the fewest pixels."""
+    scaled = (out_height, out_width) if rotation in (90, 270) else (out_width, out_height)
+    steps: list[tuple[str, str]] = [
+        ("scale", f"{scaled[0]}:{scaled[1]}:flags=bicubic"),
+        ("format", "yuv420p"),
+        ("setsar", "1"),
+    ]
+    if rotation == 90:
+        steps.append(("transpose", "clock"))
+    elif rotation == 270:
+        steps.append(("transpose", "cclock"))
+    elif rotation == 180:
+        steps += [("hflip", ""), ("vflip", "")]
+    graph = av.filter.Graph()
+    nodes = [graph.add_buffer(template=vin)]
+    nodes += [graph.add(name, args) for name, args in steps]
+    nodes.append(graph.add("buffersink"))
+    graph.link_nodes(*nodes).configure()
+    return graph
+
+
+def _drain(
+    graph: av.filter.Graph,
+    vout: av.video.stream.VideoStream,
+    out: av.container.OutputContainer,
+    last_pts: int | None,
+) -> int | None:
+    """Encode every frame the filter graph has ready; return the last timestamp written."""
+    while True:
+        try:
+            frame = graph.vpull()
+        except (av.BlockingIOError, av.EOFError):
+            return last_pts
+        pts = frame.pts if frame.pts is not None else (last_pts or 0) + 1
+        if last_pts is not None and pts <= last_pts:
+            continue  # x264 refuses timestamps that go backwards; the frame is a duplicate
+        frame.pts = last_pts = pts
+        frame.pict_type = av.video.frame.PictureType.NONE  # let x264 pick its keyframes
+        out.mux(vout.encode(frame))
