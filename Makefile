@@ -19,9 +19,12 @@ install: $(STAMP)
 init-db: install
 	$(FLASK) init-db
 
+# The job worker (video playback copies) runs beside the web server and stops with it.
 # gthread workers: a slow phone upload occupies a thread, not a whole process. The long
 # keep-alive spares visitors on venue Wi-Fi the reconnects gunicorn's 2 s default causes.
 run: init-db
+	$(FLASK) worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
 		--worker-class gthread --timeout 120 --keep-alive 30 --access-logfile - wsgi:app
 
@@ -32,6 +35,8 @@ test: install
 bench: install
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/photo_pipeline.py
+	$(PY) bench/video_pipeline.py
+	$(PY) bench/upload_memory.py
 
 lint: install
 	$(PY) -m pip install --quiet ruff

@@ -24,7 +24,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _fill_in_defaults(app)
 
-    from . import cli, database, errors, file_transactions, formatting, media_views, storage, submit
+    from . import (
+        cli,
+        database,
+        errors,
+        file_transactions,
+        formatting,
+        jobs,
+        media_views,
+        storage,
+        submit,
+    )
     from .extensions import csrf, db, migrate
     from .uploads import UploadRequest
 
@@ -35,6 +45,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     database.init_app(app)
     storage.init_app(app)
     file_transactions.init_app(app)
+    jobs.init_app(app)
     formatting.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
@@ -53,7 +64,8 @@ def _fill_in_defaults(app: Flask) -> None:
     config["UPLOAD_FOLDER"] = Path(config.get("UPLOAD_FOLDER") or PROJECT_ROOT / "uploads")
     if not config.get("MAX_CONTENT_LENGTH"):
         # The biggest file we take, plus room for the text fields and the multipart framing.
-        config["MAX_CONTENT_LENGTH"] = config["PHOTO_MAX_BYTES"] + 1024 * 1024
+        biggest = max(config["PHOTO_MAX_BYTES"], config["VIDEO_MAX_BYTES"])
+        config["MAX_CONTENT_LENGTH"] = biggest + 1024 * 1024
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path) / "secret_key")
 

@@ -1,13 +1,13 @@
-"""Command-line tasks: `flask --app wsgi init-db`, `flask --app wsgi doctor [--repair]`."""
+"""Command-line tasks: `flask --app wsgi init-db | doctor [--repair] | worker`."""
 
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
-from . import doctor
+from . import doctor, jobs
 from .extensions import db
 from .models import utcnow
 from .seed import seed_fair_contest
@@ -37,18 +37,31 @@ def doctor_command(repair: bool) -> None:
     for problem in problems:
         click.echo(f"{problem.kind}: {problem.detail}")
     if repair and problems:
-        remaining = doctor.repair(storage, problems)
+        result = doctor.repair(storage, problems)
         db.session.commit()
-        click.echo(f"Repaired {len(problems) - len(remaining)} of {len(problems)} problems.")
-        problems = remaining
-        for problem in remaining:
+        for entry_id in result.requeue:
+            jobs.enqueue_playback(entry_id)
+        fixed = len(problems) - len(result.remaining)
+        click.echo(f"Repaired {fixed} of {len(problems)} problems.")
+        problems = result.remaining
+        for problem in problems:
             click.echo(f"cannot repair: {problem.kind}: {problem.detail}", err=True)
     if problems:
         raise SystemExit(1)
     click.echo("No problems found." if not repair else "Storage and database agree.")
 
 
+@click.command("worker")
+@click.option("--workers", type=int, help="Jobs run at once (default: HUEY_WORKERS).")
+@with_appcontext
+def worker_command(workers: int | None) -> None:
+    """Run the background jobs (video playback copies) until stopped."""
+    count = workers or current_app.config["HUEY_WORKERS"]
+    jobs.queue().create_consumer(workers=count, worker_type="thread").run()
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(init_db_command)
     app.cli.add_command(doctor_command)
+    app.cli.add_command(worker_command)

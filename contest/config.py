@@ -14,8 +14,23 @@ PHOTO_MAX_BYTES = 40 * 1024 * 1024
 PHOTO_MAX_PIXELS = 100_000_000
 PHOTO_MIN_LONG_SIDE = 1000
 
+# Videos: phone clips, probed in a child process with a time limit (seconds).
+VIDEO_MAX_BYTES = 500 * 1024 * 1024
+VIDEO_MAX_SECONDS = 180
+VIDEO_MIN_SECONDS = 1
+VIDEO_PROBE_TIMEOUT = 30
+# A 3-minute 4K clip takes minutes to transcode on two cores; past this the job gives up.
+VIDEO_TRANSCODE_TIMEOUT = 30 * 60
+
+# Background jobs (huey). None: a SQLite queue in the instance folder; "redis://..." for a
+# Redis queue shared by several machines. HUEY_IMMEDIATE None means "immediate when TESTING",
+# so tests run jobs synchronously and deterministically.
+HUEY_URL = None
+HUEY_IMMEDIATE = None
+HUEY_WORKERS = 1  # transcoding uses both cores by itself
+
 # A request may be a little larger than the biggest file it may carry: the form fields and the
-# multipart framing come with it. None: derived from PHOTO_MAX_BYTES by `create_app`.
+# multipart framing come with it. None: derived from the photo and video limits by `create_app`.
 MAX_CONTENT_LENGTH = None
 # Werkzeug's limits for the non-file part of a form: our text fields are small (≤ 1000 chars)
 # and few, so anything bigger is an attack or a mistake (CVE-2023-25577, CVE-2024-49767).

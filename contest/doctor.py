@@ -11,18 +11,23 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
+from . import playback
 from .extensions import db
 from .media import Rejected
 from .media.photo import process_photo
-from .models import Asset
+from .media.video import inspect_video
+from .models import Asset, Entry, utcnow
 from .storage import LocalStorage
 
 STALE_TEMP_SECONDS = 24 * 3600
+# A playback copy still pending after this long has lost its job (say, a queue wiped by hand).
+STALLED_PLAYBACK = timedelta(hours=6)
 KINDS = (
     "missing-original",
     "damaged-original",  # not the size recorded when it was accepted
@@ -30,6 +35,8 @@ KINDS = (
     "damaged-derivative",
     "orphan-file",
     "stale-temp",
+    "playback-failed",  # the background transcode failed: retried by --repair
+    "playback-stalled",  # pending for hours: its job was lost; queued again by --repair
 )
 
 
@@ -42,6 +49,7 @@ class Problem:
     key: str | None = None
     asset_id: int | None = None
     path: Path | None = None
+    entry_id: int | None = None
 
     @property
     def repairable(self) -> bool:
@@ -63,22 +71,40 @@ def examine(storage: LocalStorage) -> list[Problem]:
             )
     for path in sorted(_stale_temp_files(storage)):
         problems.append(Problem("stale-temp", f"중단된 업로드의 임시 파일: {path.name}", path=path))
+    problems.extend(_playback_problems())
     return problems
 
 
-def repair(storage: LocalStorage, problems: list[Problem]) -> list[Problem]:
-    """Mend what can be mended (the caller commits); returns the problems that remain."""
-    remaining = []
+@dataclass
+class Repair:
+    """What `repair` left broken, and the video entries whose playback job must be queued."""
+
+    remaining: list[Problem] = field(default_factory=list)
+    requeue: list[int] = field(default_factory=list)
+
+
+def repair(storage: LocalStorage, problems: list[Problem]) -> Repair:
+    """Mend what can be mended (the caller commits, then queues `requeue`)."""
+    result = Repair()
     for problem in problems:
         if not problem.repairable:
-            remaining.append(problem)
+            result.remaining.append(problem)
         elif problem.kind == "orphan-file":
             storage.delete(problem.key)
         elif problem.kind == "stale-temp":
             problem.path.unlink(missing_ok=True)
-        elif not _rebuild_derivative(storage, db.session.get(Asset, problem.asset_id)):
-            remaining.append(problem)
-    return remaining
+        elif problem.kind.startswith("playback-"):
+            playback.retry(db.session.get(Entry, problem.entry_id))
+            result.requeue.append(problem.entry_id)
+        elif (asset := db.session.get(Asset, problem.asset_id)).role == "playback":
+            # A lost playback copy is made again by the background job, not here.
+            entry = asset.entry
+            db.session.delete(asset)
+            playback.retry(entry)
+            result.requeue.append(entry.id)
+        elif not _rebuild_derivative(storage, asset):
+            result.remaining.append(problem)
+    return result
 
 
 def _check_asset(storage: LocalStorage, asset: Asset) -> Iterator[Problem]:
@@ -91,15 +117,33 @@ def _check_asset(storage: LocalStorage, asset: Asset) -> Iterator[Problem]:
         yield Problem(f"damaged-{which}", detail, asset.key, asset.id)
 
 
+def _playback_problems() -> Iterator[Problem]:
+    stalled_before = utcnow() - STALLED_PLAYBACK
+    query = select(Entry).where(Entry.playback_status.in_(("failed", "pending"))).order_by(Entry.id)
+    for entry in db.session.scalars(query):
+        if entry.playback_status == "failed":
+            detail = f"응모작 {entry.receipt_display}의 재생용 변환 실패: {entry.playback_error}"
+            yield Problem("playback-failed", detail, entry_id=entry.id)
+        elif entry.created_at < stalled_before:
+            detail = f"응모작 {entry.receipt_display}의 재생용 변환이 오래 대기 중"
+            yield Problem("playback-stalled", detail, entry_id=entry.id)
+
+
 def _rebuild_derivative(storage: LocalStorage, asset: Asset) -> bool:
-    original = asset.entry.asset("original")
+    entry = asset.entry
+    original = entry.asset("original")
     if original is None or not storage.exists(original.key):
         return False
     try:
-        photo = process_photo(storage.path(original.key), min_long_side=1, max_pixels=10**10)
+        if entry.is_video:
+            video = inspect_video(storage.path(original.key), max_seconds=10**6, min_seconds=0)
+            big, small = video.poster, video.thumbnail
+        else:
+            photo = process_photo(storage.path(original.key), min_long_side=1, max_pixels=10**10)
+            big, small = photo.preview, photo.thumbnail
     except Rejected:
         return False
-    derivative = photo.preview if asset.role == "preview" else photo.thumbnail
+    derivative = big if asset.role == "preview" else small
     storage.delete(asset.key)
     asset.size = storage.put(derivative.data, asset.key)
     asset.width, asset.height = derivative.width, derivative.height

@@ -1,4 +1,4 @@
-"""Entries: accepting a visitor's photo and withdrawing it.
+"""Entries: accepting a visitor's photo or video and withdrawing it.
 
 The order of work keeps the database's write lock short and loses nothing: cheap checks first,
 then the media work (hashing, decoding, derivatives) with no transaction open, then the files are
@@ -9,13 +9,14 @@ the row. If that transaction does not commit, the files go (see `file_transactio
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from . import receipts
+from . import jobs, receipts
 from .database import begin_write
 from .extensions import db
 from .file_transactions import delete_once_committed, remove_unless_committed
@@ -23,7 +24,9 @@ from .formatting import file_size
 from .forms import EntryForm
 from .media import Rejected
 from .media.fingerprint import fingerprint
+from .media.kinds import sniff_kind
 from .media.photo import Photo, process_photo
+from .media.video import Video, inspect_video
 from .models import Asset, Contest, Entry
 from .storage import get_storage
 from .uploads import spooled_path
@@ -53,25 +56,22 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
     entrant = _Entrant(phone=form.phone.data, email=form.email.data)
     upload_path = spooled_path(form.media.data)
     _check_window(contest, now)
-    _check_size(upload_path.stat().st_size, config["PHOTO_MAX_BYTES"])
     _check_quota(contest, entrant, config["MAX_ENTRIES_PER_ENTRANT"])
     try:
+        kind = sniff_kind(upload_path)
+        _check_size(kind, upload_path.stat().st_size, config)
         # Decoding first: it names what a non-image is ("not a supported format") before the
         # byte scan in `fingerprint` could call it a polyglot.
-        photo = process_photo(
-            upload_path,
-            min_long_side=config["PHOTO_MIN_LONG_SIDE"],
-            max_pixels=config["PHOTO_MAX_PIXELS"],
-        )
+        media = _inspect(kind, upload_path, config)
         facts = fingerprint(upload_path)
         _check_duplicate(contest, facts.sha256)
     except Rejected as why:
         raise Refused(why.message, why.status) from None
-    category = contest.category_for("photo")
+    category = contest.category_for(kind)
     if category is None:
-        raise Refused("지금은 사진 부문 응모를 받지 않습니다.", 403, "_form")
+        raise Refused("지금은 이 부문의 응모를 받지 않습니다.", 403, "_form")
 
-    assets = _store_photo(upload_path, photo)
+    assets = _store(upload_path, media)
     try:
         begin_write()  # from here to the commit, this request is SQLite's only writer
         _check_window(contest, now)
@@ -95,15 +95,10 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
             consent_publish=form.consent_publish.data,
             guardian_consented_at=now if form.under14.data else None,
             original_filename=_display_name(form.media.data.filename),
-            media_format=photo.format,
-            width=photo.width,
-            height=photo.height,
             file_size=facts.size,
             sha256=facts.sha256,
-            captured_at=photo.captured_at,
-            camera_make=photo.camera_make,
-            camera_model=photo.camera_model,
             assets=assets,
+            **_media_columns(media),
         )
         db.session.add(entry)
         db.session.flush()
@@ -117,6 +112,12 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
         raise
     remove_unless_committed([a.key for a in assets])
     return entry
+
+
+def start_background_work(entry: Entry) -> None:
+    """Queue what an entry still needs once its row has committed (a video's playback copy)."""
+    if entry.playback_status == "pending":
+        jobs.enqueue_playback(entry.id)
 
 
 def withdraw(entry: Entry) -> None:
@@ -151,15 +152,56 @@ def _check_window(contest: Contest, now: datetime) -> None:
         raise Refused("응모 기간이 끝났습니다. 참여해 주셔서 감사합니다.", 403, "_form")
 
 
-def _check_size(size: int, limit: int) -> None:
-    if size == 0:
-        raise Refused("파일이 비어 있습니다. 사진을 다시 선택해 주세요.", 400)
+def _check_size(kind: str, size: int, config) -> None:
+    limit = config["VIDEO_MAX_BYTES"] if kind == "video" else config["PHOTO_MAX_BYTES"]
     if size > limit:
-        raise Refused(
-            f"파일이 너무 큽니다: 사진은 {file_size(limit)}까지 올릴 수 있습니다"
+        what = "영상" if kind == "video" else "사진"
+        raise Rejected(
+            f"파일이 너무 큽니다: {what}은 {file_size(limit)}까지 올릴 수 있습니다"
             f" (올린 파일 {file_size(size)}).",
             413,
         )
+
+
+def _inspect(kind: str, path: Path, config) -> Photo | Video:
+    if kind == "video":
+        return inspect_video(
+            path,
+            max_seconds=config["VIDEO_MAX_SECONDS"],
+            min_seconds=config["VIDEO_MIN_SECONDS"],
+            max_bytes=config["VIDEO_MAX_BYTES"],
+            timeout=config["VIDEO_PROBE_TIMEOUT"],
+        )
+    return process_photo(
+        path, min_long_side=config["PHOTO_MIN_LONG_SIDE"], max_pixels=config["PHOTO_MAX_PIXELS"]
+    )
+
+
+def _media_columns(media: Photo | Video) -> dict:
+    """What the entry row records of its file (never a location)."""
+    if isinstance(media, Photo):
+        return {
+            "media_format": media.format,
+            "width": media.width,
+            "height": media.height,
+            "captured_at": media.captured_at,  # camera-local, as EXIF has it
+            "camera_make": media.camera_make,
+            "camera_model": media.camera_model,
+        }
+    captured = media.captured_at
+    return {
+        "media_format": media.container,
+        "width": media.width,
+        "height": media.height,
+        # A container's creation time is a moment in UTC: stored naive like EXIF times.
+        "captured_at": captured.astimezone(UTC).replace(tzinfo=None) if captured else None,
+        "video_codec": media.video_codec,
+        "audio_codec": media.audio_codec,
+        "duration": media.duration,
+        "frame_rate": media.frame_rate,
+        "rotation": media.rotation,
+        "playback_status": "pending",
+    }
 
 
 def _check_quota(contest: Contest, entrant: _Entrant, limit: int) -> None:
@@ -177,17 +219,20 @@ def _check_duplicate(contest: Contest, sha256: str) -> None:
         raise Refused(_DUPLICATE, 409)
 
 
-def _store_photo(upload_path, photo: Photo) -> list[Asset]:
+def _store(upload_path: Path, media: Photo | Video) -> list[Asset]:
     """Put the original and its derivatives in place; on any failure remove what was written."""
     storage = get_storage()
     original = Asset(
         role="original",
-        key=storage.new_key("originals", photo.extension),
-        content_type=photo.content_type,
+        key=storage.new_key("originals", media.extension),
+        content_type=media.content_type,
         size=upload_path.stat().st_size,
-        width=photo.width,
-        height=photo.height,
+        width=media.width,
+        height=media.height,
     )
+    # A photo's preview and a video's poster play the same part on every page.
+    big = media.preview if isinstance(media, Photo) else media.poster
+    derivatives = (("preview", big), ("thumbnail", media.thumbnail))
     derived = [
         Asset(
             role=role,
@@ -197,13 +242,13 @@ def _store_photo(upload_path, photo: Photo) -> list[Asset]:
             width=d.width,
             height=d.height,
         )
-        for role, d in (("preview", photo.preview), ("thumbnail", photo.thumbnail))
+        for role, d in derivatives
     ]
     written: list[str] = []
     try:
         storage.adopt(upload_path, original.key)
         written.append(original.key)
-        for asset, derivative in zip(derived, (photo.preview, photo.thumbnail), strict=True):
+        for asset, (_, derivative) in zip(derived, derivatives, strict=True):
             storage.put(derivative.data, asset.key)
             written.append(asset.key)
     except BaseException:

@@ -37,9 +37,20 @@ def file_size(size: int) -> str:
     return f"{max(1, round(size / 1024))} KB"
 
 
+def korean_duration(seconds: float | None) -> str:
+    """3분 20초, 45초."""
+    if seconds is None:
+        return ""
+    minutes, rest = divmod(round(seconds), 60)
+    if not minutes:
+        return f"{rest}초"
+    return f"{minutes}분 {rest}초" if rest else f"{minutes}분"
+
+
 def init_app(app: Flask) -> None:
     """Register the filters with the templates."""
     app.add_template_filter(korean_time)
     app.add_template_filter(korean_date)
     app.add_template_filter(file_size)
+    app.add_template_filter(korean_duration)
     app.add_template_filter(display_phone, "phone")

@@ -107,7 +107,10 @@ class EntryForm(FlaskForm):
     )
     guardian_phone = PhoneField("법정대리인 연락처", filters=[_strip])
     guardian_consent = BooleanField("법정대리인으로서 위 개인정보 수집·이용에 동의합니다")
-    media = FileField("사진 파일", validators=[FileRequired(message="사진 파일을 선택해 주세요.")])
+    media = FileField(
+        "사진 또는 영상 파일",
+        validators=[FileRequired(message="사진이나 영상 파일을 선택해 주세요.")],
+    )
 
     # Personal-information law, art. 22-2: a child under 14 enters only with a legal guardian's
     # consent, so each guardian field is required exactly when `under14` is ticked.

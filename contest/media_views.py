@@ -1,4 +1,4 @@
-"""Serving entry derivatives (thumbnails and previews) to browsers; never originals."""
+"""Serving entry derivatives (thumbnails, previews, video playback copies); never originals."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .storage import get_storage
 
 bp = Blueprint("media", __name__, url_prefix="/media")
 
-PUBLIC_ROLES = ("preview", "thumbnail")
+PUBLIC_ROLES = ("preview", "thumbnail", "playback")
 
 
 @bp.get("/<path:key>")

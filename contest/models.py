@@ -130,6 +130,16 @@ class Entry(db.Model):
     camera_make: Mapped[str | None] = mapped_column(String(100))
     camera_model: Mapped[str | None] = mapped_column(String(100))
 
+    # Videos only. Location atoms in the container are never read into any column.
+    video_codec: Mapped[str | None] = mapped_column(String(10))
+    audio_codec: Mapped[str | None] = mapped_column(String(10))
+    duration: Mapped[float | None]  # seconds
+    frame_rate: Mapped[float | None]
+    rotation: Mapped[int | None]  # degrees, from the display matrix
+    # The browser-playable copy is made in the background: pending, ready or failed (why).
+    playback_status: Mapped[str | None] = mapped_column(String(10))
+    playback_error: Mapped[str | None] = mapped_column(Text)
+
     contest: Mapped[Contest] = relationship()
     category: Mapped[Category] = relationship()
     assets: Mapped[list[Asset]] = relationship(
@@ -144,9 +154,18 @@ class Entry(db.Model):
             " AND guardian_consented_at IS NOT NULL)",
             name="guardian_for_under14",
         ),
+        CheckConstraint(
+            "playback_status IS NULL OR playback_status IN ('pending', 'ready', 'failed')",
+            name="playback_status",
+        ),
         Index("ix_entry_contest_phone", "contest_id", "phone"),
         Index("ix_entry_contest_email", "contest_id", "email"),
     )
+
+    @property
+    def is_video(self) -> bool:
+        """Whether this entry is a video (it then has a poster and, once made, a playback copy)."""
+        return self.video_codec is not None
 
     def asset(self, role: str) -> Asset | None:
         """This entry's file in the given role ("original", "preview", "thumbnail")."""
@@ -160,7 +179,11 @@ class Entry(db.Model):
 
 
 class Asset(db.Model):
-    """A stored file of an entry: the untouched original or a derivative made from it."""
+    """A stored file of an entry: the untouched original or a derivative made from it.
+
+    Roles: original; preview (a photo's 1600 px JPEG, or a video's poster); thumbnail (480 px);
+    playback (a video's browser-playable H.264/AAC MP4).
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"))
@@ -175,5 +198,5 @@ class Asset(db.Model):
 
     __table_args__ = (
         UniqueConstraint("entry_id", "role"),
-        CheckConstraint("role IN ('original', 'preview', 'thumbnail')", name="role"),
+        CheckConstraint("role IN ('original', 'preview', 'thumbnail', 'playback')", name="role"),
     )

@@ -54,6 +54,7 @@ def create_entry():
         _add_error(form, why.field, why.message)
         return _form_failed(form, contest, why.status)
     db.session.commit()
+    entries.start_background_work(entry)
     url = url_for("submit.show_receipt", code=entry.receipt)
     if wants_json():
         return jsonify(receipt=entry.receipt, url=url), 201
@@ -113,6 +114,8 @@ def _render_form(form: EntryForm, contest: Contest, status: int = 200):
         contest=contest,
         now=utcnow(),
         max_bytes=config["PHOTO_MAX_BYTES"],
+        max_video_bytes=config["VIDEO_MAX_BYTES"],
+        max_video_minutes=config["VIDEO_MAX_SECONDS"] // 60,
         min_long_side=config["PHOTO_MIN_LONG_SIDE"],
         max_entries=config["MAX_ENTRIES_PER_ENTRANT"],
         retention=config["RETENTION_AFTER_RESULTS"],

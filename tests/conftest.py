@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,11 @@ def _config(tmp: Path, **overrides) -> dict:
 def migrated_database(tmp_path_factory) -> Path:
     """A database with the migrations applied and the fair's contest seeded, made once."""
     tmp = tmp_path_factory.mktemp("template")
-    app = create_app(_config(tmp))
+    os.environ["CONTEST_INSTANCE_PATH"] = str(tmp / "instance")
+    try:
+        app = create_app(_config(tmp))
+    finally:
+        del os.environ["CONTEST_INSTANCE_PATH"]
     result = app.test_cli_runner().invoke(args=["init-db"])
     assert result.exit_code == 0, result.output
     with app.app_context():
@@ -41,8 +46,10 @@ def migrated_database(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def make_app(tmp_path, migrated_database) -> Callable[..., Flask]:
+def make_app(tmp_path, migrated_database, monkeypatch) -> Callable[..., Flask]:
     """Build an app on a fresh copy of the migrated database, with settings overridden."""
+    # The job queue and anything else kept in the instance folder stay inside the test.
+    monkeypatch.setenv("CONTEST_INSTANCE_PATH", str(tmp_path / "instance"))
 
     def build(**overrides) -> Flask:
         shutil.copyfile(migrated_database, tmp_path / "contest.db")

@@ -143,3 +143,19 @@ def _entry(contest_id: int, category_id: int, tag: str) -> Entry:
         file_size=1,
         sha256=tag.ljust(64, "0"),
     )
+
+
+def test_migrations_go_down_and_up_and_match_the_models(tmp_path):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from flask_migrate import downgrade, upgrade
+
+    app = create_app(_config(tmp_path))
+    with app.app_context():
+        upgrade()
+        downgrade(revision="base")
+        upgrade()
+        with db.engine.connect() as connection:
+            drift = compare_metadata(MigrationContext.configure(connection), db.metadata)
+        db.engine.dispose()
+    assert drift == []

@@ -65,7 +65,7 @@ def test_form_offers_every_field_and_lets_phones_pick_camera_or_library(client):
         assert f'name="{name}"' in page, name
         assert f'<label for="{name}"' in page, name
     assert 'enctype="multipart/form-data"' in page
-    assert 'accept="image/*,.heic,.heif"' in page
+    assert 'accept="image/*,video/*,.heic,.heif"' in page
     # The consent notice states purpose, items, retention and the right to refuse.
     for words in ("수집 목적", "수집 항목", "보유 기간", "거부할 수 있습니다"):
         assert words in page
@@ -211,7 +211,7 @@ def test_optional_publication_consent_is_stored_separately(app, submit):
 def test_missing_file_is_asked_for(app, submit, upload_folder):
     response = submit(json=True, media=b"", filename="")
     assert response.status_code == 400
-    assert response.get_json()["errors"]["media"] == ["사진 파일을 선택해 주세요."]
+    assert response.get_json()["errors"]["media"] == ["사진이나 영상 파일을 선택해 주세요."]
     assert_nothing_stored(app, upload_folder)
 
 

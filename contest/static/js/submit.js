@@ -23,6 +23,8 @@
   var button = document.getElementById("submit-button");
 
   var maxBytes = parseInt(form.getAttribute("data-max-bytes"), 10) || 0;
+  var maxVideoBytes = parseInt(form.getAttribute("data-max-video-bytes"), 10) || maxBytes;
+  var VIDEO_EXT = [".mp4", ".mov", ".webm", ".mkv", ".m4v"];
   var acceptExt = splitList(form.getAttribute("data-accept-ext"));
   var acceptTypes = splitList(form.getAttribute("data-accept-types"));
 
@@ -30,8 +32,8 @@
   var submitting = false;
 
   var MSG = {
-    noFile: "사진 파일을 선택해 주세요.",
-    badType: "지원하지 않는 파일 형식입니다. JPG, PNG, WebP, HEIC 사진만 올릴 수 있습니다.",
+    noFile: "사진이나 영상 파일을 선택해 주세요.",
+    badType: "지원하지 않는 파일 형식입니다. 사진(JPG, PNG, WebP, HEIC)이나 영상(MP4, MOV, WebM)만 올릴 수 있습니다.",
     network: "네트워크 연결이 불안정합니다. 입력한 내용은 그대로 있으니 다시 제출해 주세요.",
     processing: "처리 중…",
     done: "제출되었습니다. 접수증으로 이동합니다…"
@@ -52,17 +54,31 @@
     return String(Math.round(bytes / MB * 10) / 10); // 40 -> "40", 52.34 -> "52.3"
   }
 
+  function extensionOf(file) {
+    var name = (file.name || "").toLowerCase();
+    var dot = name.lastIndexOf(".");
+    return dot >= 0 ? name.slice(dot) : "";
+  }
+
+  function isVideo(file) {
+    return (file.type || "").indexOf("video/") === 0 || VIDEO_EXT.indexOf(extensionOf(file)) >= 0;
+  }
+
+  /* Videos may be much larger than photos: each kind has its own limit. */
+  function limitFor(file) {
+    return file && isVideo(file) ? maxVideoBytes : maxBytes;
+  }
+
   function tooBigMessage(file) {
-    var msg = "파일이 너무 큽니다: 최대 " + formatSize(maxBytes) + "까지 올릴 수 있습니다";
+    var what = file && isVideo(file) ? "영상은" : "사진은";
+    var msg = "파일이 너무 큽니다: " + what + " 최대 " + formatSize(limitFor(file)) + "까지 올릴 수 있습니다";
     if (file) msg += " (선택한 파일 " + formatSize(file.size) + ")";
     return msg + ".";
   }
 
   function typeOk(file) {
     var type = (file.type || "").toLowerCase();
-    var name = (file.name || "").toLowerCase();
-    var dot = name.lastIndexOf(".");
-    var ext = dot >= 0 ? name.slice(dot) : "";
+    var ext = extensionOf(file);
     if (ext && acceptExt.indexOf(ext) >= 0) return true;
     if (!type) return false;
     return acceptTypes.some(function (t) {
@@ -74,7 +90,7 @@
   function fileProblem(file) {
     if (!file) return MSG.noFile;
     if (!typeOk(file)) return MSG.badType;
-    if (maxBytes && file.size > maxBytes) return tooBigMessage(file);
+    if (limitFor(file) && file.size > limitFor(file)) return tooBigMessage(file);
     return "";
   }
 
