@@ -1,0 +1,195 @@
+"""Benchmark the video pipeline: probe + poster (and its child's overhead), the playback copy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as `python bench/video_pipeline.py` from anywhere
+
+import av  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from contest.media import video as video_module  # noqa: E402
+from contest.media.video import inspect_video, make_playback  # noqa: E402
+from contest.media.video_probe import OPEN_OPTIONS, probe  # noqa: E402
+from tests.media.videogen import write_clip  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+INSPECT_TARGET_SECONDS = 1.0
+SIZE = (1920, 1080)
+FPS = 30
+# Distinct frames the clips cycle through: a gradient sliding across the picture. Made once
+# as YUV frames, so generating a minute of 1080p costs the encoder's time only.
+PATTERN_FRAMES = 60
+
+
+def moving_gradient() -> list[av.VideoFrame]:
+    """PATTERN_FRAMES frames of a diagonal colour gradient that slides a little each frame."""
+    width, height = SIZE
+    base = Image.merge(
+        "RGB",
+        (
+            Image.linear_gradient("L").rotate(90).resize((width * 2, height)),
+            Image.linear_gradient("L").resize((width * 2, height)),
+            Image.new("L", (width * 2, height), 96),
+        ),
+    )
+    step = width // PATTERN_FRAMES
+    return [
+        av.VideoFrame.from_image(base.crop((i * step, 0, i * step + width, height))).reformat(
+            format="yuv420p"
+        )
+        for i in range(PATTERN_FRAMES)
+    ]
+
+
+def make_clips(folder: Path) -> tuple[Path, Path, dict[str, float]]:
+    """The 1-minute 1080p H.264 MP4 and the 30 s 1080p vertical-phone HEVC MOV."""
+    frames = moving_gradient()
+
+    def picture(i: int) -> av.VideoFrame:
+        return frames[i % PATTERN_FRAMES]
+
+    timings = {}
+    started = time.perf_counter()
+    h264 = write_clip(
+        folder / "minute.mp4", size=SIZE, fps=FPS, seconds=60, picture=picture, gop_seconds=2
+    )
+    timings["make_h264_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    # As an iPhone held upright records it: landscape pixels and a 90° display matrix.
+    hevc = write_clip(
+        folder / "half.mov",
+        container="mov",
+        video_codec="libx265",
+        size=SIZE,
+        fps=FPS,
+        seconds=30,
+        picture=picture,
+        gop_seconds=1,
+        display_rotation=90,
+    )
+    timings["make_hevc_s"] = time.perf_counter() - started
+    return h264, hevc, timings
+
+
+def median_time(run, runs: int) -> tuple[float, list[float]]:
+    """Median wall time of `runs` calls after one warm-up call."""
+    run()
+    seconds = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds), seconds
+
+
+def in_process(path: Path) -> None:
+    """What the child does plus what the parent does, all in this process: no child at all."""
+    with open(path, "rb") as f:
+        kind = video_module._container_kind(f, path.stat().st_size)
+    facts, rgb = probe(str(path), 1, 180)
+    video_module._video(kind, facts, rgb or b"", 1, 180)
+
+
+def bare_child() -> None:
+    """Start the child's interpreter and import PyAV, nothing else: the fixed cost."""
+    subprocess.run([sys.executable, "-I", "-c", "import av"], check=True)
+
+
+def decode_all(path: Path) -> int:
+    """Decode every video frame the way make_playback's decoder does; no filter, no encode."""
+    with av.open(str(path), options=OPEN_OPTIONS) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        return sum(1 for _ in container.decode(stream))
+
+
+def main() -> int:
+    """Make the clips, time each step, print a table and write the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=7, help="runs of inspect_video (default 7)")
+    parser.add_argument("--long-runs", type=int, default=2, help="runs of the 30 s clip's steps")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="video-bench-") as tmp:
+        folder = Path(tmp)
+        print("making the clips...", flush=True)
+        h264, hevc, made = make_clips(folder)
+        video = inspect_video(h264)
+        inspect_s, inspect_runs = median_time(lambda: inspect_video(h264), args.runs)
+        local_s, _ = median_time(lambda: in_process(h264), args.runs)
+        bare_s, _ = median_time(bare_child, args.runs)
+
+        target = folder / "play.mp4"
+        playback_s, _ = median_time(lambda: make_playback(hevc, target), args.long_runs)
+        decode_s, _ = median_time(lambda: decode_all(hevc), args.long_runs)
+        hevc_video = inspect_video(hevc)
+        with av.open(str(target)) as out:
+            stream = out.streams.video[0]
+            playback_size = (stream.codec_context.width, stream.codec_context.height)
+
+    hevc_seconds = hevc_video.duration
+    rows = [
+        ("inspect_video, 1 min 1080p H.264 (probe + poster)", f"{inspect_s * 1000:.0f} ms"),
+        ("  same work in-process (no child)", f"{local_s * 1000:.0f} ms"),
+        ("  child overhead (difference)", f"{(inspect_s - local_s) * 1000:.0f} ms"),
+        ("  bare child: python -I + import av", f"{bare_s * 1000:.0f} ms"),
+        (
+            "make_playback, 30 s 1080p HEVC vertical",
+            f"{playback_s:.1f} s = {hevc_seconds / playback_s:.2f}x real time",
+        ),
+        (
+            "  plain decode of the same clip",
+            f"{decode_s:.1f} s = {hevc_seconds / decode_s:.2f}x real time",
+        ),
+        ("  decode share of make_playback", f"{decode_s / playback_s:.0%}"),
+    ]
+    width = max(len(label) for label, _ in rows)
+    print(f"\nPython {platform.python_version()}, PyAV {av.__version__}, {platform.machine()}")
+    print(f"clips made in {made['make_h264_s']:.1f} s (H.264) and {made['make_hevc_s']:.1f} s")
+    print(f"poster {video.poster.width}x{video.poster.height}, playback {playback_size}\n")
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+    passed = inspect_s < INSPECT_TARGET_SECONDS
+    print(f"\n{'PASS' if passed else 'FAIL'}  inspect_video median < {INSPECT_TARGET_SECONDS:g} s")
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {
+        "when": stamp,
+        "python": platform.python_version(),
+        "pyav": av.__version__,
+        "runs": args.runs,
+        "long_runs": args.long_runs,
+        "clip_generation_s": made,
+        "inspect_median_s": inspect_s,
+        "inspect_runs_s": inspect_runs,
+        "in_process_median_s": local_s,
+        "child_overhead_s": inspect_s - local_s,
+        "bare_child_s": bare_s,
+        "playback_s": playback_s,
+        "playback_realtime": hevc_seconds / playback_s,
+        "decode_s": decode_s,
+        "decode_realtime": hevc_seconds / decode_s,
+        "playback_size": playback_size,
+        "inspect_target_passed": passed,
+    }
+    out = RESULTS / f"video-{stamp}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
