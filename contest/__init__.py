@@ -25,12 +25,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     _fill_in_defaults(app)
 
     from . import (
+        admin,
+        auth,
         cli,
         database,
         errors,
         file_transactions,
         formatting,
         jobs,
+        judge,
         media_views,
         storage,
         submit,
@@ -51,6 +54,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     app.register_blueprint(submit.bp)
     app.register_blueprint(media_views.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(judge.bp)
+    app.register_blueprint(admin.bp)
     return app
 
 

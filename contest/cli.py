@@ -1,4 +1,4 @@
-"""Command-line tasks: `flask --app wsgi init-db | doctor [--repair] | worker`."""
+"""Command-line tasks: `flask --app wsgi init-db | create-user | doctor [--repair] | worker`."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
+from sqlalchemy import select
 
-from . import doctor, jobs
+from . import accounts, doctor, jobs
 from .extensions import db
-from .models import utcnow
+from .models import Contest, utcnow
+from .rounds import seed_first_round
 from .seed import seed_fair_contest
 from .storage import get_storage
 
@@ -20,11 +22,37 @@ def init_db_command() -> None:
     """Apply the database migrations and seed the fair's contest (safe to run again)."""
     upgrade()
     contest = seed_fair_contest(utcnow())
-    db.session.commit()
     if contest is None:
         click.echo("Database up to date; the contest already exists.")
     else:
         click.echo(f"Database ready; seeded '{contest.title}'.")
+    for existing in db.session.scalars(select(Contest)):
+        if seed_first_round(existing) is not None:
+            click.echo(f"Opened the first judging round of '{existing.title}'.")
+    password = accounts.ensure_first_admin()
+    db.session.commit()
+    if password is not None:
+        click.echo(
+            "Created the account 'admin' with the password below. It is shown only this once:"
+            f"\n\n    {password}\n\nSign in at /login and add each judge's own account."
+        )
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(accounts.ROLES), required=True)
+@click.option("--password", help="Omit to be asked twice, without it showing.")
+@with_appcontext
+def create_user_command(username: str, role: str, password: str | None) -> None:
+    """Add a judge or an admin account."""
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        accounts.create_user(username, role, password)
+    except accounts.AccountError as why:
+        raise click.ClickException(str(why)) from None
+    db.session.commit()
+    click.echo(f"Created {role} '{username}'.")
 
 
 @click.command("doctor")
@@ -65,3 +93,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(init_db_command)
     app.cli.add_command(doctor_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(create_user_command)

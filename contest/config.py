@@ -58,3 +58,12 @@ SESSION_COOKIE_HTTPONLY = True
 
 # Thumbnails and previews never change under a given name, so browsers may keep them for a year.
 MEDIA_CACHE_SECONDS = 365 * 24 * 3600
+
+# Staff accounts. scrypt at OWASP's cost (N = 2^16, r = 8, p = 1); Werkzeug's default is 2^15.
+PASSWORD_HASH_METHOD = "scrypt:65536:8:1"
+# Failed logins allowed per account, and per address, within the window before answering 429.
+LOGIN_MAX_FAILURES = 5
+LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+
+# Judging: how many judges should see each entry.
+QUORUM = 3

@@ -1,10 +1,11 @@
-"""The database tables: a contest, its categories, the entries and the files of each entry."""
+"""The database tables: contests, entries and their files; judges, rounds, scores and the audit log."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     DateTime,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -200,3 +202,148 @@ class Asset(db.Model):
         UniqueConstraint("entry_id", "role"),
         CheckConstraint("role IN ('original', 'preview', 'thumbnail', 'playback')", name="role"),
     )
+
+
+class User(db.Model):
+    """A judge or an admin: personal accounts only, so every action is attributable."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("role IN ('judge', 'admin')", name="role"),)
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether this user runs the contest."""
+        return self.role == "admin"
+
+
+class Round(db.Model):
+    """A judging round of a contest; at most one is open at a time.
+
+    The first round takes every entry not rejected; a later round takes the entries that
+    advanced into it (`RoundEntry`). A screening round asks yes/no; a scoring round asks for
+    each criterion from 1 to 10.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    name: Mapped[str] = mapped_column(String(100))
+    method: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    takes_all_entries: Mapped[bool] = mapped_column(default=True)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    contest: Mapped[Contest] = relationship()
+    criteria: Mapped[list[Criterion]] = relationship(
+        back_populates="round", order_by="Criterion.position", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("contest_id", "number"),
+        CheckConstraint("method IN ('screening', 'scoring')", name="method"),
+        CheckConstraint("status IN ('draft', 'open', 'closed')", name="status"),
+        # One open round per contest, held by the schema.
+        Index(
+            "uq_round_one_open",
+            "contest_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+
+class Criterion(db.Model):
+    """What judges score in a scoring round, with its weight in percent (weights sum to 100)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(30))
+    name: Mapped[str] = mapped_column(String(100))
+    weight: Mapped[int]
+    position: Mapped[int] = mapped_column(default=0)
+
+    round: Mapped[Round] = relationship(back_populates="criteria")
+
+    __table_args__ = (
+        UniqueConstraint("round_id", "slug"),
+        CheckConstraint("weight > 0 AND weight <= 100", name="weight"),
+    )
+
+
+class RoundEntry(db.Model):
+    """An entry that advanced into a later round."""
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("round.id", ondelete="CASCADE"), primary_key=True
+    )
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Score(db.Model):
+    """One judge's score of one entry in one round; posting again revises it.
+
+    `total` is what aggregates use: in a scoring round the weighted sum of the criteria
+    (Σ weight × value / 100, on the 1–10 scale); in a screening round 1 for yes, 0 for no.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"))
+    judge_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    values: Mapped[dict] = mapped_column(JSON, default=dict)
+    total: Mapped[float]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("round_id", "entry_id", "judge_id"),
+        Index("ix_score_round_judge", "round_id", "judge_id"),
+    )
+
+
+class Recusal(db.Model):
+    """A judge's conflict of interest with an entry: out of their queue and its aggregates."""
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True
+    )
+    judge_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditLog(db.Model):
+    """Who did what, when, with the value before and after (scores, accounts, rounds)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(100))
+    old: Mapped[dict | None] = mapped_column(JSON)
+    new: Mapped[dict | None] = mapped_column(JSON)
+
+
+class LoginFailure(db.Model):
+    """A failed login, kept briefly to throttle guessing per account and per address.
+
+    Kept in the database rather than in process memory so the limit holds across every
+    server worker.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -25,6 +25,8 @@ def _config(tmp: Path, **overrides) -> dict:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'contest.db'}",
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         "WTF_CSRF_ENABLED": False,
+        # Cheap hashing keeps staff fixtures fast; test_auth checks the production cost.
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
         **overrides,
     }
 
@@ -116,3 +118,48 @@ def submit(client) -> Callable:
         )
 
     return post
+
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def make_user(app) -> Callable:
+    """Create a staff account: make_user("judge1") or make_user("boss", role="admin")."""
+    from contest import accounts
+
+    def create(username: str, role: str = "judge", password: str = PASSWORD):
+        with app.app_context():
+            user = accounts.create_user(username, role, password)
+            db.session.commit()
+            return user.id
+
+    return create
+
+
+@pytest.fixture
+def login(client) -> Callable:
+    """Sign the test client in as a user created with make_user."""
+
+    def sign_in(username: str, password: str = PASSWORD):
+        response = client.post("/login", data={"username": username, "password": password})
+        assert response.status_code == 303, response.get_data(as_text=True)
+        return response
+
+    return sign_in
+
+
+@pytest.fixture
+def judge(make_user, login) -> int:
+    """A signed-in judge; returns their user id."""
+    user_id = make_user("judge-kim")
+    login("judge-kim")
+    return user_id
+
+
+@pytest.fixture
+def admin(make_user, login) -> int:
+    """A signed-in admin; returns their user id."""
+    user_id = make_user("organiser-lee", role="admin")
+    login("organiser-lee")
+    return user_id

@@ -1,0 +1,121 @@
+"""Staff sign-in: login, logout, the signed-in user, and the role guard for staff blueprints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired
+
+from . import accounts
+from .extensions import db
+from .models import User
+from .responses import wants_json
+
+bp = Blueprint("auth", __name__)
+
+THROTTLED = "로그인에 여러 번 실패했습니다. 15분 뒤에 다시 시도해 주세요."
+
+
+class LoginForm(FlaskForm):
+    """Username and password; `next` is where the user was going."""
+
+    username = StringField("아이디", validators=[DataRequired(message="아이디를 입력해 주세요.")])
+    password = PasswordField(
+        "비밀번호", validators=[DataRequired(message="비밀번호를 입력해 주세요.")]
+    )
+    next = HiddenField()
+
+
+@bp.before_app_request
+def load_user() -> None:
+    """Make the signed-in, still active user available as `g.user`."""
+    user_id = session.get("user_id")
+    user = db.session.get(User, user_id) if user_id else None
+    g.user = user if user is not None and user.active else None
+
+
+@bp.get("/login")
+def show_login():
+    """The sign-in page."""
+    form = LoginForm(next=request.args.get("next", ""))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/login")
+def login():
+    """Sign a judge or an admin in, then send them where they were going."""
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400
+    try:
+        user = accounts.authenticate(form.username.data, form.password.data, _address())
+    except accounts.Throttled:
+        db.session.commit()
+        if wants_json():
+            return jsonify(errors={"_form": [THROTTLED]}), 429
+        form.form_errors.append(THROTTLED)
+        return render_template("auth/login.html", form=form), 429
+    db.session.commit()
+    if user is None:
+        form.form_errors.append("아이디나 비밀번호가 맞지 않습니다.")
+        return render_template("auth/login.html", form=form), 401
+    session.clear()  # a fresh session: nothing from before the sign-in carries over
+    session["user_id"] = user.id
+    return redirect(_safe_next(form.next.data) or home_of(user), 303)
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out (a form with a CSRF token, never a link)."""
+    session.clear()
+    return redirect(url_for("submit.show_landing"), 303)
+
+
+def home_of(user: User) -> str:
+    """Where a user lands after signing in."""
+    return url_for("admin.show_dashboard" if user.is_admin else "judge.show_dashboard")
+
+
+def require_role(*roles: str) -> Callable[[], object]:
+    """A blueprint's before_request: signed in with one of these roles, or no entry."""
+
+    def guard():
+        if g.user is None:
+            if wants_json():
+                return jsonify(errors={"_form": ["로그인이 필요합니다."]}), 401
+            return redirect(url_for("auth.show_login", next=request.full_path.rstrip("?")), 303)
+        if g.user.role not in roles:
+            abort(403)
+        return None
+
+    return guard
+
+
+def _safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site; never another host (an open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+def _address() -> str:
+    return request.remote_addr or "unknown"

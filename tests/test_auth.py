@@ -1,0 +1,167 @@
+"""Staff accounts: passwords, sign-in and out, throttling, safe redirects, role guards."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from contest import accounts
+from contest.extensions import db
+from contest.models import AuditLog, User
+
+from .conftest import PASSWORD
+
+
+def test_passwords_are_hashed_with_scrypt_at_owasp_cost(make_app):
+    app = make_app(PASSWORD_HASH_METHOD=None)
+    app.config.pop("PASSWORD_HASH_METHOD")
+    app.config.from_object("contest.config")  # back to the production default
+    with app.app_context():
+        user = accounts.create_user("judge-park", "judge", "long enough password")
+        assert user.password_hash.startswith("scrypt:")
+        n = int(user.password_hash.split(":")[1])
+        assert n >= 2**16
+        assert "long enough password" not in user.password_hash
+
+
+def test_login_sends_judges_to_their_dashboard_and_admins_to_theirs(client, make_user):
+    make_user("judge-a")
+    make_user("admin-a", role="admin")
+    judge = client.post("/login", data={"username": "judge-a", "password": PASSWORD})
+    assert judge.status_code == 303 and judge.headers["Location"] == "/judge"
+    client.post("/logout")
+    admin = client.post("/login", data={"username": "admin-a", "password": PASSWORD})
+    assert admin.headers["Location"] == "/admin"
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/judge/next", "/judge/next"),
+        ("https://evil.example/judge", "/judge"),
+        ("//evil.example/x", "/judge"),
+        ("/\\evil.example", "/judge"),
+        ("javascript:alert(1)", "/judge"),
+    ],
+)
+def test_login_returns_only_to_pages_of_this_site(client, make_user, target, expected):
+    make_user("judge-b")
+    response = client.post(
+        "/login", data={"username": "judge-b", "password": PASSWORD, "next": target}
+    )
+    assert response.headers["Location"] == expected
+
+
+def test_wrong_password_is_refused_kindly(client, make_user):
+    make_user("judge-c")
+    response = client.post("/login", data={"username": "judge-c", "password": "wrong password"})
+    assert response.status_code == 401
+    assert "아이디나 비밀번호가 맞지 않습니다" in response.get_data(as_text=True)
+    assert client.get("/judge").status_code == 303  # still signed out
+
+
+def test_five_failures_per_account_throttle_even_the_right_password(app, make_user):
+    make_user("judge-d")
+    for n in range(5):
+        other = app.test_client()
+        other.environ_base["REMOTE_ADDR"] = f"10.0.0.{n}"
+        assert (
+            other.post("/login", data={"username": "judge-d", "password": "nope"}).status_code
+            == 401
+        )
+    late = app.test_client()
+    late.environ_base["REMOTE_ADDR"] = "10.0.1.1"
+    response = late.post("/login", data={"username": "judge-d", "password": PASSWORD})
+    assert response.status_code == 429
+    assert "15분 뒤에 다시" in response.get_data(as_text=True)
+
+
+def test_five_failures_per_address_throttle_other_accounts(client, make_user):
+    make_user("judge-e")
+    for n in range(5):
+        client.post("/login", data={"username": f"guess-{n}", "password": "nope"})
+    response = client.post("/login", data={"username": "judge-e", "password": PASSWORD})
+    assert response.status_code == 429
+
+
+def test_disabled_accounts_cannot_sign_in_and_are_signed_out(app, client, make_user, login):
+    user_id = make_user("judge-f")
+    login("judge-f")
+    with app.app_context():
+        accounts.set_active(db.session.get(User, user_id), False)
+        db.session.commit()
+    assert client.get("/judge").status_code == 303  # the session no longer counts
+    refused = client.post("/login", data={"username": "judge-f", "password": PASSWORD})
+    assert refused.status_code == 401
+
+
+def test_logout_needs_a_post_with_a_csrf_token(make_app, make_user):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        accounts.create_user("judge-g", "judge", PASSWORD)
+        db.session.commit()
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    import re
+
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    signed_in = client.post(
+        "/login", data={"username": "judge-g", "password": PASSWORD, "csrf_token": token}
+    )
+    assert signed_in.status_code == 303
+    assert client.get("/logout").status_code == 405
+    assert client.post("/logout").status_code == 400  # no token
+    assert client.get("/judge").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/judge", "/admin"])
+def test_staff_pages_send_visitors_to_the_login_page(client, path):
+    response = client.get(path)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/login?next=")
+
+
+def test_judges_cannot_open_admin_pages(client, judge):
+    assert client.get("/admin").status_code == 403
+
+
+def test_admins_are_not_judges(client, admin):
+    assert client.get("/judge").status_code == 403
+
+
+def test_create_user_command_and_the_first_admin(app, runner):
+    result = runner.invoke(
+        args=["create-user", "judge-h", "--role", "judge", "--password", "another long one"]
+    )
+    assert result.exit_code == 0, result.output
+    prompted = runner.invoke(
+        args=["create-user", "judge-i", "--role", "judge"],
+        input="typed twice here\ntyped twice here\n",
+    )
+    assert prompted.exit_code == 0, prompted.output
+    duplicate = runner.invoke(
+        args=["create-user", "judge-h", "--role", "judge", "--password", "x" * 12]
+    )
+    assert duplicate.exit_code != 0 and "이미 있습니다" in duplicate.output
+    with app.app_context():
+        names = set(db.session.scalars(select(User.username)))
+        assert {"judge-h", "judge-i", "admin"} <= names  # init-db made the first admin
+        assert db.session.scalar(select(AuditLog).where(AuditLog.action == "create-user"))
+
+
+def test_init_db_creates_the_first_admin_once_and_shows_the_password(tmp_path, monkeypatch):
+    from contest import create_app
+
+    from .conftest import _config
+
+    monkeypatch.setenv("CONTEST_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(_config(tmp_path))
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["init-db"])
+    password = first.output.split("shown only this once:")[1].split()[0]
+    assert runner.invoke(args=["init-db"]).output.count("Created the account") == 0
+    client = app.test_client()
+    response = client.post("/login", data={"username": "admin", "password": password})
+    assert response.headers["Location"] == "/admin"
+    with app.app_context():
+        db.engine.dispose()
