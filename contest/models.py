@@ -1,4 +1,4 @@
-"""The database tables: contests, entries and their files; judges, rounds, scores and the audit log."""
+"""The database tables: contests, entries and their files; judges, rounds, scores, audit log."""
 
 from __future__ import annotations
 

@@ -41,6 +41,13 @@ def entry_ids_in(round_: Round) -> Select:
     return query
 
 
+def total_of(round_: Round, values: dict[str, int]) -> float:
+    """A score's total: Σ weight × value / 100 over the criteria (1–10), or 1/0 for yes/no."""
+    if round_.method == "screening":
+        return 1.0 if values.get("verdict") else 0.0
+    return sum(c.weight * values[c.slug] for c in round_.criteria) / 100
+
+
 def seed_first_round(contest: Contest) -> Round | None:
     """Give a contest without rounds its first, open, scoring round with the default criteria."""
     if db.session.scalar(select(Round.id).where(Round.contest_id == contest.id)) is not None:

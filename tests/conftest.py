@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from contest import create_app
 from contest.extensions import db
@@ -163,3 +164,89 @@ def admin(make_user, login) -> int:
     user_id = make_user("organiser-lee", role="admin")
     login("organiser-lee")
     return user_id
+
+
+@pytest.fixture
+def make_entry(app) -> Callable:
+    """Insert an entry straight into the database, with small real derivative files.
+
+    Much faster than posting a photo: for tests about judging and admin pages, where the
+    upload itself is not the point. Returns the entry id.
+    """
+    import itertools
+
+    from contest.models import Asset, Category, Entry, utcnow
+    from contest.receipts import new_code
+    from contest.storage import get_storage
+
+    counter = itertools.count(1)
+
+    def create(
+        title: str | None = None, kind: str = "photo", status: str = "submitted", **fields
+    ) -> int:
+        n = next(counter)
+        with app.app_context():
+            category = db.session.scalars(select(Category).where(Category.kind == kind)).first()
+            storage = get_storage()
+            assets = []
+            for role, size in (("preview", (160, 120)), ("thumbnail", (80, 60))):
+                data = photo_bytes(size=size, seed=n)
+                key = storage.new_key("derived", ".jpg")
+                storage.put(data, key)
+                assets.append(
+                    Asset(
+                        role=role,
+                        key=key,
+                        content_type="image/jpeg",
+                        size=len(data),
+                        width=size[0],
+                        height=size[1],
+                    )
+                )
+            key = storage.new_key("originals", ".jpg")
+            original = photo_bytes(size=(1200, 900), seed=n)
+            storage.put(original, key)
+            assets.append(
+                Asset(
+                    role="original",
+                    key=key,
+                    content_type="image/jpeg",
+                    size=len(original),
+                    width=1200,
+                    height=900,
+                )
+            )
+            now = utcnow()
+            values = {
+                "contest_id": category.contest_id,
+                "category_id": category.id,
+                "receipt": new_code(),
+                "status": status,
+                "title": title or f"작품 {n}",
+                "description": f"설명 {n}",
+                "entrant_name": f"응모자{n}",
+                "email": f"entrant{n}@example.com",
+                "phone": f"+82101234{n:04d}",
+                "consent_version": "test",
+                "consented_at": now,
+                "media_format": "JPEG",
+                "width": 1200,
+                "height": 900,
+                "file_size": len(original),
+                "sha256": f"{n:064x}",
+                "original_filename": f"private-name-{n}.jpg",
+                "assets": assets,
+            }
+            if kind == "video":
+                values |= {
+                    "video_codec": "h264",
+                    "duration": 12.0,
+                    "playback_status": "pending",
+                    "media_format": "mp4",
+                }
+            entry = Entry(**(values | fields))
+            db.session.add(entry)
+            db.session.commit()
+            return entry.id
+
+    return create
