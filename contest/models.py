@@ -323,6 +323,9 @@ class Recusal(db.Model):
     judge_id: Mapped[int] = mapped_column(ForeignKey("user.id"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    # The judge's queue asks "what has this judge recused?" on every request.
+    __table_args__ = (Index("ix_recusal_judge_id", "judge_id"),)
+
 
 class AuditLog(db.Model):
     """Who did what, when, with the value before and after (scores, accounts, rounds)."""

@@ -93,6 +93,9 @@ def upgrade():
     sa.ForeignKeyConstraint(['judge_id'], ['user.id'], name=op.f('fk_recusal_judge_id_user')),
     sa.PrimaryKeyConstraint('entry_id', 'judge_id', name=op.f('pk_recusal'))
     )
+    with op.batch_alter_table('recusal', schema=None) as batch_op:
+        batch_op.create_index('ix_recusal_judge_id', ['judge_id'], unique=False)
+
     op.create_table('round_entry',
     sa.Column('round_id', sa.Integer(), nullable=False),
     sa.Column('entry_id', sa.Integer(), nullable=False),
@@ -129,6 +132,9 @@ def downgrade():
 
     op.drop_table('score')
     op.drop_table('round_entry')
+    with op.batch_alter_table('recusal', schema=None) as batch_op:
+        batch_op.drop_index('ix_recusal_judge_id')
+
     op.drop_table('recusal')
     op.drop_table('criterion')
     with op.batch_alter_table('round', schema=None) as batch_op:
