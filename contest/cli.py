@@ -1,6 +1,9 @@
-"""Command-line tasks: `flask --app wsgi init-db | create-user | doctor [--repair] | worker`."""
+"""Command-line tasks: `flask --app wsgi init-db | create-user | doctor [--repair] | worker |
+leaderboard`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -8,9 +11,9 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from . import accounts, doctor, jobs
+from . import accounts, doctor, jobs, scoring
 from .extensions import db
-from .models import Contest, utcnow
+from .models import Contest, Round, utcnow
 from .rounds import seed_first_round
 from .seed import seed_fair_contest
 from .storage import get_storage
@@ -94,3 +97,50 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(doctor_command)
     app.cli.add_command(worker_command)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(leaderboard_command)
+
+
+@click.command("leaderboard")
+@click.option("--round", "number", type=int, help="Round number (default: the open or latest).")
+@click.option(
+    "--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the CSV export here."
+)
+@with_appcontext
+def leaderboard_command(number: int | None, csv_path: str | None) -> None:
+    """Print a round's ranking (the admin page's), or write its CSV export."""
+    contest = db.session.scalar(select(Contest).order_by(Contest.id))
+    round_ = None
+    if contest is not None and number is not None:
+        round_ = db.session.scalar(
+            select(Round).where(Round.contest_id == contest.id, Round.number == number)
+        )
+    elif contest is not None:
+        round_ = scoring.results_round(contest)
+    if round_ is None:
+        raise click.ClickException("No such round.")
+    quorum = current_app.config["QUORUM"]
+    standings = scoring.leaderboard(round_, quorum)
+    if csv_path:
+        Path(csv_path).write_bytes(scoring.leaderboard_csv(standings))
+        accounts.audit(
+            None, "export-leaderboard", f"round:{round_.id}", None, {"format": "csv", "via": "cli"}
+        )
+        db.session.commit()
+        click.echo(f"Wrote {len(standings)} rows of {round_.name} to {csv_path}.")
+        return
+    click.echo(f"{round_.name} ({round_.method}, {round_.status}) · quorum {quorum}")
+    for category, rows in scoring.by_category(standings):
+        click.echo(f"\n[{category}]")
+        click.echo("rank  receipt          scores   mean  stdev  spread  norm  title")
+        for s in rows:
+            rank = "-" if s.rank is None else str(s.rank)
+            mark = "  (below quorum)" if s.below_quorum else ""
+            click.echo(
+                f"{rank:>4}  {s.receipt_display:<15}  {s.scores:>6}  {_num(s.mean):>5}"
+                f"  {_num(s.stdev):>5}  {_num(s.spread):>6}  {_num(s.normalised):>5}"
+                f"  {s.title}{mark}"
+            )
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"

@@ -1,0 +1,536 @@
+"""Results: per-entry aggregates, the ranking, judges' leniency, and closing a round.
+
+Every number here is computed over the round's *counted* scores: scores of entries the round
+holds (`rounds.entry_ids_in`, so rejected entries never count) by judges not recused from that
+entry. Aggregation happens in SQL (GROUP BY); Python only takes square roots and sorts, so the
+cost is a fixed handful of queries whatever the number of entries.
+
+Standard deviations are *population* deviations (divide by n): the judges who scored an entry
+are the whole panel for that entry, not a sample of some larger panel, and a single score has a
+deviation of 0 rather than none.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+from dataclasses import dataclass
+from itertools import groupby
+
+from sqlalchemy import Select, case, exists, func, select
+
+from .accounts import audit
+from .extensions import db
+from .models import (
+    Category,
+    Contest,
+    Criterion,
+    Entry,
+    Recusal,
+    Round,
+    RoundEntry,
+    Score,
+    User,
+    utcnow,
+)
+from .rounds import DEFAULT_CRITERIA, active_round, entry_ids_in
+
+# Two floats closer than this are equal: a mean of the same scores summed in another order
+# differs in the last bits, and such a difference must not decide a rank.
+EPSILON = 1e-9
+NEXT_METHODS = ("scoring", "screening")
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One entry's place in a round: its aggregates and its rank within its category."""
+
+    entry_id: int
+    category_id: int
+    category: str
+    title: str
+    receipt: str
+    scores: int  # counted scores (recused judges left out)
+    mean: float | None  # mean of the totals (weighted, 1–10); share of yes when screening
+    stdev: float | None  # population standard deviation of the totals
+    spread: float | None  # highest total − lowest total
+    normalised: float | None  # mean over its judges of each judge's z-score
+    rank: int | None  # 1-based within the category; None when below quorum
+    below_quorum: bool
+
+    @property
+    def receipt_display(self) -> str:
+        """The receipt code in groups, as entrants see it: ABCD-EFGH-JKLMN."""
+        code = self.receipt
+        return f"{code[:4]}-{code[4:8]}-{code[8:]}"
+
+
+@dataclass(frozen=True)
+class JudgeStat:
+    """A judge's work and leniency in a round, beside the whole panel's."""
+
+    judge_id: int
+    name: str
+    active: bool
+    scored: int
+    recused: int
+    todo: int  # entries in the round − scored − recused
+    mean: float | None
+    stdev: float | None
+    panel_mean: float | None  # over every counted score in the round
+    panel_stdev: float | None
+    # (mean − panel mean) / panel stdev; "harsh" below −1, "lenient" above +1.
+    deviation: float | None
+    flag: str | None
+
+
+@dataclass(frozen=True)
+class RoundProgress:
+    """How far the judging of a round has come."""
+
+    round_id: int
+    number: int
+    name: str
+    method: str
+    status: str
+    entries: int
+    scores: int
+    at_quorum: int  # entries with at least `quorum` counted scores
+    below_quorum: int
+    quorum: int
+
+    @property
+    def percent(self) -> int:
+        """Share of entries that reached the quorum, in whole percent."""
+        return math.floor(100 * self.at_quorum / self.entries) if self.entries else 100
+
+
+@dataclass(frozen=True)
+class ClosePreview:
+    """What closing a round would do: the one computation both the preview and the commit use.
+
+    `advancing` is empty for a scoring round (the last round decides the winners).
+    """
+
+    round_id: int
+    method: str
+    threshold: float
+    quorum: int
+    standings: list[Standing]
+    advancing: list[Standing]
+    below_quorum: list[Standing]
+
+    @property
+    def digest(self) -> str:
+        """A fingerprint of the advancing entries: the commit refuses if it no longer matches."""
+        ids = ",".join(str(s.entry_id) for s in sorted(self.advancing, key=lambda s: s.entry_id))
+        return hashlib.sha256(f"{self.round_id}|{self.threshold!r}|{ids}".encode()).hexdigest()
+
+
+class RoundNotOpen(ValueError):
+    """Only the open round can be closed."""
+
+
+class PreviewOutdated(ValueError):
+    """The scores changed between the preview and the commit: the admin must look again."""
+
+
+def counted_scores(round_: Round) -> Select:
+    """A select of (entry_id, judge_id, total) for every score that counts in a round.
+
+    Rejected entries and entries not in the round are out (`entry_ids_in`); so is the score of
+    a judge recused from that entry.
+    """
+    recused = exists().where(Recusal.entry_id == Score.entry_id, Recusal.judge_id == Score.judge_id)
+    return select(Score.entry_id, Score.judge_id, Score.total).where(
+        Score.round_id == round_.id,
+        Score.entry_id.in_(entry_ids_in(round_)),
+        ~recused,
+    )
+
+
+def leaderboard(round_: Round, quorum: int) -> list[Standing]:
+    """The round's ranking, category by category (in the categories' order).
+
+    Within a category, entries with at least `quorum` counted scores are ranked 1, 2, 3, …:
+
+    1. by weighted mean, highest first (in a screening round: the share of yes);
+    2. ties broken by normalised score, highest first (the entry whose judges rated it higher
+       than they rate on average wins; this evens out a harsh or lenient judge);
+    3. then by number of counted scores, more first;
+    4. then by entry id, lowest first (the earlier submission), so every rank is distinct
+       and the order is the same on every run.
+
+    Means and normalised scores within 1e-9 of each other count as equal. Entries below the
+    quorum (late judges) follow the ranked ones of their category in the same order, with
+    `rank=None` and `below_quorum=True`; entries without any score come last.
+    """
+    rows = db.session.execute(_standings_query(round_)).all()
+    standings: list[Standing] = []
+    for _, group in groupby(rows, key=lambda row: row.category_id):
+        ranked, unranked = [], []
+        for row in group:
+            (ranked if row.n >= quorum else unranked).append(row)
+        ranked.sort(key=_order)
+        unranked.sort(key=_order)
+        standings.extend(_standing(row, i, False) for i, row in enumerate(ranked, 1))
+        standings.extend(_standing(row, None, True) for row in unranked)
+    return standings
+
+
+def by_category(standings: list[Standing]) -> list[tuple[str, list[Standing]]]:
+    """The standings split per category, keeping the leaderboard's order: [(name, rows)]."""
+    return [
+        (rows[0].category, rows)
+        for rows in (list(g) for _, g in groupby(standings, key=lambda s: s.category_id))
+    ]
+
+
+def judge_stats(round_: Round) -> list[JudgeStat]:
+    """Each judge's progress and leniency in a round, by name.
+
+    Listed: every active judge, and any disabled judge whose scores still count. A judge is
+    flagged "harsh" (or "lenient") when their mean total lies more than one panel standard
+    deviation below (or above) the panel mean, the panel being every counted score of the round.
+    """
+    moments = _judge_moments(round_)
+    in_round = entry_ids_in(round_)
+    total_entries = db.session.scalar(select(func.count()).select_from(in_round.subquery()))
+    recusals = dict(
+        db.session.execute(
+            select(Recusal.judge_id, func.count())
+            .where(Recusal.entry_id.in_(in_round))
+            .group_by(Recusal.judge_id)
+        ).all()
+    )
+    panel_n = sum(n for n, _, _ in moments.values())
+    panel_mean = panel_stdev = None
+    if panel_n:
+        panel_mean = sum(n * mean for n, mean, _ in moments.values()) / panel_n
+        square = sum(n * sq for n, _, sq in moments.values()) / panel_n
+        panel_stdev = _root(square - panel_mean**2)
+    judges = db.session.scalars(
+        select(User).where(User.role == "judge").order_by(User.display_name, User.username)
+    )
+    stats = []
+    for judge in judges:
+        if not judge.active and judge.id not in moments:
+            continue
+        n, mean, square = moments.get(judge.id, (0, None, None))
+        recused = recusals.get(judge.id, 0)
+        stdev = _root(square - mean**2) if n else None
+        deviation = flag = None
+        if n and panel_stdev:
+            deviation = (mean - panel_mean) / panel_stdev
+            if deviation < -1 - EPSILON:
+                flag = "harsh"
+            elif deviation > 1 + EPSILON:
+                flag = "lenient"
+        stats.append(
+            JudgeStat(
+                judge_id=judge.id,
+                name=judge.display_name or judge.username,
+                active=judge.active,
+                scored=n,
+                recused=recused,
+                todo=max(0, total_entries - n - recused),
+                mean=mean,
+                stdev=stdev,
+                panel_mean=panel_mean,
+                panel_stdev=panel_stdev,
+                deviation=deviation,
+                flag=flag,
+            )
+        )
+    return stats
+
+
+def round_progress(round_: Round, quorum: int) -> RoundProgress:
+    """Entries, counted scores and how many entries reached the quorum, in two queries."""
+    per_entry = (
+        counted_scores(round_)
+        .with_only_columns(Score.entry_id, func.count().label("n"))
+        .group_by(Score.entry_id)
+        .subquery()
+    )
+    scores, at_quorum = db.session.execute(
+        select(
+            func.coalesce(func.sum(per_entry.c.n), 0),
+            func.count().filter(per_entry.c.n >= quorum),
+        )
+    ).one()
+    entries = db.session.scalar(select(func.count()).select_from(entry_ids_in(round_).subquery()))
+    return RoundProgress(
+        round_id=round_.id,
+        number=round_.number,
+        name=round_.name,
+        method=round_.method,
+        status=round_.status,
+        entries=entries,
+        scores=scores,
+        at_quorum=at_quorum,
+        below_quorum=entries - at_quorum,
+        quorum=quorum,
+    )
+
+
+def results_round(contest: Contest, round_id: int | None = None) -> Round | None:
+    """The round results are shown for: the one asked for, else the open one, else the latest.
+
+    A round of another contest is never returned.
+    """
+    if round_id is not None:
+        round_ = db.session.get(Round, round_id)
+        return round_ if round_ is not None and round_.contest_id == contest.id else None
+    return active_round(contest) or db.session.scalar(
+        select(Round)
+        .where(Round.contest_id == contest.id, Round.status != "draft")
+        .order_by(Round.number.desc())
+        .limit(1)
+    )
+
+
+def close_preview(round_: Round, quorum: int, threshold: float) -> ClosePreview:
+    """What closing the round would do; `close_round` commits exactly this.
+
+    In a screening round an entry advances when it has at least `quorum` counted votes and its
+    share of yes is at least `threshold` (0–1). A scoring round advances nobody.
+    """
+    standings = leaderboard(round_, quorum)
+    advancing = []
+    if round_.method == "screening":
+        advancing = [s for s in standings if not s.below_quorum and s.mean >= threshold - EPSILON]
+    return ClosePreview(
+        round_id=round_.id,
+        method=round_.method,
+        threshold=threshold,
+        quorum=quorum,
+        standings=standings,
+        advancing=advancing,
+        below_quorum=[s for s in standings if s.below_quorum],
+    )
+
+
+def close_round(
+    round_: Round,
+    quorum: int,
+    threshold: float,
+    next_method: str,
+    actor: User | None,
+    expected_digest: str | None = None,
+) -> Round | None:
+    """Close the open round; after a screening round, open the next one with the advancing.
+
+    The next round (number = the contest's highest + 1) takes exactly `close_preview`'s
+    advancing entries; a scoring next round gets the default criteria. Raises RoundNotOpen, or
+    PreviewOutdated when `expected_digest` (from the preview the admin saw) no longer matches.
+    Returns the new round, or None after a scoring round. Flushes; the caller commits.
+    """
+    if round_.status != "open":
+        raise RoundNotOpen(f"{round_.name} is {round_.status}, not open")
+    if next_method not in NEXT_METHODS:
+        raise ValueError(f"next_method must be one of {NEXT_METHODS}")
+    preview = close_preview(round_, quorum, threshold)
+    if expected_digest is not None and expected_digest != preview.digest:
+        raise PreviewOutdated("the scores changed since the preview")
+    round_.status = "closed"
+    round_.closed_at = utcnow()
+    db.session.flush()  # the old round stops being the open one before the next one opens
+    next_round = None
+    if round_.method == "screening":
+        number = db.session.scalar(
+            select(func.max(Round.number)).where(Round.contest_id == round_.contest_id)
+        )
+        next_round = Round(
+            contest_id=round_.contest_id,
+            number=number + 1,
+            name=f"{number + 1}차 심사",
+            method=next_method,
+            status="open",
+            takes_all_entries=False,
+            opened_at=utcnow(),
+            criteria=[
+                Criterion(slug=slug, name=name, weight=weight, position=i)
+                for i, (slug, name, weight) in enumerate(DEFAULT_CRITERIA)
+            ]
+            if next_method == "scoring"
+            else [],
+        )
+        db.session.add(next_round)
+        db.session.flush()
+        db.session.add_all(
+            RoundEntry(round_id=next_round.id, entry_id=s.entry_id) for s in preview.advancing
+        )
+    audit(
+        actor,
+        "close-round",
+        f"round:{round_.id}",
+        {"status": "open"},
+        {
+            "status": "closed",
+            "quorum": quorum,
+            "threshold": threshold if round_.method == "screening" else None,
+            "advanced": len(preview.advancing),
+            "below_quorum": len(preview.below_quorum),
+            "next_round": next_round.id if next_round else None,
+        },
+    )
+    db.session.flush()
+    return next_round
+
+
+CSV_HEADER = (
+    "부문",
+    "순위",
+    "제목",
+    "접수번호",
+    "심사 수",
+    "가중 평균",
+    "표준편차",
+    "최고-최저",
+    "정규화 점수",
+    "정족수 미달",
+)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def leaderboard_csv(standings: list[Standing]) -> bytes:
+    """The ranking as CSV for Korean Excel: UTF-8 with a BOM, every field quoted.
+
+    Numbers have two decimals. Text cells (titles come from entrants) that start with
+    = + - @ tab or CR get a leading ' so a spreadsheet shows them instead of running them as a
+    formula; numbers we formatted ourselves are left as numbers (a -0.42 stays a number).
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for s in standings:
+        writer.writerow(
+            (
+                _text(s.category),
+                "" if s.rank is None else s.rank,
+                _text(s.title),
+                _text(s.receipt_display),
+                s.scores,
+                _number(s.mean),
+                _number(s.stdev),
+                _number(s.spread),
+                _number(s.normalised),
+                "예" if s.below_quorum else "",
+            )
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _text(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def _judge_moments(round_: Round) -> dict[int, tuple[int, float, float]]:
+    """Per judge: (count, mean, mean of squares) of their counted totals in the round."""
+    counted = counted_scores(round_).subquery()
+    rows = db.session.execute(
+        select(
+            counted.c.judge_id,
+            func.count(),
+            func.avg(counted.c.total),
+            func.avg(counted.c.total * counted.c.total),
+        ).group_by(counted.c.judge_id)
+    )
+    return {judge_id: (n, mean, square) for judge_id, n, mean, square in rows}
+
+
+def _standings_query(round_: Round) -> Select:
+    """Every entry of the round with its category and its aggregates (NULL when unscored).
+
+    The judges' means and standard deviations come first (one small GROUP BY); they enter the
+    per-entry GROUP BY as CASE constants, since SQLite has no square root.
+    """
+    mean_of, scale_of = {}, {}
+    for judge_id, (n, mean, square) in _judge_moments(round_).items():
+        stdev = _root(square - mean**2)
+        mean_of[judge_id] = mean
+        # A judge with one score, or who gave every entry the same total, has no scale:
+        # their z-scores are 0, so they neither lift nor sink anyone.
+        scale_of[judge_id] = 1 / stdev if n > 1 and stdev > 0 else 0.0
+    counted = counted_scores(round_).subquery()
+    total = counted.c.total
+    if mean_of:
+        z = (total - case(mean_of, value=counted.c.judge_id, else_=0.0)) * case(
+            scale_of, value=counted.c.judge_id, else_=0.0
+        )
+    else:
+        z = total * 0.0
+    per_entry = (
+        select(
+            counted.c.entry_id,
+            func.count().label("n"),
+            func.avg(total).label("mean"),
+            func.avg(total * total).label("square"),
+            func.max(total).label("high"),
+            func.min(total).label("low"),
+            func.avg(z).label("normalised"),
+        )
+        .group_by(counted.c.entry_id)
+        .subquery()
+    )
+    return (
+        select(
+            Entry.id,
+            Entry.category_id,
+            Category.name.label("category"),
+            Entry.title,
+            Entry.receipt,
+            func.coalesce(per_entry.c.n, 0).label("n"),
+            per_entry.c.mean,
+            per_entry.c.square,
+            per_entry.c.high,
+            per_entry.c.low,
+            per_entry.c.normalised,
+        )
+        .join(Category, Category.id == Entry.category_id)
+        .outerjoin(per_entry, per_entry.c.entry_id == Entry.id)
+        .where(Entry.id.in_(entry_ids_in(round_)))
+        .order_by(Category.position, Category.id)
+    )
+
+
+def _order(row) -> tuple:
+    """The sort key of the tie-break rule (see `leaderboard`); unscored entries last."""
+    if row.mean is None:
+        return (1, 0.0, 0.0, 0, row.id)
+    return (0, -_tie(row.mean), -_tie(row.normalised), -row.n, row.id)
+
+
+def _tie(value: float) -> float:
+    """The value rounded so that floats equal up to summation order compare equal."""
+    return round(value / EPSILON) * EPSILON
+
+
+def _standing(row, rank: int | None, below: bool) -> Standing:
+    scored = row.mean is not None
+    return Standing(
+        entry_id=row.id,
+        category_id=row.category_id,
+        category=row.category,
+        title=row.title,
+        receipt=row.receipt,
+        scores=row.n,
+        mean=row.mean,
+        stdev=_root(row.square - row.mean**2) if scored else None,
+        spread=row.high - row.low if scored else None,
+        normalised=row.normalised if scored else None,
+        rank=rank,
+        below_quorum=below,
+    )
+
+
+def _root(variance: float) -> float:
+    """The square root of a variance computed as E[x²] − E[x]², which may round below zero."""
+    return math.sqrt(variance) if variance > EPSILON else 0.0
