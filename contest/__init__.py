@@ -24,8 +24,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _fill_in_defaults(app)
 
-    from . import (
+    from . import (  # the admin_* modules add their routes to admin.bp when imported
         admin,
+        admin_judges,  # noqa: F401
+        admin_results,  # noqa: F401
+        admin_rounds,  # noqa: F401
         auth,
         cli,
         database,

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from sqlalchemy import func, select
 
+from . import rounds
 from .auth import require_role
+from .extensions import db
+from .models import Category, Contest, Entry
+from .submit import current_contest
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_role("admin"))
@@ -12,5 +17,29 @@ bp.before_request(require_role("admin"))
 
 @bp.get("")
 def show_dashboard():
-    """The contest at a glance."""
-    return render_template("admin/dashboard.html")
+    """The contest at a glance: the open round, and the entries by category and status."""
+    contest = current_contest()
+    round_ = rounds.active_round(contest)
+    progress = None
+    if round_ is not None:
+        progress = {"entries": rounds.entry_count(round_), "scores": rounds.score_count(round_)}
+    return render_template(
+        "admin/dashboard.html",
+        contest=contest,
+        round=round_,
+        progress=progress,
+        counts=entry_counts(contest),
+    )
+
+
+def entry_counts(contest: Contest) -> list[tuple[Category, dict[str, int]]]:
+    """Each category of the contest with its number of entries per status (none left out)."""
+    query = (
+        select(Entry.category_id, Entry.status, func.count(Entry.id))
+        .where(Entry.contest_id == contest.id)
+        .group_by(Entry.category_id, Entry.status)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for category_id, status, count in db.session.execute(query):
+        counts.setdefault(category_id, {})[status] = count
+    return [(category, counts.get(category.id, {})) for category in contest.categories]

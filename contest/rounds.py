@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+import re
+from datetime import datetime
 
+from sqlalchemy import Select, func, select
+
+from .accounts import audit
 from .extensions import db
-from .models import Contest, Criterion, Entry, Round, RoundEntry, utcnow
+from .models import Contest, Criterion, Entry, Round, RoundEntry, Score, User, utcnow
 
 # The fair's default criteria: relevance to Government 3.0 40%, creativity 30%, quality 30%.
 DEFAULT_CRITERIA = (
@@ -68,3 +72,161 @@ def seed_first_round(contest: Contest) -> Round | None:
     db.session.add(round_)
     db.session.flush()
     return round_
+
+
+# --- Managing rounds (admin): counts, criteria, reopening, switching the method. ---
+
+METHODS = ("screening", "scoring")
+SLUG_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
+SLUG_MAX = 30
+WEIGHT_TOTAL = 100
+
+
+class RoundError(ValueError):
+    """A refused change to a round, with a message for the admin and an HTTP status."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def entry_count(round_: Round) -> int:
+    """How many entries the round holds."""
+    return db.session.scalar(select(func.count()).select_from(entry_ids_in(round_).subquery()))
+
+
+def score_count(round_: Round) -> int:
+    """How many scores judges have given in the round."""
+    return db.session.scalar(select(func.count(Score.id)).where(Score.round_id == round_.id))
+
+
+def has_scores(round_: Round) -> bool:
+    """Whether any judge has scored anything in the round (its rules are then fixed)."""
+    query = select(Score.id).where(Score.round_id == round_.id).limit(1)
+    return db.session.scalar(query) is not None
+
+
+def criteria_problem(rows: list[tuple[str, str, int]]) -> str | None:
+    """Why these (slug, name, weight) rows cannot be a round's criteria, or None if they can.
+
+    Slugs become form field names on the judge's screen: lowercase ASCII, unique in the round.
+    Weights are whole percents from 1 to 100 and sum to exactly 100.
+    """
+    if not rows:
+        return "기준이 하나 이상 있어야 합니다."
+    slugs = [slug for slug, _, _ in rows]
+    for slug in slugs:
+        if len(slug) > SLUG_MAX or not SLUG_PATTERN.fullmatch(slug):
+            return (
+                f"'{slug}': 영문 소문자로 시작하고 영문 소문자·숫자·밑줄(_)만 쓴"
+                f" {SLUG_MAX}자 이하의 코드여야 합니다."
+            )
+    if len(set(slugs)) != len(slugs):
+        return "같은 코드를 두 기준에 쓸 수 없습니다."
+    if any(not name.strip() or len(name) > 100 for _, name, _ in rows):
+        return "기준 이름은 1자 이상 100자 이하여야 합니다."
+    if any(not 1 <= weight <= WEIGHT_TOTAL for _, _, weight in rows):
+        return "가중치는 1에서 100 사이여야 합니다."
+    total = sum(weight for _, _, weight in rows)
+    if total != WEIGHT_TOTAL:
+        return f"가중치의 합이 정확히 100이어야 합니다 (지금 {total})."
+    return None
+
+
+def criteria_lock(round_: Round) -> str | None:
+    """Why the round's criteria cannot be edited now, or None if they can."""
+    if round_.method != "scoring":
+        return "예/아니오로 고르는 선별 심사에는 채점 기준이 없습니다."
+    if has_scores(round_):
+        return (
+            "이 심사에는 이미 점수가 있어 기준을 바꿀 수 없습니다."
+            " 기준을 바꾸면 이미 준 점수의 합계가 달라지기 때문입니다."
+        )
+    return None
+
+
+def replace_criteria(round_: Round, rows: list[tuple[str, str, int]], actor: User) -> None:
+    """Make `rows` (slug, name, weight, in order) the round's criteria; the caller commits.
+
+    Allowed only in a scoring round without scores. Nothing changes when refused
+    (RoundError). A criterion keeps its row when its slug stays; others are removed or added.
+    """
+    locked = criteria_lock(round_)
+    if locked:
+        raise RoundError(locked, 409)
+    problem = criteria_problem(rows)
+    if problem:
+        raise RoundError(problem, 400)
+    old = [_criterion_dict(c) for c in round_.criteria]
+    by_slug = {c.slug: c for c in round_.criteria}
+    wanted = {slug for slug, _, _ in rows}
+    for criterion in list(round_.criteria):
+        if criterion.slug not in wanted:
+            round_.criteria.remove(criterion)
+    db.session.flush()  # removals first, so a slug can move without tripping the unique key
+    for position, (slug, name, weight) in enumerate(rows):
+        criterion = by_slug.get(slug)
+        if criterion is None:
+            criterion = Criterion(slug=slug)
+            round_.criteria.append(criterion)
+        criterion.name, criterion.weight, criterion.position = name.strip(), weight, position
+    db.session.flush()
+    new = [_criterion_dict(c) for c in sorted(round_.criteria, key=lambda c: c.position)]
+    if new != old:
+        audit(actor, "set-criteria", f"round:{round_.id}", {"criteria": old}, {"criteria": new})
+
+
+def reopen_round(round_: Round, actor: User) -> None:
+    """Open a closed round again, if no other round of its contest is open; the caller commits."""
+    if round_.status != "closed":
+        raise RoundError("마감된 심사만 다시 열 수 있습니다.")
+    other = active_round(round_.contest)
+    if other is not None:
+        raise RoundError(
+            f"'{other.name}' 심사가 열려 있어 다시 열 수 없습니다."
+            " 한 번에 한 심사만 열 수 있으니 그 심사를 먼저 마감해 주세요."
+        )
+    old = {"status": round_.status, "closed_at": _iso(round_.closed_at)}
+    round_.status, round_.closed_at = "open", None
+    db.session.flush()
+    audit(actor, "reopen-round", f"round:{round_.id}", old, {"status": "open", "closed_at": None})
+
+
+def set_method(round_: Round, method: str, actor: User) -> None:
+    """Switch a round without scores between screening (yes/no) and scoring; the caller commits.
+
+    A round switched to scoring without criteria gets the default ones; criteria stay when
+    switching to screening (unused there), so switching back restores them.
+    """
+    if method not in METHODS:
+        raise RoundError("심사 방식은 선별(예/아니오) 또는 점수 중 하나여야 합니다.", 400)
+    if has_scores(round_):
+        raise RoundError(
+            "이 심사에는 이미 점수가 있어 방식을 바꿀 수 없습니다."
+            " 바꾸면 이미 준 점수를 해석할 수 없게 됩니다."
+        )
+    if method == round_.method:
+        return
+    audit(
+        actor,
+        "set-round-method",
+        f"round:{round_.id}",
+        {"method": round_.method},
+        {"method": method},
+    )
+    round_.method = method
+    if method == "scoring" and not round_.criteria:
+        round_.criteria = [
+            Criterion(slug=slug, name=name, weight=weight, position=i)
+            for i, (slug, name, weight) in enumerate(DEFAULT_CRITERIA)
+        ]
+    db.session.flush()
+
+
+def _criterion_dict(criterion: Criterion) -> dict:
+    return {"slug": criterion.slug, "name": criterion.name, "weight": criterion.weight}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
