@@ -37,6 +37,7 @@ bench: install
 	$(PY) bench/photo_pipeline.py
 	$(PY) bench/video_pipeline.py
 	$(PY) bench/upload_memory.py
+	$(PY) bench/judging.py
 
 lint: install
 	$(PY) -m pip install --quiet ruff
