@@ -67,3 +67,11 @@ LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 
 # Judging: how many judges should see each entry.
 QUORUM = 3
+
+# Award tiers per category, in order: [slug, name, how many].
+AWARD_TIERS = [
+    ["grand", "대상", 1],
+    ["gold", "최우수상", 1],
+    ["silver", "우수상", 2],
+    ["bronze", "장려상", 3],
+]

@@ -59,6 +59,8 @@ class Contest(db.Model):
     prizes: Mapped[str] = mapped_column(Text, default="")
     rules: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when admins publish the awards: /winners shows them from then on.
+    results_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     categories: Mapped[list[Category]] = relationship(
         back_populates="contest", order_by="Category.position", cascade="all, delete-orphan"
@@ -142,6 +144,14 @@ class Entry(db.Model):
     playback_status: Mapped[str | None] = mapped_column(String(10))
     playback_error: Mapped[str | None] = mapped_column(Text)
 
+    # Moderation is by exception: an entry is judged unless an admin rejects it (with a reason).
+    rejected_reason: Mapped[str | None] = mapped_column(Text)
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Perceptual hash (64-bit pHash, hex) of the thumbnail, for near-duplicate flags.
+    phash: Mapped[str | None] = mapped_column(String(16))
+    # Set when the entrant's personal data was erased after the retention period.
+    personal_data_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
     contest: Mapped[Contest] = relationship()
     category: Mapped[Category] = relationship()
     assets: Mapped[list[Asset]] = relationship(
@@ -160,6 +170,7 @@ class Entry(db.Model):
             "playback_status IS NULL OR playback_status IN ('pending', 'ready', 'failed')",
             name="playback_status",
         ),
+        CheckConstraint("status IN ('submitted', 'rejected')", name="status"),
         Index("ix_entry_contest_phone", "contest_id", "phone"),
         Index("ix_entry_contest_email", "contest_id", "email"),
     )
@@ -184,7 +195,8 @@ class Asset(db.Model):
     """A stored file of an entry: the untouched original or a derivative made from it.
 
     Roles: original; preview (a photo's 1600 px JPEG, or a video's poster); thumbnail (480 px);
-    playback (a video's browser-playable H.264/AAC MP4).
+    playback (a video's browser-playable H.264/AAC MP4); full (a photo at full resolution,
+    metadata-free, made on first request for judges who zoom in).
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -200,7 +212,9 @@ class Asset(db.Model):
 
     __table_args__ = (
         UniqueConstraint("entry_id", "role"),
-        CheckConstraint("role IN ('original', 'preview', 'thumbnail', 'playback')", name="role"),
+        CheckConstraint(
+            "role IN ('original', 'preview', 'thumbnail', 'playback', 'full')", name="role"
+        ),
     )
 
 
@@ -350,3 +364,48 @@ class LoginFailure(db.Model):
     username: Mapped[str] = mapped_column(String(50), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Flag(db.Model):
+    """Something an admin should look at, computed at submission; never a rejection by itself.
+
+    Kinds: near-duplicate (of `other_entry`), capture-time (EXIF time outside the fair's dates,
+    or missing), low-resolution, no-camera-data (a screenshot or a download?).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    other_entry_id: Mapped[int | None] = mapped_column(ForeignKey("entry.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dismissed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    dismiss_reason: Mapped[str | None] = mapped_column(Text)
+
+    entry: Mapped[Entry] = relationship(foreign_keys=[entry_id])
+    other_entry: Mapped[Entry | None] = relationship(foreign_keys=[other_entry_id])
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('near-duplicate', 'capture-time', 'low-resolution', 'no-camera-data')",
+            name="kind",
+        ),
+    )
+
+
+class Award(db.Model):
+    """An award given to an entry: its tier (대상, 최우수상, ...) within its category."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), unique=True)
+    tier: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int]  # order within the category: 1 for the first prize, and so on
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    entry: Mapped[Entry] = relationship()
+    category: Mapped[Category] = relationship()
