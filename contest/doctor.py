@@ -96,7 +96,11 @@ def repair(storage: LocalStorage, problems: list[Problem]) -> Repair:
         elif problem.kind.startswith("playback-"):
             playback.retry(db.session.get(Entry, problem.entry_id))
             result.requeue.append(problem.entry_id)
-        elif (asset := db.session.get(Asset, problem.asset_id)).role == "playback":
+        elif (asset := db.session.get(Asset, problem.asset_id)).role == "full":
+            # A judge's zoom copy is made again on the next request for it.
+            storage.delete(asset.key)
+            db.session.delete(asset)
+        elif asset.role == "playback":
             # A lost playback copy is made again by the background job, not here.
             entry = asset.entry
             db.session.delete(asset)

@@ -11,18 +11,20 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
 from sqlalchemy import select
 
-from . import judging
+from . import judging, zoom
 from .auth import require_role
 from .database import begin_write
 from .extensions import db
 from .models import Asset, Entry, Round, Score
 from .responses import wants_json
 from .rounds import SCORE_MAX, SCORE_MIN, active_round
+from .storage import get_storage
 from .submit import current_contest
 
 bp = Blueprint("judge", __name__, url_prefix="/judge")
@@ -79,6 +81,26 @@ def show_entry(entry_id: int):
     if judging.is_recused(entry.id, g.user.id):
         return render_template("judge/recused.html"), 403
     return _entry_page(round_, entry)
+
+
+@bp.get("/entries/<int:entry_id>/full")
+def show_full(entry_id: int):
+    """The photo at full resolution (metadata-free), for zooming in; never the original file."""
+    round_ = active_round(current_contest()) or abort(404)
+    entry = judging.entry_for_judging(round_, entry_id) or abort(404)
+    if judging.is_recused(entry.id, g.user.id):
+        abort(403)
+    asset = zoom.full_asset(entry) or abort(404)
+    response = send_file(
+        get_storage().path(asset.key),
+        mimetype=asset.content_type,
+        conditional=True,
+        etag=asset.key.rsplit("/", 1)[-1],
+        max_age=3600,
+    )
+    response.cache_control.private = True  # judges only: no shared cache may keep it
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.post("/entries/<int:entry_id>/score")

@@ -234,6 +234,22 @@ def _process(im: Image.Image, path: Path, min_long_side: int, max_pixels: int) -
     )
 
 
+def full_resolution(path: Path) -> Derivative:
+    """The accepted photo at its full size, upright, sRGB, as a JPEG without any metadata.
+
+    For judges who zoom in: the original itself carries EXIF (camera owner, GPS) and may be a
+    HEIC that browsers cannot show. Only ever called on an original that `process_photo`
+    accepted, so the checks are not repeated; this is the one place a full-size decode is
+    wanted, and it runs once per entry (the result is kept).
+    """
+    with Image.open(path, formats=_OPEN_FORMATS) as im:
+        fmt = im.format
+        im.load()
+        orientation = 1 if fmt == "HEIF" else _orientation(_exif(im))
+        out = _preview(im, im.size, _TRANSPOSE.get(orientation))
+    return _encode(out)
+
+
 def make_derivatives(preview: Image.Image) -> tuple[Derivative, Derivative]:
     """Encode an upright RGB image (long side <= 1600) as the preview and its thumbnail JPEGs."""
     # Shared with the video posters. The preview is encoded on a worker thread while the

@@ -101,6 +101,15 @@
 
   function toggleZoom() {
     var actual = zoom.getAttribute("aria-pressed") !== "true";
+    var photo = document.getElementById("entry-photo");
+    // The full-resolution copy is fetched on the first zoom only: most entries are judged
+    // from the 1600 px preview, and the server makes the full copy on demand.
+    if (actual && photo && photo.getAttribute("data-full-src")) {
+      photo.removeAttribute("width");
+      photo.removeAttribute("height");
+      photo.src = photo.getAttribute("data-full-src");
+      photo.removeAttribute("data-full-src");
+    }
     zoom.setAttribute("aria-pressed", actual ? "true" : "false");
     zoom.classList.toggle("is-actual-size", actual);
   }
