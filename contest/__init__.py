@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         jobs,
         judge,
         media_views,
+        security,
         storage,
         submit,
     )
@@ -48,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     csrf.init_app(app)
+    security.init_app(app)
     database.init_app(app)
     storage.init_app(app)
     file_transactions.init_app(app)

@@ -21,9 +21,10 @@ from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from . import accounts
-from .extensions import db
+from .extensions import db, limiter
 from .models import User
 from .responses import wants_json
+from .security import login_rate_limit
 
 bp = Blueprint("auth", __name__)
 
@@ -56,6 +57,7 @@ def show_login():
 
 
 @bp.post("/login")
+@limiter.limit(login_rate_limit)
 def login():
     """Sign a judge or an admin in, then send them where they were going."""
     form = LoginForm()

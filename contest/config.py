@@ -75,3 +75,17 @@ AWARD_TIERS = [
     ["silver", "우수상", 2],
     ["bronze", "장려상", 3],
 ]
+
+# Security. Behind HTTPS set SESSION_COOKIE_SECURE to true; behind nginx set PROXY_FIX_HOPS to
+# the number of proxies in front (1), so client addresses and the scheme come from them.
+SESSION_COOKIE_SECURE = False
+PROXY_FIX_HOPS = 0
+HSTS_SECONDS = 365 * 24 * 3600
+# Rate limits (Flask-Limiter). The whole venue reaches us from a few shared public addresses,
+# so the upload limit per address is generous: it stops a runaway script, not a busy booth.
+# memory:// counts per server process; use redis://... with several workers or machines.
+RATELIMIT_ENABLED = True
+RATELIMIT_STORAGE_URI = "memory://"
+RATELIMIT_HEADERS_ENABLED = True
+SUBMIT_RATE_LIMIT = "60 per minute;1000 per hour"
+LOGIN_RATE_LIMIT = "30 per minute"

@@ -1,5 +1,7 @@
 """The Flask extensions, created unbound here and bound to the app in `create_app`."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -25,3 +27,5 @@ db = SQLAlchemy(model_class=Base)
 # SQLite cannot ALTER most things in place: batch mode lets Alembic rebuild tables instead.
 migrate = Migrate(render_as_batch=True)
 csrf = CSRFProtect()
+# Limits are declared on the views (see security.py); storage and switches come from config.
+limiter = Limiter(key_func=get_remote_address)

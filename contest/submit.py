@@ -16,10 +16,11 @@ from flask import (
 from sqlalchemy import select
 
 from . import entries
-from .extensions import db
+from .extensions import db, limiter
 from .forms import EntryForm, WithdrawForm
 from .models import Contest, Entry, utcnow
 from .responses import wants_json
+from .security import submit_rate_limit
 
 bp = Blueprint("submit", __name__)
 
@@ -42,6 +43,7 @@ def show_form():
 
 
 @bp.post("/submit")
+@limiter.limit(submit_rate_limit)
 def create_entry():
     """Accept one entry from a visitor."""
     contest = current_contest()
