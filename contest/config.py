@@ -89,3 +89,10 @@ RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
 SUBMIT_RATE_LIMIT = "60 per minute;1000 per hour"
 LOGIN_RATE_LIMIT = "30 per minute"
+
+# Eligibility flags (shown to admins, never rejections): pHash distance for near-duplicates
+# (a resized or re-encoded copy measured 0-4 bits, unrelated photos 16 or more), and the
+# resolution below which a photo's long side or a video's short side is flagged.
+NEAR_DUPLICATE_DISTANCE = 6
+FLAG_MIN_LONG_SIDE = 2000
+FLAG_MIN_VIDEO_SHORT_SIDE = 720

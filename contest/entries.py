@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from . import jobs, receipts
+from . import flags, jobs, receipts
 from .database import begin_write
 from .extensions import db
 from .file_transactions import delete_once_committed, remove_unless_committed
@@ -70,6 +70,7 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
     category = contest.category_for(kind)
     if category is None:
         raise Refused("지금은 이 부문의 응모를 받지 않습니다.", 403, "_form")
+    phash = flags.phash_of(media.thumbnail.data)  # ~1 ms, so outside the write lock
 
     assets = _store(upload_path, media)
     try:
@@ -97,11 +98,14 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
             original_filename=_display_name(form.media.data.filename),
             file_size=facts.size,
             sha256=facts.sha256,
+            phash=phash,
             assets=assets,
             **_media_columns(media),
         )
         db.session.add(entry)
         db.session.flush()
+        # Inside the lock: near-duplicates compare against every entry committed before this one.
+        flags.flag_new_entry(entry)
     except BaseException as error:
         db.session.rollback()
         _remove([a.key for a in assets])

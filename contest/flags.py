@@ -1,0 +1,148 @@
+"""Eligibility flags computed at submission: near-duplicates, capture time, resolution, camera."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+
+import imagehash
+from flask import current_app
+from PIL import Image
+from sqlalchemy import select
+
+from .extensions import db
+from .formatting import SEOUL
+from .models import Contest, Entry, Flag
+
+KINDS = ("near-duplicate", "capture-time", "low-resolution", "no-camera-data")
+KIND_LABELS = {
+    "near-duplicate": "비슷한 작품",
+    "capture-time": "촬영 시각",
+    "low-resolution": "낮은 해상도",
+    "no-camera-data": "카메라 정보 없음",
+}
+
+# Only the closest few near-duplicates are flagged: a generic picture must not flood the list.
+NEAR_DUPLICATES_KEPT = 5
+
+NO_CAPTURE_TIME = "촬영 시각 정보가 없습니다: 행사장에서 찍었는지 확인"
+
+
+def phash_of(jpeg: bytes) -> str:
+    """The 64-bit perceptual hash (pHash) of an encoded image, as 16 hex digits."""
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return str(imagehash.phash(image))
+
+
+def distance(a: str, b: str) -> int:
+    """How many of the 64 bits two hex pHashes differ in (0 = the same picture)."""
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def flag_new_entry(entry: Entry) -> list[Flag]:
+    """Add the flags a just-flushed entry deserves (the caller commits); never rejects it."""
+    found = near_duplicate_flags(entry) + eligibility_flags(entry, entry.contest)
+    db.session.add_all(found)
+    db.session.flush()
+    return found
+
+
+def near_duplicate_flags(entry: Entry) -> list[Flag]:
+    """Flags on `entry` for the closest other entries of its contest whose pHash is near its own.
+
+    Only the new entry is flagged (pointing at the older one): the later submission is the one
+    to explain, and the older entry's page lists it through `other_entry_id`.
+    """
+    if entry.phash is None:
+        return []
+    limit = current_app.config["NEAR_DUPLICATE_DISTANCE"]
+    # One query for the whole contest and a popcount per row in Python. At 100 000 entries that
+    # is ~0.15 s (fetch ~70 ms + compare ~50 ms, measured) of the write lock: fine up to there
+    # (the fair expects a few thousand); beyond, index the hashes (a BK-tree or hash bands).
+    rows = db.session.execute(
+        select(Entry.id, Entry.phash).where(
+            Entry.contest_id == entry.contest_id, Entry.phash.is_not(None), Entry.id != entry.id
+        )
+    )
+    mine = int(entry.phash, 16)
+    near = sorted(
+        (d, other_id)
+        for other_id, phash in rows
+        if (d := (mine ^ int(phash, 16)).bit_count()) <= limit
+    )
+    return [
+        Flag(
+            entry_id=entry.id,
+            kind="near-duplicate",
+            other_entry_id=other_id,
+            detail=f"작품 #{other_id}와 거의 같은 그림입니다 (지각 해시 거리 {d}/64).",
+        )
+        for d, other_id in near[:NEAR_DUPLICATES_KEPT]
+    ]
+
+
+def eligibility_flags(entry: Entry, contest: Contest) -> list[Flag]:
+    """Flags from the entry's own metadata: capture time, resolution, camera make and model."""
+    config = current_app.config
+    found: list[tuple[str, str]] = []
+    time_problem = capture_time_problem(entry, contest)
+    if time_problem:
+        found.append(("capture-time", time_problem))
+    if entry.is_video:
+        minimum = config["FLAG_MIN_VIDEO_SHORT_SIDE"]
+        short = min(entry.width, entry.height)
+        if short < minimum:
+            found.append(
+                ("low-resolution", f"영상 해상도 {entry.width}×{entry.height}: {minimum}p 미만")
+            )
+    else:
+        minimum = config["FLAG_MIN_LONG_SIDE"]
+        long = max(entry.width, entry.height)
+        if long < minimum:
+            found.append(
+                (
+                    "low-resolution",
+                    f"긴 변 {long}픽셀: {minimum}픽셀 미만 ({entry.width}×{entry.height})",
+                )
+            )
+        if not (entry.camera_make or entry.camera_model):
+            found.append(
+                (
+                    "no-camera-data",
+                    "EXIF에 카메라 제조사·모델이 없습니다: 화면 캡처나 내려받은 사진인지 확인",
+                )
+            )
+    return [Flag(entry_id=entry.id, kind=kind, detail=detail) for kind, detail in found]
+
+
+def capture_time_problem(entry: Entry, contest: Contest) -> str | None:
+    """Why the entry's capture time does not show it was taken during the fair, or None.
+
+    A photo's EXIF time is camera-local with no zone: its date is compared as it reads. A
+    video's creation time is UTC (stored naive): its date is taken in Seoul.
+    """
+    if entry.captured_at is None:
+        return NO_CAPTURE_TIME
+    if entry.is_video:
+        local = entry.captured_at.replace(tzinfo=UTC).astimezone(SEOUL)
+        shown = f"{local:%Y-%m-%d %H:%M} (한국 시간)"
+    else:
+        local = entry.captured_at
+        shown = f"{local:%Y-%m-%d %H:%M} (카메라 시각)"
+    if _within(local.date(), contest.fair_starts_on, contest.fair_ends_on):
+        return None
+    return (
+        f"촬영 시각 {shown}이 행사 기간"
+        f" ({contest.fair_starts_on:%Y-%m-%d} – {contest.fair_ends_on:%Y-%m-%d}) 밖입니다."
+    )
+
+
+def _within(day: date, first: date, last: date) -> bool:
+    return first <= day <= last
+
+
+def local_capture_time(entry: Entry) -> datetime | None:
+    """The capture time as people read it: camera-local for photos, Seoul time for videos."""
+    if entry.captured_at is None or not entry.is_video:
+        return entry.captured_at
+    return entry.captured_at.replace(tzinfo=UTC).astimezone(SEOUL).replace(tzinfo=None)

@@ -1,0 +1,362 @@
+"""Moderation: guards, the entry list and its filters, rejecting and restoring, escaping."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from contest.extensions import db
+from contest.models import AuditLog, Entry, Flag, utcnow
+
+from .conftest import PASSWORD
+
+REASON = "행사와 관계없는 사진입니다."
+
+
+def _entry(app, entry_id: int) -> Entry:
+    with app.app_context():
+        entry = db.session.get(Entry, entry_id)
+        db.session.expunge(entry)
+        return entry
+
+
+def _audits(app, action: str) -> list[AuditLog]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(AuditLog).where(AuditLog.action == action)))
+        db.session.expunge_all()
+        return rows
+
+
+def _add_flag(app, entry_id: int, kind: str, dismissed: bool = False, **fields) -> int:
+    with app.app_context():
+        flag = Flag(entry_id=entry_id, kind=kind, detail=f"{kind} 확인", **fields)
+        if dismissed:
+            flag.dismissed_at = utcnow()
+            flag.dismiss_reason = "괜찮음"
+        db.session.add(flag)
+        db.session.commit()
+        return flag.id
+
+
+def _signed_in(app, make_user, username: str, role: str = "judge"):
+    """A second browser, signed in as a new staff member."""
+    make_user(username, role=role)
+    other = app.test_client()
+    response = other.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 303
+    return other
+
+
+def _listed(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<tr data-entry="(\d+)">', page)]
+
+
+# --- guards -------------------------------------------------------------------------------------
+
+ROUTES = [
+    ("get", "/admin/entries"),
+    ("get", "/admin/entries/{entry}"),
+    ("post", "/admin/entries/{entry}/reject"),
+    ("post", "/admin/entries/{entry}/restore"),
+    ("get", "/admin/flags/{flag}"),
+    ("post", "/admin/flags/{flag}/dismiss"),
+    ("get", "/admin/audit"),
+]
+
+
+@pytest.fixture
+def targets(app, make_entry) -> dict[str, int]:
+    entry = make_entry("target")
+    return {"entry": entry, "flag": _add_flag(app, entry, "no-camera-data")}
+
+
+def _unchanged(app, targets) -> None:
+    entry = _entry(app, targets["entry"])
+    assert entry.status == "submitted" and entry.rejected_reason is None
+    with app.app_context():
+        assert db.session.get(Flag, targets["flag"]).dismissed_at is None
+        moderated = AuditLog.action.in_(["reject-entry", "restore-entry", "dismiss-flag"])
+        assert db.session.scalar(select(func.count(AuditLog.id)).where(moderated)) == 0
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_visitors_are_sent_to_sign_in(app, client, targets, method, path):
+    response = getattr(client, method)(path.format(**targets), data={"reason": REASON})
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/login?next=")
+    _unchanged(app, targets)
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_judges_are_refused(app, client, judge, targets, method, path):
+    response = getattr(client, method)(path.format(**targets), data={"reason": REASON})
+    assert response.status_code == 403
+    _unchanged(app, targets)
+
+
+def test_with_csrf_on_a_post_without_the_token_changes_nothing(make_app, make_user, make_entry):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    entry = make_entry("protected")
+    flag = _add_flag(app, entry, "low-resolution")
+    client = app.test_client()
+    make_user("boss", role="admin")
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    token = token or re.search(r'name="csrf_token" value="([^"]+)"', page)
+    data = {"username": "boss", "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/login", data=data).status_code == 303
+
+    detail = client.get(f"/admin/entries/{entry}").get_data(as_text=True)
+    assert detail.count('name="csrf_token"') >= 2  # the reject form and the dismiss form
+    assert client.post(f"/admin/entries/{entry}/reject", data={"reason": REASON}).status_code == 400
+    assert client.post(f"/admin/flags/{flag}/dismiss", data={"reason": "ok"}).status_code == 400
+    assert _entry(app, entry).status == "submitted"
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', detail).group(1)
+    response = client.post(
+        f"/admin/entries/{entry}/reject", data={"reason": REASON, "csrf_token": token}
+    )
+    assert response.status_code == 303
+    assert _entry(app, entry).status == "rejected"
+
+
+# --- rejecting and restoring --------------------------------------------------------------------
+
+
+def test_rejecting_takes_an_entry_out_of_judging_and_restoring_puts_it_back(
+    app, client, admin, make_user, make_entry
+):
+    entry = make_entry("moderated photo")
+    kept = make_entry("kept photo")
+    code = _entry(app, entry).receipt
+    judge = _signed_in(app, make_user, "judge-park")
+
+    def offered() -> set[str]:
+        return {judge.get("/judge/next").headers["Location"] for _ in range(30)}
+
+    assert offered() == {f"/judge/entries/{entry}", f"/judge/entries/{kept}"}
+    assert "moderated photo" in client.get("/admin/leaderboard").get_data(as_text=True)
+
+    response = client.post(f"/admin/entries/{entry}/reject", data={"reason": REASON})
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/admin/entries/{entry}"
+    rejected = _entry(app, entry)
+    assert rejected.status == "rejected" and rejected.rejected_reason == REASON
+    assert rejected.rejected_at is not None
+    (log,) = _audits(app, "reject-entry")
+    assert log.target == f"entry:{entry}" and log.old == {"status": "submitted"}
+    assert log.new == {"status": "rejected", "reason": REASON}
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "작품을 반려했습니다" in page and REASON in page
+
+    assert offered() == {f"/judge/entries/{kept}"}
+    assert judge.get(f"/judge/entries/{entry}").status_code == 404
+    assert "moderated photo" not in client.get("/admin/leaderboard").get_data(as_text=True)
+    receipt = client.get(f"/receipt/{code}").get_data(as_text=True)
+    assert "반려" in receipt and REASON in receipt
+
+    response = client.post(f"/admin/entries/{entry}/restore")
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/admin/entries/{entry}"
+    restored = _entry(app, entry)
+    assert restored.status == "submitted"
+    assert restored.rejected_reason is None and restored.rejected_at is None
+    (log,) = _audits(app, "restore-entry")
+    assert log.old == {"status": "rejected", "reason": REASON}
+    assert log.new == {"status": "submitted"}
+
+    assert offered() == {f"/judge/entries/{entry}", f"/judge/entries/{kept}"}
+    assert judge.get(f"/judge/entries/{entry}").status_code == 200
+    assert "moderated photo" in client.get("/admin/leaderboard").get_data(as_text=True)
+    receipt = client.get(f"/receipt/{code}").get_data(as_text=True)
+    assert "반려" not in receipt and REASON not in receipt and "접수 완료" in receipt
+
+
+@pytest.mark.parametrize("reason", [None, "", "   ", "x" * 501])
+def test_rejecting_needs_a_reason_of_at_most_500_characters(app, client, admin, make_entry, reason):
+    entry = make_entry()
+    data = {} if reason is None else {"reason": reason}
+    response = client.post(f"/admin/entries/{entry}/reject", data=data)
+    assert response.status_code == 400
+    assert "사유" in response.get_data(as_text=True)
+    after = _entry(app, entry)
+    assert after.status == "submitted" and after.rejected_reason is None
+    assert _audits(app, "reject-entry") == []
+
+
+def test_a_500_character_reason_is_kept_whole(app, client, admin, make_entry):
+    entry = make_entry()
+    reason = "가" * 500
+    assert client.post(f"/admin/entries/{entry}/reject", data={"reason": reason}).status_code == 303
+    assert _entry(app, entry).rejected_reason == reason
+
+
+def test_rejecting_twice_or_restoring_a_judged_entry_is_refused(app, client, admin, make_entry):
+    entry = make_entry()
+    assert client.post(f"/admin/entries/{entry}/restore").status_code == 409
+    assert client.post(f"/admin/entries/{entry}/reject", data={"reason": "A"}).status_code == 303
+    assert client.post(f"/admin/entries/{entry}/reject", data={"reason": "B"}).status_code == 409
+    assert _entry(app, entry).rejected_reason == "A"
+    assert len(_audits(app, "reject-entry")) == 1 and _audits(app, "restore-entry") == []
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/admin/entries?status=submitted&page=1", "/admin/entries?status=submitted&page=1"),
+        ("https://evil.example/admin", None),
+        ("//evil.example/admin", None),
+        ("/\\evil.example", None),
+    ],
+)
+def test_reject_and_restore_go_back_only_to_a_page_of_this_site(
+    app, client, admin, make_entry, target, expected
+):
+    entry = make_entry()
+    back = expected or f"/admin/entries/{entry}"
+    response = client.post(f"/admin/entries/{entry}/reject", data={"reason": "x", "next": target})
+    assert response.headers["Location"] == back
+    response = client.post(f"/admin/entries/{entry}/restore", data={"next": target})
+    assert response.headers["Location"] == back
+
+
+def test_the_entry_page_forms_come_back_to_it_with_the_list_filters(client, admin, make_entry):
+    entry = make_entry("filtered")
+    listing = client.get("/admin/entries?status=submitted").get_data(as_text=True)
+    link = re.search(rf'href="(/admin/entries/{entry}\?next=[^"]+)"', listing).group(1)
+    page = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+    assert 'href="/admin/entries?status=submitted"' in page  # back to the same list
+    next_value = re.search(r'name="next" type="hidden" value="([^"]+)"', page)
+    next_value = next_value or re.search(r'type="hidden" name="next" value="([^"]+)"', page)
+    assert next_value.group(1).replace("&amp;", "&").startswith(f"/admin/entries/{entry}?next=")
+
+
+def test_unknown_entries_are_404(client, admin):
+    assert client.get("/admin/entries/999").status_code == 404
+    assert client.post("/admin/entries/999/reject", data={"reason": "x"}).status_code == 404
+    assert client.post("/admin/entries/999/restore").status_code == 404
+
+
+# --- the list -----------------------------------------------------------------------------------
+
+
+def test_the_list_shows_every_entry_with_its_thumbnail_status_flags_and_entrant(
+    app, client, admin, make_entry
+):
+    photo = make_entry("바다 사진", entrant_name="김응모", email="kim@example.com")
+    video = make_entry("행사 영상", kind="video", status="rejected", rejected_reason="r")
+    _add_flag(app, photo, "low-resolution")
+    _add_flag(app, photo, "no-camera-data")
+    _add_flag(app, photo, "capture-time", dismissed=True)
+    page = client.get("/admin/entries").get_data(as_text=True)
+    assert _listed(page) == [video, photo]  # newest first
+    thumb = _entry_thumb(app, photo)
+    assert f"/media/{thumb}" in page
+    row = re.search(rf'<tr data-entry="{photo}">.*?</tr>', page, re.S).group(0)
+    assert "바다 사진" in row and "김응모" in row and "kim@example.com" in row
+    assert 'data-flags="2"' in row and "낮은 해상도" in row and "카메라 정보 없음" in row
+    assert "촬영 시각" not in row  # dismissed: not counted, not listed
+    assert "사진" in row and "접수" in row
+    video_row = re.search(rf'<tr data-entry="{video}">.*?</tr>', page, re.S).group(0)
+    assert "반려" in video_row and 'data-flags="0"' in video_row
+
+
+def _entry_thumb(app, entry_id: int) -> str:
+    with app.app_context():
+        return db.session.get(Entry, entry_id).asset("thumbnail").key
+
+
+def test_the_list_filters_by_status_category_flag_and_text(app, client, admin, make_entry):
+    sea = make_entry("푸른 바다", description="해변에서", entrant_name="박바다")
+    rejected = make_entry("반려된 것", status="rejected", rejected_reason="x")
+    video = make_entry("움직이는 부스", kind="video")
+    named = make_entry("무제", entrant_name="최하늘")
+    wildcard = make_entry("100% 체험")
+    _add_flag(app, sea, "near-duplicate", other_entry_id=named)
+    _add_flag(app, video, "low-resolution")
+    _add_flag(app, named, "low-resolution", dismissed=True)
+    code = _entry(app, named).receipt
+
+    def listed(query: str) -> set[int]:
+        response = client.get(f"/admin/entries?{query}")
+        assert response.status_code == 200, query
+        return set(_listed(response.get_data(as_text=True)))
+
+    everything = {sea, rejected, video, named, wildcard}
+    assert listed("") == everything
+    assert listed("status=rejected") == {rejected}
+    assert listed("status=submitted") == everything - {rejected}
+    assert listed("category=video") == {video}
+    assert listed("category=photo") == everything - {video}
+    assert listed("flag=any") == {sea, video}
+    assert listed("flag=low-resolution") == {video}
+    assert listed("flag=near-duplicate") == {sea}
+    assert listed("flag=capture-time") == set()
+    assert listed("q=바다") == {sea}  # title and entrant name
+    assert listed("q=해변") == {sea}  # description
+    assert listed("q=최하늘") == {named}
+    assert listed(f"q={code[:4].lower()}-{code[4:8]}") == {named}  # receipt, as read aloud
+    assert listed("q=%25") == {wildcard}  # a literal %, not a wildcard
+    assert listed("q=바다&status=rejected") == set()
+    assert listed("category=photo&flag=any&status=submitted") == {sea}
+
+
+@pytest.mark.parametrize(
+    "query", ["status=withdrawn", "category=audio", "flag=ugly", "q=" + "x" * 101]
+)
+def test_unknown_filter_values_are_400(client, admin, query):
+    response = client.get(f"/admin/entries?{query}")
+    assert response.status_code == 400
+    assert "data-entry" not in response.get_data(as_text=True)
+
+
+def test_the_list_pages_by_50_and_the_pager_keeps_the_filters(app, client, admin, make_entry):
+    ids = [make_entry(f"page test {n}") for n in range(53)]
+    make_entry("not this one", status="rejected", rejected_reason="x")
+    with app.app_context():
+        # Distinct times: the list is newest first, so the order is known.
+        start = utcnow()
+        for n, entry_id in enumerate(ids):
+            db.session.get(Entry, entry_id).created_at = start + timedelta(seconds=n)
+        db.session.commit()
+
+    first = client.get("/admin/entries?q=page+test&status=submitted").get_data(as_text=True)
+    assert _listed(first) == ids[::-1][:50]
+    assert "53편" in first
+    links = re.findall(r'href="(/admin/entries\?[^"]*page=2[^"]*)"', first)
+    assert links
+    link = links[0].replace("&amp;", "&")
+    assert "status=submitted" in link and "q=page+test" in link
+    second = client.get(link).get_data(as_text=True)
+    assert _listed(second) == ids[::-1][50:]
+    assert client.get("/admin/entries?page=3&q=page+test").status_code == 404
+
+
+# --- escaping -----------------------------------------------------------------------------------
+
+HOSTILE_TITLE = '<script>alert("title")</script>'
+HOSTILE_NAME = "<img src=x onerror=alert(1)>"
+
+
+def test_hostile_titles_and_names_are_escaped_on_every_admin_page(app, client, admin, make_entry):
+    older = make_entry(HOSTILE_TITLE, entrant_name=HOSTILE_NAME, description=HOSTILE_TITLE)
+    newer = make_entry(HOSTILE_TITLE, entrant_name=HOSTILE_NAME, camera_make=HOSTILE_NAME)
+    flag = _add_flag(app, newer, "near-duplicate", other_entry_id=older)
+    client.post(f"/admin/entries/{older}/reject", data={"reason": HOSTILE_NAME})
+    client.post(f"/admin/flags/{flag}/dismiss", data={"reason": HOSTILE_TITLE})
+    pages = [
+        "/admin/entries",
+        f"/admin/entries?q={HOSTILE_NAME}",
+        f"/admin/entries/{older}",
+        f"/admin/entries/{newer}",
+        f"/admin/flags/{flag}",
+        "/admin/audit",
+        f"/receipt/{_entry(app, older).receipt}",
+    ]
+    for path in pages:
+        page = client.get(path).get_data(as_text=True)
+        assert HOSTILE_TITLE not in page and HOSTILE_NAME not in page, path
+        assert "&lt;script&gt;" in page or "&lt;img" in page, path
