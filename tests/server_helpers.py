@@ -1,0 +1,344 @@
+"""A real gunicorn on the loopback, and visitors that talk to it the way browsers do.
+
+Used by the slow server tests. Every process started here runs in its own process group, so
+stopping it (or SIGKILLing it to simulate a crash) reaches the master and all its workers at
+once, and nothing outlives the test.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import http.client
+import os
+import re
+import secrets
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+TIMEOUT = 60  # seconds, for any single request or command
+
+_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def site_env(root: Path) -> dict[str, str]:
+    """The environment of a site whose instance folder and uploads live under `root`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTEST_", "FLASK_"))}
+    env.update(
+        CONTEST_INSTANCE_PATH=str(root / "instance"),
+        CONTEST_UPLOAD_FOLDER=str(root / "uploads"),
+        # As in production: CSRF on, jobs queued for a worker rather than run in the request.
+        CONTEST_WTF_CSRF_ENABLED="true",
+        CONTEST_HUEY_IMMEDIATE="false",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Run `flask --app wsgi ARGS` in the project root; never hangs past TIMEOUT."""
+    return subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    """A TCP port on the loopback that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+# Processes ----------------------------------------------------------------------------------
+def become_subreaper() -> bool:
+    """Make this process adopt its orphaned descendants (Linux only; False elsewhere).
+
+    SIGKILLing a gunicorn master orphans its workers. Where PID 1 does not reap orphans (many
+    containers), a killed worker stays a zombie, and `doctor` (which probes pids with signal 0)
+    would take its temporary files for uploads still in flight. Adopting them lets `Server.kill`
+    reap them, as systemd or a real init would.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    pr_set_child_subreaper = 36
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(pr_set_child_subreaper, 1, 0, 0, 0) == 0
+
+
+def stop_being_subreaper() -> None:
+    """Undo `become_subreaper`."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 0, 0, 0, 0)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """The live pids in a process group (from /proc; empty where there is no /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After "pid (comm)": state, ppid, pgrp, ... A zombie has ended already.
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+@dataclass
+class Server:
+    """`gunicorn wsgi:app` with the production worker settings, on a free loopback port."""
+
+    env: dict[str, str]
+    log: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    def start(self) -> Server:
+        """Start the server and wait until it answers; the log keeps its output."""
+        # The Makefile's `run` flags: gthread workers, and a keep-alive long enough for
+        # visitors on venue Wi-Fi (gunicorn's 2 s default resets slow clients).
+        command = [
+            str(VENV_BIN / "gunicorn"),
+            *("--workers", "2", "--threads", "4", "--worker-class", "gthread"),
+            *("--timeout", "120", "--keep-alive", "30"),
+            *("--bind", f"{HOST}:{self.port}", "wsgi:app"),
+        ]
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: one signal reaches all
+            )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()}")
+            visitor = Visitor(self.port)
+            try:
+                if visitor.get("/").status == 200:
+                    return
+            except (OSError, http.client.HTTPException):
+                pass
+            finally:
+                visitor.close()
+            time.sleep(0.2)
+        raise TimeoutError(f"gunicorn did not answer within {TIMEOUT} s")
+
+    def workers(self) -> list[int]:
+        """The pids of the worker processes (the master's group, without the master)."""
+        return [pid for pid in _group_members(self.process.pid) if pid != self.process.pid]
+
+    def stop(self) -> None:
+        """Shut down gracefully (SIGTERM); SIGKILL whatever has not gone after 30 s."""
+        if self.process is None or self.process.poll() is not None:
+            self.kill()
+            return
+        workers = self.workers()
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill(workers)
+
+    def kill(self, workers: list[int] | None = None) -> None:
+        """SIGKILL the master and every worker at once, as a power cut or the OOM killer would,
+        and wait until all of them are gone."""
+        if self.process is None:
+            return
+        workers = self.workers() if workers is None else workers
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=TIMEOUT)
+        for pid in workers:
+            try:  # an orphan we adopted (see become_subreaper): reap it
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        deadline = time.monotonic() + TIMEOUT
+        while _group_members(self.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+# Visitors ------------------------------------------------------------------------------------
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class Visitor:
+    """One browser: its own (keep-alive) connection and cookie jar."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cookies: dict[str, str] = {}
+        self.connection = http.client.HTTPConnection(HOST, port, timeout=TIMEOUT)
+
+    def __enter__(self) -> Visitor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def _headers(self, extra: dict[str, str]) -> dict[str, str]:
+        headers = dict(extra)
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        return headers
+
+    def _finish(self) -> Response:
+        response = self.connection.getresponse()
+        body = response.read()
+        for header in response.headers.get_all("Set-Cookie") or ():
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        return Response(response.status, response.headers, body)
+
+    def get(self, path: str) -> Response:
+        self.connection.request("GET", path, headers=self._headers({}))
+        return self._finish()
+
+    def csrf_token(self) -> str:
+        """Open the entry form, as a visitor does first, and read its CSRF token."""
+        page = self.get("/submit")
+        assert page.status == 200, page.status
+        return _TOKEN.search(page.text).group(1)
+
+    def post_entry(
+        self,
+        fields: dict[str, str],
+        photo: bytes,
+        token: str | None = None,
+        chunk: int = 0,
+        pause: float = 0.0,
+    ) -> Response:
+        """POST the entry form (multipart) asking for JSON, with the form's CSRF token (fetched
+        first unless given); with `chunk`, send the body in pieces of that many bytes, `pause`
+        seconds apart, like a phone on slow Wi-Fi."""
+        token = token or self.csrf_token()
+        body, content_type = multipart({"csrf_token": token, **fields}, photo)
+        headers = self._headers(
+            {
+                "Content-Type": content_type,
+                "Content-Length": str(len(body)),
+                "Accept": "application/json",
+            }
+        )
+        self.connection.putrequest("POST", "/submit")
+        for name, value in headers.items():
+            self.connection.putheader(name, value)
+        self.connection.endheaders()
+        step = chunk or len(body)
+        for start in range(0, len(body), step):
+            self.connection.send(body[start : start + step])
+            if pause:
+                time.sleep(pause)
+        return self._finish()
+
+
+def multipart(fields: dict[str, str], photo: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body with the text fields and the photo as `media`."""
+    boundary = f"----contest-{secrets.token_hex(12)}"
+    parts = []
+    for name, value in fields.items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        )
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="media"; filename="photo.jpg"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    )
+    body = "".join(parts).encode() + photo + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def visitor_fields(n: int) -> dict[str, str]:
+    """The text fields of visitor number `n`: a phone and an e-mail no other visitor uses."""
+    return {
+        "title": f"방문객 {n}의 사진",
+        "name": f"방문객{n}",
+        "email": f"visitor{n}@example.com",
+        "phone": f"010-{5000 + n // 10000:04d}-{n % 10000:04d}",
+        "consent": "y",
+    }
+
+
+# What the site holds -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoredAsset:
+    receipt: str
+    entry_sha256: str
+    role: str
+    key: str
+    size: int
+
+
+def stored_assets(database: Path) -> list[StoredAsset]:
+    """Every asset row with its entry's receipt and hash, read straight from the SQLite file."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as conn:
+        rows = conn.execute(
+            "SELECT e.receipt, e.sha256, a.role, a.key, a.size"
+            " FROM asset a JOIN entry e ON e.id = a.entry_id ORDER BY a.id"
+        ).fetchall()
+    conn.close()
+    return [StoredAsset(*row) for row in rows]
+
+
+def receipts(database: Path) -> set[str]:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as conn:
+        found = {row[0] for row in conn.execute("SELECT receipt FROM entry")}
+    conn.close()
+    return found
+
+
+def files_under(folder: Path) -> Iterator[str]:
+    """Every file under a folder, as a relative posix path (temporary files included)."""
+    return (p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

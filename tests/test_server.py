@@ -1,0 +1,230 @@
+"""The site under a real gunicorn: many visitors at once, and a server killed mid-upload.
+
+These start real processes on the loopback, so they are marked slow (`-m 'not slow'` skips them).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from .photos import photo_bytes
+from .server_helpers import (
+    Server,
+    Visitor,
+    become_subreaper,
+    files_under,
+    flask,
+    receipts,
+    sha256_of,
+    site_env,
+    stop_being_subreaper,
+    stored_assets,
+    visitor_fields,
+)
+
+pytestmark = pytest.mark.slow
+
+VISITORS = 40
+# What a dropped connection looks like to a client, whichever side of the request it was on.
+CONNECTION_LOST = (OSError, http.client.HTTPException)
+
+
+@dataclass
+class Site:
+    """A site's folders, its environment and the server running it."""
+
+    root: Path
+    env: dict[str, str]
+    server: Server
+
+    @property
+    def database(self) -> Path:
+        return self.root / "instance" / "contest.db"
+
+    @property
+    def uploads(self) -> Path:
+        return self.root / "uploads"
+
+    def restart(self) -> None:
+        self.server = Server(self.env, self.server.log).start()
+
+    def log(self) -> str:
+        return self.server.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def site(tmp_path) -> Iterator[Site]:
+    """A freshly initialised site served by gunicorn; stopped (never leaked) afterwards."""
+    env = site_env(tmp_path)
+    init = flask(env, "init-db")
+    assert init.returncode == 0, init.stdout + init.stderr
+    adopting = become_subreaper()  # so workers killed with their master can be reaped
+    site = Site(tmp_path, env, Server(env, tmp_path / "gunicorn.log"))
+    try:
+        site.server.start()
+        yield site
+    finally:
+        site.server.stop()
+        if adopting:
+            stop_being_subreaper()
+
+
+def _assert_consistent(site: Site) -> list:
+    """No temp file, exactly the rows' files on disk, every original intact, every derivative
+    decodable; returns the asset rows."""
+    assets = stored_assets(site.database)
+    on_disk = sorted(files_under(site.uploads))
+    assert [f for f in on_disk if f.startswith("tmp/")] == []
+    assert on_disk == sorted(a.key for a in assets)
+    by_receipt: dict[str, dict[str, object]] = {}
+    for asset in assets:
+        by_receipt.setdefault(asset.receipt, {})[asset.role] = asset
+        path = site.uploads / asset.key
+        assert path.stat().st_size == asset.size, asset
+        if asset.role == "original":
+            assert sha256_of(path) == asset.entry_sha256, asset
+        else:
+            with Image.open(path) as image:
+                image.load()  # a real decode: a truncated file fails here
+    for receipt, roles in by_receipt.items():
+        assert set(roles) == {"original", "preview", "thumbnail"}, receipt
+    return assets
+
+
+def _big_temp_files(folder: Path) -> list[Path]:
+    """Temporary files already past 1 MiB (an upload streaming in)."""
+    found = []
+    for path in folder.iterdir():
+        try:
+            if path.stat().st_size > 1 << 20:
+                found.append(path)
+        except FileNotFoundError:
+            pass  # an upload finished (renamed) or was refused meanwhile
+    return found
+
+
+def test_forty_visitors_upload_at_the_same_moment(site):
+    photos = [photo_bytes(seed=1000 + n) for n in range(VISITORS)]
+    ready = threading.Barrier(VISITORS, timeout=60)
+
+    def visit(n: int):
+        with Visitor(site.server.port) as visitor:
+            token = visitor.csrf_token()
+            ready.wait()  # every visitor has the form open: now all press "submit" at once
+            started = time.monotonic()
+            response = visitor.post_entry(visitor_fields(n), photos[n], token=token)
+            return response, time.monotonic() - started
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=VISITORS) as pool:
+        results = list(pool.map(visit, range(VISITORS)))
+    elapsed = time.monotonic() - started
+    slowest = max(seconds for _, seconds in results)
+    print(f"\n{VISITORS} concurrent uploads: {elapsed:.1f} s in all, slowest {slowest:.1f} s")
+
+    bodies = [response.text for response, _ in results]
+    assert not [b for b in bodies if "database is locked" in b]
+    assert [response.status for response, _ in results] == [201] * VISITORS, bodies
+    accepted = {json.loads(body)["receipt"] for body in bodies}
+    assert len(accepted) == VISITORS
+    assert "database is locked" not in site.log() and "Traceback" not in site.log()
+
+    assert receipts(site.database) == accepted
+    assert len(_assert_consistent(site)) == 3 * VISITORS
+    doctor = flask(site.env, "doctor")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+
+
+def test_a_server_killed_mid_upload_keeps_every_accepted_entry(site):
+    accepted: set[str] = set()
+    with Visitor(site.server.port) as visitor:
+        for n in range(3):
+            response = visitor.post_entry(visitor_fields(n), photo_bytes(seed=2000 + n))
+            assert response.status == 201, response.text
+            accepted.add(json.loads(response.body)["receipt"])
+
+    killed = threading.Event()
+    lost: list[Exception] = []
+    unexpected: list[str] = []  # answers other than 201 (asserted in the test's own thread)
+
+    def keep_posting(first: int) -> None:
+        """Ordinary uploads one after another until the server dies under them."""
+        for n in range(first, first + 20):
+            try:
+                with Visitor(site.server.port) as visitor:
+                    response = visitor.post_entry(visitor_fields(n), photo_bytes(seed=2000 + n))
+            except CONNECTION_LOST as error:
+                lost.append(error)
+                return
+            if response.status != 201:
+                unexpected.append(f"{response.status} {response.text}")
+                return
+            accepted.add(json.loads(response.body)["receipt"])  # committed before it answered
+            if killed.is_set():
+                return
+
+    def slow_big_upload(n: int) -> None:
+        """A 20 MB upload trickling in from a phone: in flight when the server dies."""
+        padded = photo_bytes(seed=2000 + n) + bytes(20 * 1024 * 1024)  # decoders stop at EOI
+        try:
+            with Visitor(site.server.port) as visitor:
+                response = visitor.post_entry(
+                    visitor_fields(n), padded, chunk=256 * 1024, pause=0.1
+                )
+        except CONNECTION_LOST as error:
+            lost.append(error)
+            return
+        unexpected.append(f"a slow upload finished before the crash: {response.status}")
+
+    threads = [threading.Thread(target=slow_big_upload, args=(100 + n,)) for n in range(3)]
+    threads += [threading.Thread(target=keep_posting, args=(200 + 20 * n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    try:
+        # Crash once the three big uploads are streaming into their temp files.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if len(_big_temp_files(site.uploads / "tmp")) >= 3:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the big uploads never reached the server")
+    finally:
+        site.server.kill()  # master and workers at once: nothing gets to clean up
+        killed.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert unexpected == []
+    assert lost, "the crash interrupted no request"
+    leftovers = sorted(p.name for p in (site.uploads / "tmp").iterdir())
+    assert len(leftovers) >= 3
+
+    site.restart()
+    report = flask(site.env, "doctor")
+    assert report.returncode == 1, report.stdout + report.stderr
+    for name in leftovers:
+        assert "stale-temp: " in report.stdout and name in report.stdout, report.stdout
+    repaired = flask(site.env, "doctor", "--repair")
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    again = flask(site.env, "doctor")
+    assert again.returncode == 0, again.stdout + again.stderr
+
+    assert accepted <= receipts(site.database)
+    _assert_consistent(site)
+    print(f"\naccepted before the crash: {len(accepted)}, interrupted: {len(lost)}")
+    print(f"doctor found:\n{report.stdout}")
+
+    # And the restarted site takes entries again.
+    with Visitor(site.server.port) as visitor:
+        response = visitor.post_entry(visitor_fields(999), photo_bytes(seed=2999))
+    assert response.status == 201, response.text
