@@ -26,6 +26,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from . import (  # the admin_* modules add their routes to admin.bp when imported
         admin,
+        admin_audit,  # noqa: F401
+        admin_awards,  # noqa: F401
+        admin_entries,  # noqa: F401
+        admin_exports,  # noqa: F401
         admin_judges,  # noqa: F401
         admin_results,  # noqa: F401
         admin_rounds,  # noqa: F401
@@ -38,9 +42,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         jobs,
         judge,
         media_views,
+        poster,  # noqa: F401
         security,
         storage,
         submit,
+        winners,
     )
     from .extensions import csrf, db, migrate
     from .uploads import UploadRequest
@@ -62,6 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(judge.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(winners.bp)
     return app
 
 

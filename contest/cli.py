@@ -1,8 +1,9 @@
 """Command-line tasks: `flask --app wsgi init-db | create-user | doctor [--repair] | worker |
-leaderboard`."""
+leaderboard | export-winners | purge-personal-data | backup | restore`."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -11,8 +12,9 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from . import accounts, doctor, jobs, scoring
+from . import accounts, doctor, exports, jobs, scoring
 from .extensions import db
+from .formatting import SEOUL
 from .models import Contest, Round, utcnow
 from .rounds import seed_first_round
 from .seed import seed_fair_contest
@@ -98,6 +100,10 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(leaderboard_command)
+    app.cli.add_command(export_winners_command)
+    app.cli.add_command(purge_personal_data_command)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 @click.command("leaderboard")
@@ -144,3 +150,121 @@ def leaderboard_command(number: int | None, csv_path: str | None) -> None:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+@click.command("export-winners")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write winners.csv, winners.xlsx and winners.zip into.",
+)
+@with_appcontext
+def export_winners_command(out_dir: Path) -> None:
+    """Write the winners' CSV, XLSX and ZIP of originals (the admin downloads' own functions)."""
+    contest = db.session.scalar(select(Contest).order_by(Contest.id))
+    if contest is None:
+        raise click.ClickException("No contest.")
+    rows = exports.winners(contest)
+    csv_bytes = exports.winners_csv(rows)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # personal data: owner only
+    (out_dir / "winners.csv").write_bytes(csv_bytes)
+    (out_dir / "winners.xlsx").write_bytes(exports.winners_xlsx(rows))
+    with open(out_dir / "winners.zip", "wb") as archive:
+        for chunk in exports.winners_zip(rows, csv_bytes):
+            archive.write(chunk)
+    for file_format in ("csv", "xlsx", "zip"):
+        exports.record_export(None, "winners", contest, file_format, len(rows))
+    db.session.commit()
+    click.echo(f"Wrote {len(rows)} winners to {out_dir}: winners.csv, winners.xlsx, winners.zip.")
+
+
+@click.command("purge-personal-data")
+@click.option(
+    "--before",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Cut-off date (Korean time, start of the day), e.g. 2027-12-31.",
+)
+@click.option("--originals", is_flag=True, help="Also delete the non-winners' original files.")
+@with_appcontext
+def purge_personal_data_command(before: datetime, originals: bool) -> None:
+    """Erase non-winners' personal data (contests published, or entries sent, before DATE)."""
+    cutoff = before.replace(tzinfo=SEOUL)
+    done = exports.purge_personal_data(cutoff, originals, None)
+    db.session.commit()  # the original files are deleted once this has committed
+    if not done:
+        click.echo(f"No contest's retention period ended before {before:%Y-%m-%d}.")
+    for purged in done:
+        scope = "results published" if purged.rule == "published" else "not yet published"
+        click.echo(
+            f"{purged.contest} ({scope}): erased the personal data of {purged.entries} entries"
+            + (f", deleted {purged.originals} original files" if originals else "")
+            + "; winners kept."
+        )
+
+
+@click.command("backup")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="A new (or empty) folder for the copy.",
+)
+@with_appcontext
+def backup_command(out: Path) -> None:
+    """Copy the database and its files while the site runs, with a manifest to check them."""
+    from . import backup  # imported here: the module is needed by these two commands only
+    from .formatting import file_size
+
+    try:
+        database = backup.sqlite_path(current_app.config["SQLALCHEMY_DATABASE_URI"])
+        manifest = backup.backup(database, get_storage(), out, utcnow())
+    except backup.BackupError as why:
+        raise click.ClickException(str(why)) from None
+    click.echo(
+        f"Backed up {manifest.entries} entries and {len(manifest.files)} files"
+        f" ({file_size(manifest.total_bytes)}) to {out}."
+    )
+    for key in manifest.missing:
+        click.echo(f"missing (not in the backup): {key}", err=True)
+    for key in manifest.damaged:
+        click.echo(f"damaged (copied as found): {key}", err=True)
+    if not manifest.complete:
+        click.echo("The backup is incomplete: run `doctor` on the site.", err=True)
+        raise SystemExit(1)
+
+
+@click.command("restore")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="A folder made by `backup`.",
+)
+@click.option("--force", is_flag=True, help="Replace a database and stored files already there.")
+@with_appcontext
+def restore_command(source: Path, force: bool) -> None:
+    """Restore a backup into this (stopped) site's empty database and upload folder."""
+    from . import backup
+    from .formatting import file_size
+
+    db.session.remove()
+    db.engine.dispose()  # no connection may stay open on the file being replaced
+    try:
+        database = backup.sqlite_path(current_app.config["SQLALCHEMY_DATABASE_URI"])
+        restored = backup.restore(source, database, get_storage(), force=force)
+    except backup.BackupError as why:
+        raise click.ClickException(str(why)) from None
+    finally:
+        db.engine.dispose()
+    click.echo(
+        f"Restored {restored.entries} entries and {restored.files} files"
+        f" ({file_size(restored.total_bytes)}); every file matches the manifest."
+    )
+    for key in restored.missing:
+        click.echo(f"missing from the backup: {key}", err=True)
+    for key in restored.damaged:
+        click.echo(f"damaged when backed up: {key}", err=True)

@@ -34,6 +34,8 @@ def file_size(size: int) -> str:
     """4.2 MB, 380 KB."""
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+    if size == 0:
+        return "0 KB"
     return f"{max(1, round(size / 1024))} KB"
 
 
