@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
@@ -17,6 +17,7 @@ from .extensions import db
 from .flags import KIND_LABELS, local_capture_time
 from .models import Entry, Flag, User
 from .moderation import REASON_MAX, EntryFilter, ModerationError
+from .storage import get_storage
 from .submit import current_contest
 
 PER_PAGE = 50
@@ -115,6 +116,26 @@ def list_entries():
 def show_entry(entry_id: int):
     """One entry in detail: media, metadata, entrant, flags, and the reject or restore form."""
     return _entry_page(db.get_or_404(Entry, entry_id))
+
+
+@bp.get("/entries/<int:entry_id>/original")
+def download_original(entry_id: int):
+    """The untouched original, as a download only: it may be hostile bytes a browser would run."""
+    entry = db.get_or_404(Entry, entry_id)
+    original = entry.asset("original")
+    storage = get_storage()
+    if original is None or not storage.exists(original.key):
+        abort(404)
+    extension = original.key.rsplit(".", 1)[-1]
+    response = send_file(
+        storage.path(original.key),
+        mimetype="application/octet-stream",
+        as_attachment=True,
+        download_name=f"{entry.receipt}.{extension}",
+    )
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/entries/<int:entry_id>/reject")

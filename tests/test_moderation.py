@@ -360,3 +360,32 @@ def test_hostile_titles_and_names_are_escaped_on_every_admin_page(app, client, a
         page = client.get(path).get_data(as_text=True)
         assert HOSTILE_TITLE not in page and HOSTILE_NAME not in page, path
         assert "&lt;script&gt;" in page or "&lt;img" in page, path
+
+
+def test_admins_download_originals_only_as_sandboxed_attachments(
+    app, client, admin, make_entry, upload_folder
+):
+    from contest.models import Asset
+
+    entry_id = make_entry()
+    with app.app_context():
+        original = db.session.scalar(
+            select(Asset).where(Asset.entry_id == entry_id, Asset.role == "original")
+        )
+        receipt = db.session.get(Entry, entry_id).receipt
+    page = client.get(f"/admin/entries/{entry_id}").get_data(as_text=True)
+    assert f"/admin/entries/{entry_id}/original" in page
+    with client.get(f"/admin/entries/{entry_id}/original") as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/octet-stream"
+        assert response.headers["Content-Disposition"].startswith("attachment;")
+        assert f"{receipt}.jpg" in response.headers["Content-Disposition"]
+        assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+        assert response.data == (upload_folder / original.key).read_bytes()
+
+
+def test_judges_and_visitors_cannot_download_originals(client, make_entry, judge):
+    entry_id = make_entry()
+    assert client.get(f"/admin/entries/{entry_id}/original").status_code == 403
+    client.post("/logout")
+    assert client.get(f"/admin/entries/{entry_id}/original").status_code == 303
