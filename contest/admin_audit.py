@@ -14,13 +14,10 @@ from wtforms.validators import Length, Optional, ValidationError
 from .admin import bp
 from .extensions import db
 from .formatting import SEOUL
+from .forms import strip_whitespace
 from .models import AuditLog, User
 
 PER_PAGE = 50
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class KoreanDateField(DateField):
@@ -39,10 +36,16 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    user = StringField("사용자 (아이디)", filters=[_strip], validators=[Optional(), Length(max=50)])
-    action = StringField("동작", filters=[_strip], validators=[Optional(), Length(max=50)])
+    user = StringField(
+        "사용자 (아이디)", filters=[strip_whitespace], validators=[Optional(), Length(max=50)]
+    )
+    action = StringField(
+        "동작", filters=[strip_whitespace], validators=[Optional(), Length(max=50)]
+    )
     target = StringField(
-        "대상 (앞부분, 예: entry:12)", filters=[_strip], validators=[Optional(), Length(max=100)]
+        "대상 (앞부분, 예: entry:12)",
+        filters=[strip_whitespace],
+        validators=[Optional(), Length(max=100)],
     )
     since = KoreanDateField("시작일 (한국 날짜)", validators=[Optional()])
     until = KoreanDateField("종료일 (한국 날짜, 포함)", validators=[Optional()])

@@ -15,6 +15,7 @@ from .auth import _safe_next  # the login's same-site rule, so `next` is checked
 from .database import begin_write
 from .extensions import db
 from .flags import KIND_LABELS, local_capture_time
+from .forms import strip_whitespace
 from .models import Entry, Flag, User
 from .moderation import REASON_MAX, EntryFilter, ModerationError
 from .storage import get_storage
@@ -22,10 +23,6 @@ from .submit import current_contest
 
 PER_PAGE = 50
 STATUS_LABELS = {"submitted": "접수", "rejected": "반려"}
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class EntryFilterForm(FlaskForm):
@@ -49,7 +46,7 @@ class EntryFilterForm(FlaskForm):
     )
     q = StringField(
         "검색 (제목·설명·접수번호·응모자)",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[Optional(), Length(max=100, message="검색어는 100자 이내로 써 주세요.")],
     )
 
@@ -59,7 +56,7 @@ class RejectForm(FlaskForm):
 
     reason = TextAreaField(
         "반려 사유 (응모자의 접수 확인 화면에 보입니다)",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             DataRequired(message="반려 사유를 입력해 주세요."),
             Length(max=REASON_MAX, message=f"사유는 {REASON_MAX}자 이내로 써 주세요."),
@@ -79,7 +76,7 @@ class DismissForm(FlaskForm):
 
     reason = StringField(
         "확인 사유",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             DataRequired(message="확인 사유를 입력해 주세요."),
             Length(max=REASON_MAX, message=f"사유는 {REASON_MAX}자 이내로 써 주세요."),

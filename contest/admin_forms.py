@@ -26,6 +26,7 @@ from wtforms.validators import (
 )
 
 from .extensions import db
+from .forms import strip_whitespace
 from .models import User
 from .rounds import METHODS, SLUG_MAX, WEIGHT_TOTAL
 
@@ -37,10 +38,6 @@ METHOD_CHOICES = [
 ]
 CRITERIA_MAX_ROWS = 20
 CRITERIA_BLANK_ROWS = 3
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class ConfirmForm(FlaskForm):
@@ -72,7 +69,7 @@ class StaffForm(NewPasswordForm):
 
     username = StringField(
         "아이디",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             DataRequired(message="아이디를 입력해 주세요."),
             Length(max=50, message="아이디는 50자 이내로 써 주세요."),
@@ -84,7 +81,7 @@ class StaffForm(NewPasswordForm):
     )
     display_name = StringField(
         "이름 (화면과 기록에 보이는 이름)",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             DataRequired(message="이 계정을 쓸 사람의 이름을 입력해 주세요."),
             Length(max=100, message="이름은 100자 이내로 써 주세요."),
@@ -126,7 +123,7 @@ class CriterionRowForm(Form):
 
     slug = StringField(
         "코드",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             Optional(),
             Length(max=SLUG_MAX, message=f"코드는 {SLUG_MAX}자 이내로 써 주세요."),
@@ -138,7 +135,7 @@ class CriterionRowForm(Form):
     )
     name = StringField(
         "이름",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[Optional(), Length(max=100, message="이름은 100자 이내로 써 주세요.")],
     )
     weight = IntegerField(

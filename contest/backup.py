@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from .storage import LocalStorage
+from .storage import LocalStorage, fsync_path
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -181,7 +181,7 @@ def snapshot_database(database: Path, target: Path) -> None:
         copy.close()
         source.close()
     os.chmod(target, 0o600)
-    _fsync(target)
+    fsync_path(target)
 
 
 def _assets_of(snapshot: Path) -> list[tuple[str, str, str]]:
@@ -256,9 +256,9 @@ def restore(source: Path, database: Path, storage: LocalStorage, force: bool = F
     incoming = database.with_name(f".{database.name}.restoring")
     shutil.copyfile(snapshot, incoming)
     os.chmod(incoming, 0o600)
-    _fsync(incoming)
+    fsync_path(incoming)
     os.replace(incoming, database)
-    _fsync(database.parent)
+    fsync_path(database.parent)
 
     bad = _verify_files(storage.root, manifest)
     if _sha256(database) != manifest.database_sha256:
@@ -351,12 +351,4 @@ def _write_durably(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    _fsync(path.parent)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path.parent)

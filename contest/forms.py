@@ -11,7 +11,8 @@ from wtforms import BooleanField, EmailField, StringField, TelField, TextAreaFie
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 
-def _strip(value: str | None) -> str | None:
+def strip_whitespace(value: str | None) -> str | None:
+    """A WTForms filter: what people type on phones often ends with a stray space."""
     return value.strip() if isinstance(value, str) else value
 
 
@@ -61,7 +62,7 @@ class EntryForm(FlaskForm):
 
     title = StringField(
         "작품 제목",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             DataRequired(message="작품 제목을 입력해 주세요."),
             Length(max=80, message="제목은 80자 이내로 써 주세요."),
@@ -69,12 +70,12 @@ class EntryForm(FlaskForm):
     )
     description = TextAreaField(
         "작품 설명 (선택)",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[Optional(), Length(max=1000, message="설명은 1000자 이내로 써 주세요.")],
     )
     name = StringField(
         "이름",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             DataRequired(message="이름을 입력해 주세요."),
             Length(max=50, message="이름은 50자 이내로 써 주세요."),
@@ -82,12 +83,12 @@ class EntryForm(FlaskForm):
     )
     phone = PhoneField(
         "휴대전화",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[DataRequired(message="휴대전화 번호를 입력해 주세요.")],
     )
     email = EmailField(
         "이메일",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[
             DataRequired(message="이메일 주소를 입력해 주세요."),
             Length(max=254, message="이메일 주소가 너무 깁니다."),
@@ -102,10 +103,10 @@ class EntryForm(FlaskForm):
     under14 = BooleanField("응모자가 만 14세 미만입니다")
     guardian_name = StringField(
         "법정대리인 이름",
-        filters=[_strip],
+        filters=[strip_whitespace],
         validators=[Length(max=50, message="이름은 50자 이내로 써 주세요.")],
     )
-    guardian_phone = PhoneField("법정대리인 연락처", filters=[_strip])
+    guardian_phone = PhoneField("법정대리인 연락처", filters=[strip_whitespace])
     guardian_consent = BooleanField("법정대리인으로서 위 개인정보 수집·이용에 동의합니다")
     media = FileField(
         "사진 또는 영상 파일",

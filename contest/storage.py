@@ -88,7 +88,7 @@ class LocalStorage:
         if final.exists():  # keys are random: a clash means a bug, never overwrite
             raise FileExistsError(errno.EEXIST, "storage key already used", key)
         os.replace(tmp_path, final)
-        _fsync_dir(final.parent)  # the rename itself must survive a power cut
+        fsync_path(final.parent)  # the rename itself must survive a power cut
 
     # Reading and deleting ----------------------------------------------------------------
     def open(self, key: str) -> BinaryIO:
@@ -119,8 +119,9 @@ class LocalStorage:
         return (p for p in self.tmp.iterdir() if p.is_file())
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_path(path: Path) -> None:
+    """Flush a file or a folder (a rename is durable only once its folder is synced)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
