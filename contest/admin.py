@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from sqlalchemy import func, select
 
-from . import rounds
+from . import dashboard, rounds, scoring
 from .auth import require_role
 from .extensions import db
 from .models import Category, Contest, Entry
@@ -17,18 +17,24 @@ bp.before_request(require_role("admin"))
 
 @bp.get("")
 def show_dashboard():
-    """The contest at a glance: the open round, and the entries by category and status."""
+    """The contest at a glance: entries, submissions per hour, judging progress, disk use."""
     contest = current_contest()
     round_ = rounds.active_round(contest)
-    progress = None
+    progress = judges = None
     if round_ is not None:
-        progress = {"entries": rounds.entry_count(round_), "scores": rounds.score_count(round_)}
+        progress = scoring.round_progress(round_, current_app.config["QUORUM"])
+        judges = scoring.judge_stats(round_)
+    hours = dashboard.submissions_per_hour(contest)
     return render_template(
         "admin/dashboard.html",
         contest=contest,
         round=round_,
         progress=progress,
+        judges=judges,
         counts=entry_counts(contest),
+        hours=hours,
+        busiest=dashboard.busiest(hours),
+        disk=dashboard.disk_use(),
     )
 
 

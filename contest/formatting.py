@@ -31,7 +31,9 @@ def korean_date(day: date | datetime | None) -> str:
 
 
 def file_size(size: int) -> str:
-    """4.2 MB, 380 KB."""
+    """52.3 GB, 4.2 MB, 380 KB."""
+    if size >= 1024**3:
+        return f"{size / 1024**3:.1f}".removesuffix(".0") + " GB"
     if size >= 1024 * 1024:
         return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
     if size == 0:
