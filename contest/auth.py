@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
     abort,
+    current_app,
     g,
     jsonify,
     redirect,
@@ -43,10 +46,21 @@ class LoginForm(FlaskForm):
 
 @bp.before_app_request
 def load_user() -> None:
-    """Make the signed-in, still active user available as `g.user`."""
+    """Make the signed-in user available as `g.user`, while active and on the same password."""
     user_id = session.get("user_id")
     user = db.session.get(User, user_id) if user_id else None
-    g.user = user if user is not None and user.active else None
+    valid = user is not None and user.active and session.get("stamp") == password_stamp(user)
+    g.user = user if valid else None
+
+
+def password_stamp(user: User) -> str:
+    """A keyed digest of the user's password hash, kept in the session.
+
+    Resetting a password changes it, which signs out every session opened with the old one
+    (a lost laptop stays signed in otherwise). The hash itself never goes into the cookie.
+    """
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, user.password_hash.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 @bp.get("/login")
@@ -77,6 +91,7 @@ def login():
         return render_template("auth/login.html", form=form), 401
     session.clear()  # a fresh session: nothing from before the sign-in carries over
     session["user_id"] = user.id
+    session["stamp"] = password_stamp(user)
     return redirect(_safe_next(form.next.data) or home_of(user), 303)
 
 

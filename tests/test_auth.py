@@ -165,3 +165,17 @@ def test_init_db_creates_the_first_admin_once_and_shows_the_password(tmp_path, m
     assert response.headers["Location"] == "/admin"
     with app.app_context():
         db.engine.dispose()
+
+
+def test_resetting_a_password_signs_out_sessions_opened_with_the_old_one(
+    app, client, make_user, login
+):
+    user_id = make_user("judge-reset")
+    login("judge-reset")
+    assert client.get("/judge").status_code == 200
+    with app.app_context():
+        accounts.set_password(db.session.get(User, user_id), "a brand new password")
+        db.session.commit()
+    assert client.get("/judge").status_code == 303  # back to the login page
+    client.post("/login", data={"username": "judge-reset", "password": "a brand new password"})
+    assert client.get("/judge").status_code == 200
