@@ -5,7 +5,10 @@ FLASK := $(VENV)/bin/flask --app wsgi
 STAMP := $(VENV)/.installed-requirements
 PORT  ?= 5000
 
-.PHONY: run test bench init-db lint install
+.PHONY: run test bench init-db lint install translations
+
+CATALOGS := $(wildcard contest/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
 
 # (Re)install whenever requirements.txt changes; a stamp file records the last install.
 $(STAMP): requirements.txt
@@ -14,7 +17,18 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+# Compiled catalogues are built, never committed.
+%.mo: %.po $(STAMP)
+	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
+
+install: $(STAMP) $(COMPILED)
+
+# After changing user-facing text: extract it, update the catalogues, translate, then commit.
+translations: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location \
+		--sort-output -o contest/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i contest/translations/messages.pot -d contest/translations \
+		--no-fuzzy-matching
 
 init-db: install
 	$(FLASK) init-db

@@ -39,6 +39,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         errors,
         file_transactions,
         formatting,
+        i18n,
         jobs,
         judge,
         media_views,
@@ -61,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     file_transactions.init_app(app)
     jobs.init_app(app)
     formatting.init_app(app)
+    i18n.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     app.register_blueprint(submit.bp)

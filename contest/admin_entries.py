@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from . import moderation
 from .admin import bp
-from .auth import _safe_next  # the login's same-site rule, so `next` is checked one way only
+from .auth import safe_next  # the login's same-site rule, so `next` is checked one way only
 from .database import begin_write
 from .extensions import db
 from .flags import KIND_LABELS, local_capture_time
@@ -234,7 +234,7 @@ def _entry_page(
         restore_form=restore_form or RestoreForm(formdata=None),
         dismiss_form=DismissForm(formdata=None),
         here=_here(url_for("admin.show_entry", entry_id=entry.id)),
-        back=_safe_next(request.args.get("next")) or url_for("admin.list_entries"),
+        back=safe_next(request.args.get("next")) or url_for("admin.list_entries"),
         capture_time=local_capture_time,
         status_labels=STATUS_LABELS,
         kind_labels=KIND_LABELS,
@@ -259,11 +259,11 @@ def _here(page: str) -> str:
     """Where this page's forms send the admin back to: this page as they opened it."""
     if request.method == "GET":
         return request.full_path.rstrip("?")
-    return _safe_next(request.form.get("next")) or page
+    return safe_next(request.form.get("next")) or page
 
 
 def _back(form: FlaskForm, entry: Entry) -> str:
-    return _safe_next(form.next.data) or url_for("admin.show_entry", entry_id=entry.id)
+    return safe_next(form.next.data) or url_for("admin.show_entry", entry_id=entry.id)
 
 
 def _dismissers(flags: list[Flag]) -> dict[int, User]:

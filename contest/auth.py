@@ -92,7 +92,7 @@ def login():
     session.clear()  # a fresh session: nothing from before the sign-in carries over
     session["user_id"] = user.id
     session["stamp"] = password_stamp(user)
-    return redirect(_safe_next(form.next.data) or home_of(user), 303)
+    return redirect(safe_next(form.next.data) or home_of(user), 303)
 
 
 @bp.post("/logout")
@@ -122,7 +122,7 @@ def require_role(*roles: str) -> Callable[[], object]:
     return guard
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """`target` if it is a path on this site; never another host (an open redirect)."""
     if not target:
         return None

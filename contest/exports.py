@@ -32,7 +32,7 @@ from . import awards, scoring
 from .accounts import audit
 from .extensions import db
 from .file_transactions import delete_once_committed
-from .formatting import SEOUL, korean_time
+from .formatting import SEOUL, seoul_time
 from .forms import display_phone
 from .models import Award, Category, Contest, Entry, Flag, User, utcnow
 from .storage import get_storage
@@ -249,10 +249,10 @@ def entries_csv(contest: Contest) -> tuple[bytes, int]:
             csv_cell(entry.title),
             csv_cell(status_names.get(entry.status, entry.status)),
             csv_cell(entry.rejected_reason or ""),
-            korean_time(entry.created_at),
+            seoul_time(entry.created_at),
             csv_cell("; ".join(flags.get(entry.id, []))),
             csv_cell(award_of.get(entry.id, "")),
-            korean_time(entry.personal_data_purged_at),
+            seoul_time(entry.personal_data_purged_at),
         )
         for entry, category in db.session.execute(query).all()
     ]

@@ -1,4 +1,4 @@
-"""How values are shown to people: times in Korean time, sizes, phone numbers."""
+"""How values are shown to people: Seoul times in their language, sizes, phone numbers."""
 
 from __future__ import annotations
 
@@ -6,28 +6,34 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from flask_babel import format_date, format_datetime, gettext
 
 from .forms import display_phone
 
 SEOUL = ZoneInfo("Asia/Seoul")
-_WEEKDAYS = "월화수목금토일"
 
 
-def korean_time(moment: datetime | None) -> str:
-    """2026-11-25 (수) 14:05 — a stored UTC moment in Seoul time."""
+def local_time(moment: datetime | None) -> str:
+    """2026-11-25 (수) 14:05, or (Wed) in English: a stored UTC moment in Seoul time."""
     if moment is None:
         return ""
-    local = moment.astimezone(SEOUL)
-    return f"{local:%Y-%m-%d} ({_WEEKDAYS[local.weekday()]}) {local:%H:%M}"
+    # Flask-Babel converts to BABEL_DEFAULT_TIMEZONE (Asia/Seoul) and names the weekday in
+    # the visitor's language.
+    return format_datetime(moment, "yyyy-MM-dd (E) HH:mm")
 
 
-def korean_date(day: date | datetime | None) -> str:
-    """2026년 11월 25일 (수)."""
+def local_date(day: date | datetime | None) -> str:
+    """2026년 12월 3일 목요일 / Thursday, December 3, 2026."""
     if day is None:
         return ""
     if isinstance(day, datetime):
         day = day.astimezone(SEOUL).date()
-    return f"{day.year}년 {day.month}월 {day.day}일 ({_WEEKDAYS[day.weekday()]})"
+    return format_date(day, "full")
+
+
+def seoul_time(moment: datetime | None) -> str:
+    """2026-11-25 14:05 in Seoul time, the same in every language (for exported files)."""
+    return "" if moment is None else f"{moment.astimezone(SEOUL):%Y-%m-%d %H:%M}"
 
 
 def file_size(size: int) -> str:
@@ -41,20 +47,22 @@ def file_size(size: int) -> str:
     return f"{max(1, round(size / 1024))} KB"
 
 
-def korean_duration(seconds: float | None) -> str:
-    """3분 20초, 45초."""
+def duration_text(seconds: float | None) -> str:
+    """3분 20초 / 3 min 20 s."""
     if seconds is None:
         return ""
     minutes, rest = divmod(round(seconds), 60)
     if not minutes:
-        return f"{rest}초"
-    return f"{minutes}분 {rest}초" if rest else f"{minutes}분"
+        return gettext("%(s)d초", s=rest)
+    if not rest:
+        return gettext("%(m)d분", m=minutes)
+    return gettext("%(m)d분 %(s)d초", m=minutes, s=rest)
 
 
 def init_app(app: Flask) -> None:
     """Register the filters with the templates."""
-    app.add_template_filter(korean_time)
-    app.add_template_filter(korean_date)
+    app.add_template_filter(local_time)
+    app.add_template_filter(local_date)
     app.add_template_filter(file_size)
-    app.add_template_filter(korean_duration)
+    app.add_template_filter(duration_text)
     app.add_template_filter(display_phone, "phone")

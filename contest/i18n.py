@@ -1,0 +1,46 @@
+"""Languages: Korean first, English for foreign visitors; chosen by a visible switch.
+
+The switch is remembered in the session; without it the browser's Accept-Language decides,
+and Korean is the fallback. Times are shown in Seoul time, formatted for the language.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, redirect, request, session, url_for
+from flask_babel import Babel, get_locale
+
+from .auth import safe_next
+
+LANGUAGES = {"ko": "한국어", "en": "English"}
+DEFAULT = "ko"
+
+bp = Blueprint("i18n", __name__)
+babel = Babel()
+
+
+def select_locale() -> str:
+    """The visitor's choice, else the browser's preference among ours, else Korean."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(list(LANGUAGES), default=DEFAULT)
+
+
+@bp.get("/language/<code>")
+def switch_language(code: str):
+    """Remember a language for this visitor and go back to the page they were on."""
+    if code in LANGUAGES:
+        session["lang"] = code
+    return redirect(safe_next(request.args.get("next")) or url_for("submit.show_landing"), 303)
+
+
+def init_app(app: Flask) -> None:
+    """Set up Flask-Babel with our catalogues and the language switch."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Seoul")
+    babel.init_app(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def languages() -> dict:
+        return {"languages": LANGUAGES, "get_locale": get_locale}
