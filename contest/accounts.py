@@ -6,6 +6,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -29,11 +30,11 @@ def create_user(username: str, role: str, password: str, actor: User | None = No
     """Add a judge or an admin (the caller commits)."""
     username = username.strip()
     if role not in ROLES:
-        raise AccountError(f"역할은 {', '.join(ROLES)} 중 하나여야 합니다.")
+        raise AccountError(_("역할은 %(roles)s 중 하나여야 합니다.", roles=", ".join(ROLES)))
     if not username or len(username) > 50:
-        raise AccountError("아이디는 1자 이상 50자 이하여야 합니다.")
+        raise AccountError(_("아이디는 1자 이상 50자 이하여야 합니다."))
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError(f"'{username}' 아이디는 이미 있습니다.")
+        raise AccountError(_("'%(username)s' 아이디는 이미 있습니다.", username=username))
     _check_password(password)
     user = User(username=username, role=role, password_hash=_hash(password))
     db.session.add(user)
@@ -106,4 +107,4 @@ def _hash(password: str) -> str:
 
 def _check_password(password: str) -> None:
     if len(password) < 10:
-        raise AccountError("비밀번호는 10자 이상이어야 합니다.")
+        raise AccountError(_("비밀번호는 10자 이상이어야 합니다."))

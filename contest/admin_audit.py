@@ -6,6 +6,8 @@ import json
 from datetime import date, datetime, time, timedelta
 
 from flask import render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, select
 from wtforms import DateField, StringField
@@ -27,7 +29,7 @@ class KoreanDateField(DateField):
         try:
             super().process_formdata(valuelist)
         except ValueError:
-            raise ValueError("날짜는 2026-12-03처럼 써 주세요.") from None
+            raise ValueError(_("날짜는 2026-12-03처럼 써 주세요.")) from None
 
 
 class AuditFilterForm(FlaskForm):
@@ -37,22 +39,22 @@ class AuditFilterForm(FlaskForm):
         csrf = False
 
     user = StringField(
-        "사용자 (아이디)", filters=[strip_whitespace], validators=[Optional(), Length(max=50)]
+        _l("사용자 (아이디)"), filters=[strip_whitespace], validators=[Optional(), Length(max=50)]
     )
     action = StringField(
-        "동작", filters=[strip_whitespace], validators=[Optional(), Length(max=50)]
+        _l("동작"), filters=[strip_whitespace], validators=[Optional(), Length(max=50)]
     )
     target = StringField(
-        "대상 (앞부분, 예: entry:12)",
+        _l("대상 (앞부분, 예: entry:12)"),
         filters=[strip_whitespace],
         validators=[Optional(), Length(max=100)],
     )
-    since = KoreanDateField("시작일 (한국 날짜)", validators=[Optional()])
-    until = KoreanDateField("종료일 (한국 날짜, 포함)", validators=[Optional()])
+    since = KoreanDateField(_l("시작일 (한국 날짜)"), validators=[Optional()])
+    until = KoreanDateField(_l("종료일 (한국 날짜, 포함)"), validators=[Optional()])
 
     def validate_until(self, field) -> None:
         if field.data and self.since.data and field.data < self.since.data:
-            raise ValidationError("종료일이 시작일보다 앞설 수 없습니다.")
+            raise ValidationError(_("종료일이 시작일보다 앞설 수 없습니다."))
 
 
 @bp.get("/audit")

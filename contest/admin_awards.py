@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import abort, current_app, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
@@ -17,20 +19,22 @@ from .extensions import db
 from .models import Award, Category
 from .submit import current_contest
 
-BAD_FORM = "요청을 처리할 수 없습니다. 페이지를 새로 고쳐 주세요."
+BAD_FORM = _l("요청을 처리할 수 없습니다. 페이지를 새로 고쳐 주세요.")
 
 
 class RemoveAwardForm(FlaskForm):
     """Take an award back: why, for the audit log."""
 
-    reason = StringField("사유", validators=[DataRequired("사유를 적어 주세요."), Length(max=500)])
+    reason = StringField(
+        _l("사유"), validators=[DataRequired(_l("사유를 적어 주세요.")), Length(max=500)]
+    )
 
 
 class GiveAwardForm(RemoveAwardForm):
     """Give an award to another entry, named by its receipt code."""
 
     receipt = StringField(
-        "접수번호", validators=[DataRequired("접수번호를 적어 주세요."), Length(max=40)]
+        _l("접수번호"), validators=[DataRequired(_l("접수번호를 적어 주세요.")), Length(max=40)]
     )
 
 
@@ -38,7 +42,7 @@ class AddAwardForm(GiveAwardForm):
     """Give a tier of a category to an entry (e.g. after taking one back)."""
 
     category_id = HiddenField(validators=[DataRequired()])
-    tier = StringField("상", validators=[DataRequired()])
+    tier = StringField(_l("상"), validators=[DataRequired()])
 
 
 @bp.get("/awards")
@@ -54,7 +58,7 @@ def propose_awards():
     return _apply(
         ConfirmForm(),
         lambda: awards.propose(current_contest(), quorum, g.user),
-        "순위표에 따라 수상작을 새로 정했습니다.",
+        _("순위표에 따라 수상작을 새로 정했습니다."),
     )
 
 
@@ -65,7 +69,7 @@ def give_award(award_id: int):
     return _apply(
         form,
         lambda: awards.give(_award_or_404(award_id), form.receipt.data, form.reason.data, g.user),
-        "상을 옮겼습니다.",
+        _("상을 옮겼습니다."),
     )
 
 
@@ -76,7 +80,7 @@ def remove_award(award_id: int):
     return _apply(
         form,
         lambda: awards.remove(_award_or_404(award_id), form.reason.data, g.user),
-        "상을 취소했습니다.",
+        _("상을 취소했습니다."),
     )
 
 
@@ -93,7 +97,7 @@ def add_award():
             form.reason.data,
             g.user,
         ),
-        "상을 주었습니다.",
+        _("상을 주었습니다."),
     )
 
 
@@ -103,7 +107,7 @@ def publish_awards():
     return _apply(
         ConfirmForm(),
         lambda: awards.publish(current_contest(), g.user),
-        "결과를 발표했습니다. 수상작 페이지가 공개되었습니다.",
+        _("결과를 발표했습니다. 수상작 페이지가 공개되었습니다."),
     )
 
 
@@ -113,7 +117,7 @@ def unpublish_awards():
     return _apply(
         ConfirmForm(),
         lambda: awards.unpublish(current_contest(), g.user),
-        "발표를 취소했습니다. 수상작 페이지는 다시 '발표 전'으로 보입니다.",
+        _("발표를 취소했습니다. 수상작 페이지는 다시 '발표 전'으로 보입니다."),
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
@@ -16,13 +18,14 @@ from .database import begin_write
 from .extensions import db
 from .flags import KIND_LABELS, local_capture_time
 from .forms import strip_whitespace
+from .i18n import translate_name
 from .models import Entry, Flag, User
 from .moderation import REASON_MAX, EntryFilter, ModerationError
 from .storage import get_storage
 from .submit import current_contest
 
 PER_PAGE = 50
-STATUS_LABELS = {"submitted": "접수", "rejected": "반려"}
+STATUS_LABELS = {"submitted": _l("접수"), "rejected": _l("반려")}
 
 
 class EntryFilterForm(FlaskForm):
@@ -32,22 +35,22 @@ class EntryFilterForm(FlaskForm):
         csrf = False
 
     status = SelectField(
-        "상태",
-        choices=[SelectChoice("", "모든 상태")]
+        _l("상태"),
+        choices=[SelectChoice("", _l("모든 상태"))]
         + [SelectChoice(k, v) for k, v in STATUS_LABELS.items()],
         default="",
     )
-    category = SelectField("부문", default="")
+    category = SelectField(_l("부문"), default="")
     flag = SelectField(
-        "표시",
-        choices=[SelectChoice("", "모두"), SelectChoice("any", "표시가 있는 작품")]
+        _l("표시"),
+        choices=[SelectChoice("", _l("모두")), SelectChoice("any", _l("표시가 있는 작품"))]
         + [SelectChoice(k, v) for k, v in KIND_LABELS.items()],
         default="",
     )
     q = StringField(
-        "검색 (제목·설명·접수번호·응모자)",
+        _l("검색 (제목·설명·접수번호·응모자)"),
         filters=[strip_whitespace],
-        validators=[Optional(), Length(max=100, message="검색어는 100자 이내로 써 주세요.")],
+        validators=[Optional(), Length(max=100, message=_l("검색어는 100자 이내로 써 주세요."))],
     )
 
 
@@ -55,11 +58,13 @@ class RejectForm(FlaskForm):
     """Reject an entry: the reason is shown to its entrant on the receipt page."""
 
     reason = TextAreaField(
-        "반려 사유 (응모자의 접수 확인 화면에 보입니다)",
+        _l("반려 사유 (응모자의 접수 확인 화면에 보입니다)"),
         filters=[strip_whitespace],
         validators=[
-            DataRequired(message="반려 사유를 입력해 주세요."),
-            Length(max=REASON_MAX, message=f"사유는 {REASON_MAX}자 이내로 써 주세요."),
+            DataRequired(message=_l("반려 사유를 입력해 주세요.")),
+            Length(
+                max=REASON_MAX, message=_l("사유는 %(limit)s자 이내로 써 주세요.", limit=REASON_MAX)
+            ),
         ],
     )
     next = HiddenField()
@@ -75,11 +80,13 @@ class DismissForm(FlaskForm):
     """Dismiss a flag after looking: why it is not a problem."""
 
     reason = StringField(
-        "확인 사유",
+        _l("확인 사유"),
         filters=[strip_whitespace],
         validators=[
-            DataRequired(message="확인 사유를 입력해 주세요."),
-            Length(max=REASON_MAX, message=f"사유는 {REASON_MAX}자 이내로 써 주세요."),
+            DataRequired(message=_l("확인 사유를 입력해 주세요.")),
+            Length(
+                max=REASON_MAX, message=_l("사유는 %(limit)s자 이내로 써 주세요.", limit=REASON_MAX)
+            ),
         ],
     )
     next = HiddenField()
@@ -90,8 +97,8 @@ def list_entries():
     """Every entry with its thumbnail, status and open flags; filtered and paginated."""
     contest = current_contest()
     form = EntryFilterForm(formdata=request.args)
-    form.category.choices = [SelectChoice("", "모든 부문")] + [
-        SelectChoice(c.slug, c.name) for c in contest.categories
+    form.category.choices = [SelectChoice("", _("모든 부문"))] + [
+        SelectChoice(c.slug, translate_name(c.name)) for c in contest.categories
     ]
     if not form.validate():
         return _render_list(form, None, {}, 400)
@@ -151,7 +158,7 @@ def reject_entry(entry_id: int):
         form.form_errors.append(why.message)
         return _entry_page(entry, reject_form=form, status=why.status)
     db.session.commit()
-    flash("작품을 반려했습니다. 모든 심사 대상에서 빠졌습니다.", "success")
+    flash(_("작품을 반려했습니다. 모든 심사 대상에서 빠졌습니다."), "success")
     return redirect(_back(form, entry), 303)
 
 
@@ -171,7 +178,7 @@ def restore_entry(entry_id: int):
         form.form_errors.append(why.message)
         return _entry_page(entry, restore_form=form, status=why.status)
     db.session.commit()
-    flash("작품을 다시 심사 대상에 넣었습니다.", "success")
+    flash(_("작품을 다시 심사 대상에 넣었습니다."), "success")
     return redirect(_back(form, entry), 303)
 
 
@@ -198,7 +205,7 @@ def dismiss_flag(flag_id: int):
         form.form_errors.append(why.message)
         return _flag_page(flag, form, why.status)
     db.session.commit()
-    flash("표시를 확인 처리했습니다.", "success")
+    flash(_("표시를 확인 처리했습니다."), "success")
     return redirect(_back(form, flag.entry), 303)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import (
@@ -31,10 +33,10 @@ from .models import User
 from .rounds import METHODS, SLUG_MAX, WEIGHT_TOTAL
 
 PASSWORD_MIN = 10  # accounts._check_password holds the same floor for every caller
-ROLE_CHOICES = [SelectChoice("judge", "심사위원"), SelectChoice("admin", "운영자")]
+ROLE_CHOICES = [SelectChoice("judge", _l("심사위원")), SelectChoice("admin", _l("운영자"))]
 METHOD_CHOICES = [
-    SelectChoice("scoring", "점수 심사 (기준별 1–10점)"),
-    SelectChoice("screening", "선별 심사 (예/아니오)"),
+    SelectChoice("scoring", _l("점수 심사 (기준별 1–10점)")),
+    SelectChoice("screening", _l("선별 심사 (예/아니오)")),
 ]
 CRITERIA_MAX_ROWS = 20
 CRITERIA_BLANK_ROWS = 3
@@ -47,52 +49,56 @@ class ConfirmForm(FlaskForm):
 class NewPasswordForm(FlaskForm):
     """A password typed twice, or one made at random and shown once."""
 
-    generate = BooleanField("무작위 비밀번호 만들기 (다음 화면에 한 번만 보여 줍니다)")
-    password = PasswordField("비밀번호")
-    confirm = PasswordField("비밀번호 확인")
+    generate = BooleanField(_l("무작위 비밀번호 만들기 (다음 화면에 한 번만 보여 줍니다)"))
+    password = PasswordField(_l("비밀번호"))
+    confirm = PasswordField(_l("비밀번호 확인"))
 
     def validate_password(self, field) -> None:
         if self.generate.data:
             return
         if not field.data:
-            raise ValidationError("비밀번호를 입력하거나 '무작위 비밀번호 만들기'를 고르세요.")
+            raise ValidationError(_("비밀번호를 입력하거나 '무작위 비밀번호 만들기'를 고르세요."))
         if len(field.data) < PASSWORD_MIN:
-            raise ValidationError(f"비밀번호는 {PASSWORD_MIN}자 이상이어야 합니다.")
+            raise ValidationError(_("비밀번호는 %(min)s자 이상이어야 합니다.", min=PASSWORD_MIN))
 
     def validate_confirm(self, field) -> None:
         if not self.generate.data and field.data != self.password.data:
-            raise ValidationError("두 비밀번호가 같지 않습니다.")
+            raise ValidationError(_("두 비밀번호가 같지 않습니다."))
 
 
 class StaffForm(NewPasswordForm):
     """A new judge or admin: one person, one account."""
 
     username = StringField(
-        "아이디",
+        _l("아이디"),
         filters=[strip_whitespace],
         validators=[
-            DataRequired(message="아이디를 입력해 주세요."),
-            Length(max=50, message="아이디는 50자 이내로 써 주세요."),
+            DataRequired(message=_l("아이디를 입력해 주세요.")),
+            Length(max=50, message=_l("아이디는 50자 이내로 써 주세요.")),
             Regexp(
                 r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-                message="아이디는 영문·숫자로 시작하고 영문·숫자·점(.)·밑줄(_)·하이픈(-)만 씁니다.",
+                message=_l(
+                    "아이디는 영문·숫자로 시작하고 영문·숫자·점(.)·밑줄(_)·하이픈(-)만 씁니다."
+                ),
             ),
         ],
     )
     display_name = StringField(
-        "이름 (화면과 기록에 보이는 이름)",
+        _l("이름 (화면과 기록에 보이는 이름)"),
         filters=[strip_whitespace],
         validators=[
-            DataRequired(message="이 계정을 쓸 사람의 이름을 입력해 주세요."),
-            Length(max=100, message="이름은 100자 이내로 써 주세요."),
+            DataRequired(message=_l("이 계정을 쓸 사람의 이름을 입력해 주세요.")),
+            Length(max=100, message=_l("이름은 100자 이내로 써 주세요.")),
         ],
     )
     role = SelectField(
-        "역할",
+        _l("역할"),
         choices=ROLE_CHOICES,
         default="judge",
         validate_choice=False,  # AnyOf says it in Korean
-        validators=[AnyOf(["judge", "admin"], message="역할은 심사위원이나 운영자 중 하나입니다.")],
+        validators=[
+            AnyOf(["judge", "admin"], message=_l("역할은 심사위원이나 운영자 중 하나입니다."))
+        ],
     )
 
     def validate_username(self, field) -> None:
@@ -100,8 +106,11 @@ class StaffForm(NewPasswordForm):
         taken = select(User.id).where(func.lower(User.username) == field.data.lower())
         if db.session.scalar(taken) is not None:
             raise ValidationError(
-                f"'{field.data}' 아이디는 이미 있습니다."
-                " 계정은 한 사람에 하나씩이며 함께 쓰지 않습니다."
+                _(
+                    "'%(username)s' 아이디는 이미 있습니다."
+                    " 계정은 한 사람에 하나씩이며 함께 쓰지 않습니다.",
+                    username=field.data,
+                )
             )
 
 
@@ -109,11 +118,11 @@ class MethodForm(FlaskForm):
     """How a round is judged."""
 
     method = SelectField(
-        "심사 방식",
+        _l("심사 방식"),
         choices=METHOD_CHOICES,
         validate_choice=False,  # AnyOf says it in Korean
         validators=[
-            AnyOf(list(METHODS), message="심사 방식은 점수 심사나 선별 심사 중 하나입니다.")
+            AnyOf(list(METHODS), message=_l("심사 방식은 점수 심사나 선별 심사 중 하나입니다."))
         ],
     )
 
@@ -122,31 +131,31 @@ class CriterionRowForm(Form):
     """One criterion of a scoring round; a row left blank (or marked for removal) is ignored."""
 
     slug = StringField(
-        "코드",
+        _l("코드"),
         filters=[strip_whitespace],
         validators=[
             Optional(),
-            Length(max=SLUG_MAX, message=f"코드는 {SLUG_MAX}자 이내로 써 주세요."),
+            Length(max=SLUG_MAX, message=_l("코드는 %(max)s자 이내로 써 주세요.", max=SLUG_MAX)),
             Regexp(
                 r"^[a-z][a-z0-9_]*$",
-                message="코드는 영문 소문자로 시작하고 영문 소문자·숫자·밑줄(_)만 씁니다.",
+                message=_l("코드는 영문 소문자로 시작하고 영문 소문자·숫자·밑줄(_)만 씁니다."),
             ),
         ],
     )
     name = StringField(
-        "이름",
+        _l("이름"),
         filters=[strip_whitespace],
-        validators=[Optional(), Length(max=100, message="이름은 100자 이내로 써 주세요.")],
+        validators=[Optional(), Length(max=100, message=_l("이름은 100자 이내로 써 주세요."))],
     )
     weight = IntegerField(
-        "가중치 (%)",
-        invalid_value_message="가중치는 정수로 써 주세요.",
+        _l("가중치 (%)"),
+        invalid_value_message=_l("가중치는 정수로 써 주세요."),
         validators=[
             Optional(),
-            NumberRange(min=1, max=100, message="가중치는 1에서 100 사이입니다."),
+            NumberRange(min=1, max=100, message=_l("가중치는 1에서 100 사이입니다.")),
         ],
     )
-    remove = BooleanField("삭제")
+    remove = BooleanField(_l("삭제"))
 
     def validate(self, extra_validators=None) -> bool:
         if self.remove.data:
@@ -174,7 +183,7 @@ class CriteriaForm(FlaskForm):
                 ]
             }
         )
-        for _ in range(min(CRITERIA_BLANK_ROWS, CRITERIA_MAX_ROWS - len(form.rows))):
+        for _blank in range(min(CRITERIA_BLANK_ROWS, CRITERIA_MAX_ROWS - len(form.rows))):
             form.rows.append_entry()
         return form
 
@@ -193,9 +202,9 @@ class CriteriaForm(FlaskForm):
             if row.remove.data or row.is_blank():
                 continue
             for field, message in (
-                (row.slug, "코드를 입력해 주세요."),
-                (row.name, "이름을 입력해 주세요."),
-                (row.weight, "가중치를 입력해 주세요."),
+                (row.slug, _("코드를 입력해 주세요.")),
+                (row.name, _("이름을 입력해 주세요.")),
+                (row.weight, _("가중치를 입력해 주세요.")),
             ):
                 if field.data in (None, "") and not field.errors:
                     field.errors = [*field.errors, message]
@@ -203,7 +212,7 @@ class CriteriaForm(FlaskForm):
             if row.slug.data in seen:
                 row.slug.errors = [
                     *row.slug.errors,
-                    "위에서 이미 쓴 코드입니다. 코드는 겹칠 수 없습니다.",
+                    _("위에서 이미 쓴 코드입니다. 코드는 겹칠 수 없습니다."),
                 ]
                 valid = False
             seen.add(row.slug.data)
@@ -211,12 +220,16 @@ class CriteriaForm(FlaskForm):
             return False
         kept = self.kept_rows()
         if not kept:
-            self.form_errors.append("기준이 하나 이상 있어야 합니다.")
+            self.form_errors.append(_("기준이 하나 이상 있어야 합니다."))
             return False
         total = sum(weight for _, _, weight in kept)
         if total != WEIGHT_TOTAL:
             self.form_errors.append(
-                f"가중치의 합이 정확히 {WEIGHT_TOTAL}이어야 합니다. 지금은 {total}입니다."
+                _(
+                    "가중치의 합이 정확히 %(required)s이어야 합니다. 지금은 %(total)s입니다.",
+                    required=WEIGHT_TOTAL,
+                    total=total,
+                )
             )
             return False
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from flask import flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from . import accounts
@@ -49,7 +50,7 @@ def create_judge():
     db.session.commit()
     if form.generate.data:
         return _show_password_once(user, password, 201)
-    flash(f"'{user.username}' 계정을 만들었습니다.", "success")
+    flash(_("'%(username)s' 계정을 만들었습니다.", username=user.username), "success")
     return redirect(url_for("admin.list_judges"), 303)
 
 
@@ -89,13 +90,13 @@ def reset_password(user_id: int):
     db.session.commit()
     if form.generate.data:
         return _show_password_once(user, password, 200)
-    flash(f"'{user.username}' 계정의 비밀번호를 바꿨습니다.", "success")
+    flash(_("'%(username)s' 계정의 비밀번호를 바꿨습니다.", username=user.username), "success")
     return redirect(url_for("admin.list_judges"), 303)
 
 
 def _set_active(user_id: int, active: bool):
     if not ConfirmForm().validate_on_submit():
-        return _render_list("요청을 처리할 수 없습니다. 페이지를 새로 고쳐 주세요.", 400)
+        return _render_list(_("요청을 처리할 수 없습니다. 페이지를 새로 고쳐 주세요."), 400)
     begin_write()  # two admins disabling each other cannot both pass the last-admin check
     user = db.get_or_404(User, user_id)
     try:
@@ -104,8 +105,11 @@ def _set_active(user_id: int, active: bool):
         return _render_list(str(why), 409)
     db.session.commit()
     if changed:
-        verb = "다시 쓸 수 있게 했습니다" if active else "중지했습니다"
-        flash(f"'{user.username}' 계정을 {verb}.", "success")
+        if active:
+            message = _("'%(username)s' 계정을 다시 쓸 수 있게 했습니다.", username=user.username)
+        else:
+            message = _("'%(username)s' 계정을 중지했습니다.", username=user.username)
+        flash(message, "success")
     return redirect(url_for("admin.list_judges"), 303)
 
 
@@ -162,12 +166,15 @@ def set_account_active(user: User, active: bool, actor: User) -> bool:
     if not active:
         if user.id == actor.id:
             raise AccountError(
-                "자기 계정은 중지할 수 없습니다. 필요하면 다른 운영자에게 부탁해 주세요."
+                _("자기 계정은 중지할 수 없습니다. 필요하면 다른 운영자에게 부탁해 주세요.")
             )
         if user.is_admin and _active_admins() <= 1:
             raise AccountError(
-                f"'{user.username}'은(는) 마지막 활성 운영자라 중지할 수 없습니다."
-                " 다른 운영자 계정을 먼저 만들거나 다시 쓸 수 있게 해 주세요."
+                _(
+                    "'%(username)s'은(는) 마지막 활성 운영자라 중지할 수 없습니다."
+                    " 다른 운영자 계정을 먼저 만들거나 다시 쓸 수 있게 해 주세요.",
+                    username=user.username,
+                )
             )
     accounts.set_active(user, active, actor=actor)
     return True

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import FloatField, HiddenField, SelectField
@@ -20,7 +22,7 @@ from .models import Contest, Round
 from .submit import current_contest
 
 DEFAULT_THRESHOLD = 0.5
-BAD_THRESHOLD = "통과 기준은 0과 1 사이의 값이어야 합니다."
+BAD_THRESHOLD = _l("통과 기준은 0과 1 사이의 값이어야 합니다.")
 
 
 def _is_share(value: float) -> bool:
@@ -45,13 +47,16 @@ class CloseRoundForm(FlaskForm):
     """Close a round: the yes-share an entry needs to advance, and how the next round judges."""
 
     threshold = FloatField(
-        "통과 기준 (찬성 비율)",
+        _l("통과 기준 (찬성 비율)"),
         default=DEFAULT_THRESHOLD,
         validators=[InputRequired(), _finite],
     )
     next_method = SelectField(
-        "다음 라운드 방식",
-        choices=[SelectChoice("scoring", "점수 심사"), SelectChoice("screening", "통과/탈락 심사")],
+        _l("다음 라운드 방식"),
+        choices=[
+            SelectChoice("scoring", _l("점수 심사")),
+            SelectChoice("screening", _l("통과/탈락 심사")),
+        ],
         default="scoring",
     )
     digest = HiddenField()
@@ -138,7 +143,7 @@ def close_round(round_id: int):
         return _render_close(round_, form, form.threshold.data, status=409)
     except scoring.PreviewOutdated:
         db.session.rollback()
-        form.form_errors.append("미리 보기 이후 점수가 바뀌었습니다. 결과를 다시 확인해 주세요.")
+        form.form_errors.append(_("미리 보기 이후 점수가 바뀌었습니다. 결과를 다시 확인해 주세요."))
         return _render_close(round_, form, form.threshold.data, status=409)
     db.session.commit()
     return redirect(url_for("admin.show_leaderboard", round=round_.id), 303)

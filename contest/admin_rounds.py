@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from . import rounds
@@ -10,6 +11,7 @@ from .admin import bp
 from .admin_forms import METHOD_CHOICES, ConfirmForm, CriteriaForm, MethodForm
 from .database import begin_write
 from .extensions import db
+from .i18n import translate_name
 from .models import Round
 from .submit import current_contest
 
@@ -43,7 +45,9 @@ def update_criteria(round_id: int):
         form.form_errors.append(why.message)
         return _render_criteria(round_, form, why.status)
     db.session.commit()
-    flash(f"'{round_.name}'의 채점 기준을 저장했습니다.", "success")
+    flash(
+        _("'%(round)s'의 채점 기준을 저장했습니다.", round=translate_name(round_.name)), "success"
+    )
     return redirect(url_for("admin.show_criteria", round_id=round_.id), 303)
 
 
@@ -51,7 +55,7 @@ def update_criteria(round_id: int):
 def reopen_round(round_id: int):
     """Open a closed round again, when no other round is open."""
     if not ConfirmForm().validate_on_submit():
-        return _render_rounds("요청을 처리할 수 없습니다. 페이지를 새로 고쳐 주세요.", 400)
+        return _render_rounds(_("요청을 처리할 수 없습니다. 페이지를 새로 고쳐 주세요."), 400)
     begin_write()  # the one-open-round check and the change in one write transaction
     round_ = _round_or_404(round_id)
     try:
@@ -59,7 +63,7 @@ def reopen_round(round_id: int):
     except rounds.RoundError as why:
         return _render_rounds(why.message, why.status)
     db.session.commit()
-    flash(f"'{round_.name}' 심사를 다시 열었습니다.", "success")
+    flash(_("'%(round)s' 심사를 다시 열었습니다.", round=translate_name(round_.name)), "success")
     return redirect(url_for("admin.list_rounds"), 303)
 
 
@@ -68,7 +72,8 @@ def switch_method(round_id: int):
     """Switch a round without scores between screening (yes/no) and scoring."""
     form = MethodForm()
     if not form.validate_on_submit():
-        return _render_rounds(" ".join(form.method.errors) or "심사 방식을 골라 주세요.", 400)
+        message = " ".join(str(error) for error in form.method.errors)
+        return _render_rounds(message or _("심사 방식을 골라 주세요."), 400)
     begin_write()
     round_ = _round_or_404(round_id)
     try:
@@ -76,7 +81,9 @@ def switch_method(round_id: int):
     except rounds.RoundError as why:
         return _render_rounds(why.message, why.status)
     db.session.commit()
-    flash(f"'{round_.name}'의 심사 방식을 저장했습니다.", "success")
+    flash(
+        _("'%(round)s'의 심사 방식을 저장했습니다.", round=translate_name(round_.name)), "success"
+    )
     return redirect(url_for("admin.list_rounds"), 303)
 
 

@@ -19,6 +19,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired
@@ -31,15 +33,17 @@ from .security import login_rate_limit
 
 bp = Blueprint("auth", __name__)
 
-THROTTLED = "로그인에 여러 번 실패했습니다. 15분 뒤에 다시 시도해 주세요."
+THROTTLED = _l("로그인에 여러 번 실패했습니다. 15분 뒤에 다시 시도해 주세요.")
 
 
 class LoginForm(FlaskForm):
     """Username and password; `next` is where the user was going."""
 
-    username = StringField("아이디", validators=[DataRequired(message="아이디를 입력해 주세요.")])
+    username = StringField(
+        _l("아이디"), validators=[DataRequired(message=_l("아이디를 입력해 주세요."))]
+    )
     password = PasswordField(
-        "비밀번호", validators=[DataRequired(message="비밀번호를 입력해 주세요.")]
+        _l("비밀번호"), validators=[DataRequired(message=_l("비밀번호를 입력해 주세요."))]
     )
     next = HiddenField()
 
@@ -82,12 +86,12 @@ def login():
     except accounts.Throttled:
         db.session.commit()
         if wants_json():
-            return jsonify(errors={"_form": [THROTTLED]}), 429
-        form.form_errors.append(THROTTLED)
+            return jsonify(errors={"_form": [str(THROTTLED)]}), 429
+        form.form_errors.append(str(THROTTLED))
         return render_template("auth/login.html", form=form), 429
     db.session.commit()
     if user is None:
-        form.form_errors.append("아이디나 비밀번호가 맞지 않습니다.")
+        form.form_errors.append(_("아이디나 비밀번호가 맞지 않습니다."))
         return render_template("auth/login.html", form=form), 401
     session.clear()  # a fresh session: nothing from before the sign-in carries over
     session["user_id"] = user.id
@@ -113,7 +117,7 @@ def require_role(*roles: str) -> Callable[[], object]:
     def guard():
         if g.user is None:
             if wants_json():
-                return jsonify(errors={"_form": ["로그인이 필요합니다."]}), 401
+                return jsonify(errors={"_form": [_("로그인이 필요합니다.")]}), 401
             return redirect(url_for("auth.show_login", next=request.full_path.rstrip("?")), 303)
         if g.user.role not in roles:
             abort(403)

@@ -19,18 +19,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
 
 from . import receipts, scoring
 from .accounts import audit
 from .extensions import db
+from .i18n import translate_name
 from .models import Award, Category, Contest, Entry, User, utcnow
+from .seed import translatable
 
-PRIVATE_WINNER = "수상자 (비공개)"
+# The default tier names of config.AWARD_TIERS, listed here so the catalogue has them: pages show
+# a tier's name through `translate_name`. (Settings are plain data and import nothing.)
+_TIER_NAMES = (
+    translatable("대상"),
+    translatable("최우수상"),
+    translatable("우수상"),
+    translatable("장려상"),
+)
+
+PRIVATE_WINNER = _l("수상자 (비공개)")
 
 
 class AwardError(ValueError):
-    """A refused award change, with a message for the admin and an HTTP status."""
+    """A refused award change, with a message for the admin and an HTTP status.
+
+    The message is a lazy translation: it becomes text in the admin's language when shown.
+    """
 
     def __init__(self, message: str, status: int = 409) -> None:
         super().__init__(message)
@@ -40,7 +55,11 @@ class AwardError(ValueError):
 
 @dataclass(frozen=True)
 class Tier:
-    """An award tier: its slug, its Korean name, how many a category gives, its order."""
+    """An award tier: its slug, its Korean name, how many a category gives, its order.
+
+    The name is the msgid of its translation: pages show it as `_(name)`; the exports for the
+    prize office keep it in Korean.
+    """
 
     slug: str
     name: str
@@ -104,7 +123,7 @@ def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
     _check_unpublished(contest)
     round_ = scoring.results_round(contest)
     if round_ is None:
-        raise AwardError("심사 라운드가 없어 수상작을 정할 수 없습니다.")
+        raise AwardError(_l("심사 라운드가 없어 수상작을 정할 수 없습니다."))
     before = _snapshot(awards_of(contest))
     db.session.execute(delete(Award).where(Award.contest_id == contest.id))
     slots = [tier for tier in tiers() for _ in range(tier.count)]
@@ -120,6 +139,7 @@ def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
                     tier=tier.slug,
                     position=position,
                     assigned_by_id=actor.id if actor else None,
+                    # Stored, and shown as written: the record stays in Korean.
                     reason=f"{round_.name} 순위 {standing.rank}위",
                 )
             )
@@ -141,7 +161,7 @@ def give(award: Award, typed_receipt: str, reason: str, actor: User | None) -> A
     reason = _required(reason)
     entry = _eligible_entry(award.category, typed_receipt)
     if entry.id == award.entry_id:
-        raise AwardError("이미 이 작품에 주어진 상입니다.", 400)
+        raise AwardError(_l("이미 이 작품에 주어진 상입니다."), 400)
     old = _describe(award)
     award.entry_id = entry.id
     award.entry = entry
@@ -172,12 +192,19 @@ def add(
     reason = _required(reason)
     tier = tier_of(tier_slug)
     if tier is None:
-        raise AwardError("없는 상입니다.", 400)
+        raise AwardError(_l("없는 상입니다."), 400)
     given = db.session.scalars(
         select(Award).where(Award.category_id == category.id, Award.tier == tier.slug)
     ).all()
     if len(given) >= tier.count:
-        raise AwardError(f"{category.name} 부문의 {tier.name}은 이미 {tier.count}점 모두 있습니다.")
+        raise AwardError(
+            _l(
+                "%(category)s 부문의 %(tier)s은 이미 %(count)s점 모두 있습니다.",
+                category=category.name,
+                tier=_l(tier.name),
+                count=tier.count,
+            )
+        )
     entry = _eligible_entry(category, typed_receipt)
     award = Award(
         contest_id=category.contest_id,
@@ -199,9 +226,9 @@ def add(
 def publish(contest: Contest, actor: User | None) -> None:
     """Announce the awards: /winners shows them from now on."""
     if contest.results_published_at is not None:
-        raise AwardError("이미 발표했습니다.")
+        raise AwardError(_l("이미 발표했습니다."))
     if not awards_of(contest):
-        raise AwardError("수상작이 없어 발표할 수 없습니다.")
+        raise AwardError(_l("수상작이 없어 발표할 수 없습니다."))
     contest.results_published_at = utcnow()
     db.session.flush()
     audit(
@@ -216,7 +243,7 @@ def publish(contest: Contest, actor: User | None) -> None:
 def unpublish(contest: Contest, actor: User | None) -> None:
     """Withdraw the announcement: /winners says "not yet announced" again."""
     if contest.results_published_at is None:
-        raise AwardError("아직 발표하지 않았습니다.")
+        raise AwardError(_l("아직 발표하지 않았습니다."))
     old = contest.results_published_at.isoformat()
     contest.results_published_at = None
     db.session.flush()
@@ -284,13 +311,13 @@ def mask_name(name: str) -> str:
 
 def _check_unpublished(contest: Contest) -> None:
     if contest.results_published_at is not None:
-        raise AwardError("발표된 뒤에는 수상작을 바꿀 수 없습니다. 먼저 발표를 취소해 주세요.")
+        raise AwardError(_l("발표된 뒤에는 수상작을 바꿀 수 없습니다. 먼저 발표를 취소해 주세요."))
 
 
 def _required(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise AwardError("사유를 적어 주세요.", 400)
+        raise AwardError(_l("사유를 적어 주세요."), 400)
     return reason
 
 
@@ -301,17 +328,20 @@ def _eligible_entry(category: Category, typed_receipt: str) -> Entry:
     if receipts.is_well_formed(code):
         entry = db.session.scalar(select(Entry).where(Entry.receipt == code))
     if entry is None or entry.contest_id != category.contest_id:
-        raise AwardError("그 접수번호의 응모작이 없습니다.", 400)
+        raise AwardError(_l("그 접수번호의 응모작이 없습니다."), 400)
     if entry.category_id != category.id:
-        raise AwardError(f"그 응모작은 {category.name} 부문이 아닙니다.", 400)
+        name = translate_name(category.name)
+        raise AwardError(_l("그 응모작은 %(category)s 부문이 아닙니다.", category=name), 400)
     if entry.status != "submitted":
-        raise AwardError("심사에서 제외된 응모작에는 상을 줄 수 없습니다.", 400)
+        raise AwardError(_l("심사에서 제외된 응모작에는 상을 줄 수 없습니다."), 400)
     holder = db.session.scalar(select(Award).where(Award.entry_id == entry.id))
     if holder is not None:
         tier = tier_of(holder.tier)
         raise AwardError(
-            f"그 응모작은 이미 {tier.name if tier else holder.tier} 수상작입니다."
-            " 먼저 그 상을 옮기거나 취소해 주세요."
+            _l(
+                "그 응모작은 이미 %(tier)s 수상작입니다. 먼저 그 상을 옮기거나 취소해 주세요.",
+                tier=_l(tier.name) if tier else holder.tier,
+            )
         )
     return entry
 

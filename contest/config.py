@@ -46,6 +46,8 @@ MAX_ENTRIES_PER_ENTRANT = 3
 # changes, so each entry records which text was agreed to.
 CONSENT_NOTICE_VERSION = "2026-11-v1"
 # How long entrants' personal data is kept after the results are announced, as the notice says.
+# Shown through `_()`: its English is in the catalogue under this exact Korean text (listed for
+# extraction in submit.py); a changed value shows as written until it is translated too.
 RETENTION_AFTER_RESULTS = "결과 발표 후 1년"
 
 # The region phone numbers without a country code are read in.

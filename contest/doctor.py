@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from . import playback
@@ -66,11 +67,11 @@ def examine(storage: LocalStorage) -> list[Problem]:
         problems.extend(_check_asset(storage, asset))
     for key in sorted(storage.keys()):
         if key not in known:
-            problems.append(
-                Problem("orphan-file", f"파일에 해당하는 응모작이 없음: {key}", key=key)
-            )
+            detail = _("파일에 해당하는 응모작이 없음: %(key)s", key=key)
+            problems.append(Problem("orphan-file", detail, key=key))
     for path in sorted(_stale_temp_files(storage)):
-        problems.append(Problem("stale-temp", f"중단된 업로드의 임시 파일: {path.name}", path=path))
+        detail = _("중단된 업로드의 임시 파일: %(name)s", name=path.name)
+        problems.append(Problem("stale-temp", detail, path=path))
     problems.extend(_playback_problems())
     return problems
 
@@ -112,12 +113,26 @@ def repair(storage: LocalStorage, problems: list[Problem]) -> Repair:
 
 
 def _check_asset(storage: LocalStorage, asset: Asset) -> Iterator[Problem]:
-    label = f"응모작 {asset.entry.receipt_display}의 {asset.role}"
+    receipt, role = asset.entry.receipt_display, asset.role
     which = "original" if asset.role == "original" else "derivative"
     if not storage.exists(asset.key):
-        yield Problem(f"missing-{which}", f"{label} 파일이 없음: {asset.key}", asset.key, asset.id)
+        detail = _(
+            "응모작 %(receipt)s의 %(role)s 파일이 없음: %(key)s",
+            receipt=receipt,
+            role=role,
+            key=asset.key,
+        )
+        yield Problem(f"missing-{which}", detail, asset.key, asset.id)
     elif (size := storage.size(asset.key)) != asset.size:
-        detail = f"{label} 파일 크기 {size}가 기록된 {asset.size}와 다름: {asset.key}"
+        detail = _(
+            "응모작 %(receipt)s의 %(role)s 파일 크기 %(size)s가"
+            " 기록된 %(recorded)s와 다름: %(key)s",
+            receipt=receipt,
+            role=role,
+            size=size,
+            recorded=asset.size,
+            key=asset.key,
+        )
         yield Problem(f"damaged-{which}", detail, asset.key, asset.id)
 
 
@@ -126,10 +141,16 @@ def _playback_problems() -> Iterator[Problem]:
     query = select(Entry).where(Entry.playback_status.in_(("failed", "pending"))).order_by(Entry.id)
     for entry in db.session.scalars(query):
         if entry.playback_status == "failed":
-            detail = f"응모작 {entry.receipt_display}의 재생용 변환 실패: {entry.playback_error}"
+            detail = _(
+                "응모작 %(receipt)s의 재생용 변환 실패: %(error)s",
+                receipt=entry.receipt_display,
+                error=entry.playback_error,
+            )
             yield Problem("playback-failed", detail, entry_id=entry.id)
         elif entry.created_at < stalled_before:
-            detail = f"응모작 {entry.receipt_display}의 재생용 변환이 오래 대기 중"
+            detail = _(
+                "응모작 %(receipt)s의 재생용 변환이 오래 대기 중", receipt=entry.receipt_display
+            )
             yield Problem("playback-stalled", detail, entry_id=entry.id)
 
 

@@ -13,6 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -31,13 +34,13 @@ from .models import Asset, Contest, Entry
 from .storage import get_storage
 from .uploads import spooled_path
 
-_DUPLICATE = "이 사진은 이미 응모된 작품입니다. 다른 사진을 선택해 주세요."
+_DUPLICATE = _l("이 사진은 이미 응모된 작품입니다. 다른 사진을 선택해 주세요.")
 
 
 class Refused(Exception):
     """An entry the contest will not take: the message for the visitor, the status, the field."""
 
-    def __init__(self, message: str, status: int, field: str = "media") -> None:
+    def __init__(self, message: str | LazyString, status: int, field: str = "media") -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -69,7 +72,7 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
         raise Refused(why.message, why.status) from None
     category = contest.category_for(kind)
     if category is None:
-        raise Refused("지금은 이 부문의 응모를 받지 않습니다.", 403, "_form")
+        raise Refused(_("지금은 이 부문의 응모를 받지 않습니다."), 403, "_form")
     phash = flags.phash_of(media.thumbnail.data)  # ~1 ms, so outside the write lock
 
     assets = _store(upload_path, media)
@@ -151,20 +154,27 @@ def entries_of(contest: Contest, phone: str, email: str) -> int:
 
 def _check_window(contest: Contest, now: datetime) -> None:
     if now < contest.opens_at:
-        raise Refused("아직 응모 기간이 아닙니다.", 403, "_form")
+        raise Refused(_("아직 응모 기간이 아닙니다."), 403, "_form")
     if now >= contest.closes_at:
-        raise Refused("응모 기간이 끝났습니다. 참여해 주셔서 감사합니다.", 403, "_form")
+        raise Refused(_("응모 기간이 끝났습니다. 참여해 주셔서 감사합니다."), 403, "_form")
 
 
 def _check_size(kind: str, size: int, config) -> None:
     limit = config["VIDEO_MAX_BYTES"] if kind == "video" else config["PHOTO_MAX_BYTES"]
     if size > limit:
-        what = "영상" if kind == "video" else "사진"
-        raise Rejected(
-            f"파일이 너무 큽니다: {what}은 {file_size(limit)}까지 올릴 수 있습니다"
-            f" (올린 파일 {file_size(size)}).",
-            413,
-        )
+        if kind == "video":
+            message = _(
+                "파일이 너무 큽니다: 영상은 %(limit)s까지 올릴 수 있습니다 (올린 파일 %(size)s).",
+                limit=file_size(limit),
+                size=file_size(size),
+            )
+        else:
+            message = _(
+                "파일이 너무 큽니다: 사진은 %(limit)s까지 올릴 수 있습니다 (올린 파일 %(size)s).",
+                limit=file_size(limit),
+                size=file_size(size),
+            )
+        raise Rejected(message, 413)
 
 
 def _inspect(kind: str, path: Path, config) -> Photo | Video:
@@ -211,7 +221,11 @@ def _media_columns(media: Photo | Video) -> dict:
 def _check_quota(contest: Contest, entrant: _Entrant, limit: int) -> None:
     if entries_of(contest, entrant.phone, entrant.email) >= limit:
         raise Refused(
-            f"한 사람당 {limit}개 작품까지 응모할 수 있습니다. 이미 {limit}개를 응모하셨습니다.",
+            _(
+                "한 사람당 %(limit)s개 작품까지 응모할 수 있습니다."
+                " 이미 %(limit)s개를 응모하셨습니다.",
+                limit=limit,
+            ),
             409,
             "_form",
         )

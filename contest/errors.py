@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, jsonify, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -11,14 +13,14 @@ from .formatting import file_size
 from .responses import wants_json
 
 _MESSAGES = {
-    400: "요청을 처리할 수 없습니다. 페이지를 새로 고친 뒤 다시 시도해 주세요.",
-    403: "이 페이지를 볼 수 있는 권한이 없습니다.",
-    404: "찾는 페이지가 없습니다. 주소나 접수번호를 다시 확인해 주세요.",
-    405: "이 주소에서는 할 수 없는 요청입니다.",
-    429: "요청이 너무 많습니다. 잠시 뒤에 다시 시도해 주세요.",
-    500: "서버에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요. 응모하신 작품은 안전합니다.",
+    400: _l("요청을 처리할 수 없습니다. 페이지를 새로 고친 뒤 다시 시도해 주세요."),
+    403: _l("이 페이지를 볼 수 있는 권한이 없습니다."),
+    404: _l("찾는 페이지가 없습니다. 주소나 접수번호를 다시 확인해 주세요."),
+    405: _l("이 주소에서는 할 수 없는 요청입니다."),
+    429: _l("요청이 너무 많습니다. 잠시 뒤에 다시 시도해 주세요."),
+    500: _l("서버에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요. 응모하신 작품은 안전합니다."),
 }
-_CSRF = (
+_CSRF = _l(
     "페이지를 연 지 오래되었거나 보안 확인에 실패했습니다."
     " 페이지를 새로 고친 뒤 다시 제출해 주세요."
 )
@@ -26,12 +28,13 @@ _CSRF = (
 
 def _too_large_message() -> str:
     limit = current_app.config["PHOTO_MAX_BYTES"]
-    return f"파일이 너무 큽니다: 사진은 {file_size(limit)}까지 올릴 수 있습니다."
+    return _("파일이 너무 큽니다: 사진은 %(limit)s까지 올릴 수 있습니다.", limit=file_size(limit))
 
 
-def _answer(status: int, message: str, field: str = "_form"):
+def _answer(status: int, message: object, field: str = "_form"):
     if wants_json():
-        return jsonify(errors={field: [message]}), status
+        # str(): a lazy message becomes text in the visitor's language (JSON cannot hold it).
+        return jsonify(errors={field: [str(message)]}), status
     template = f"errors/{status}.html" if status in (404, 413) else "errors/error.html"
     return render_template(template, status=status, message=message), status
 

@@ -38,6 +38,8 @@ from .models import Award, Category, Contest, Entry, Flag, User, utcnow
 from .storage import get_storage
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# The files' contents (headers, award and status names, the ZIP's notes) are for the Korean
+# prize office: they stay in Korean, untranslated, whatever the admin's page language.
 WINNERS_HEADER = (
     "상",
     "부문",

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import imagehash
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from PIL import Image
 from sqlalchemy import select
 
@@ -16,15 +17,18 @@ from .models import Contest, Entry, Flag
 
 KINDS = ("near-duplicate", "capture-time", "low-resolution", "no-camera-data")
 KIND_LABELS = {
-    "near-duplicate": "비슷한 작품",
-    "capture-time": "촬영 시각",
-    "low-resolution": "낮은 해상도",
-    "no-camera-data": "카메라 정보 없음",
+    "near-duplicate": _l("비슷한 작품"),
+    "capture-time": _l("촬영 시각"),
+    "low-resolution": _l("낮은 해상도"),
+    "no-camera-data": _l("카메라 정보 없음"),
 }
 
 # Only the closest few near-duplicates are flagged: a generic picture must not flood the list.
 NEAR_DUPLICATES_KEPT = 5
 
+# A flag's detail is written once, at submission, and stored (Flag.detail): it stays in Korean,
+# the working language of the organisers, whatever the entrant's language. Only the kind's
+# label above is translated when shown.
 NO_CAPTURE_TIME = "촬영 시각 정보가 없습니다: 행사장에서 찍었는지 확인"
 
 

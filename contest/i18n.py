@@ -6,8 +6,8 @@ and Korean is the fallback. Times are shown in Seoul time, formatted for the lan
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, redirect, request, session, url_for
-from flask_babel import Babel, get_locale
+from flask import Blueprint, Flask, has_request_context, redirect, request, session, url_for
+from flask_babel import Babel, get_locale, gettext
 
 from .auth import safe_next
 
@@ -20,6 +20,8 @@ babel = Babel()
 
 def select_locale() -> str:
     """The visitor's choice, else the browser's preference among ours, else Korean."""
+    if not has_request_context():
+        return DEFAULT  # commands and background jobs speak the default language
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
@@ -34,12 +36,25 @@ def switch_language(code: str):
     return redirect(safe_next(request.args.get("next")) or url_for("submit.show_landing"), 303)
 
 
+def translate_name(text: str | None) -> str | None:
+    """Text stored in the database, in the visitor's language when it is one we seeded.
+
+    The seeded contest texts, category, round and criteria names are msgids (marked with
+    `seed.translatable`); a text an admin typed has no translation and stays as typed. Used as
+    a template filter rather than `_(text)`: Jinja's gettext marks its result safe and always
+    %-formats it, so typed text with < or % would go out unescaped or break the page. This
+    returns plain text, which the template escapes.
+    """
+    return str(gettext(text)) if text else text
+
+
 def init_app(app: Flask) -> None:
     """Set up Flask-Babel with our catalogues and the language switch."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Seoul")
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)
+    app.add_template_filter(translate_name)
 
     @app.context_processor
     def languages() -> dict:

@@ -15,6 +15,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from . import judging, zoom
@@ -33,8 +35,8 @@ bp.before_request(require_role("judge"))
 # The entry whose preview the last entry page preloaded: /judge/next picks it when it ties.
 _PRELOADED = "judge_preloaded_entry"
 SCORED_PER_PAGE = 50
-NO_ROUND = "진행 중인 심사 라운드가 없습니다. 운영진이 라운드를 열면 심사할 수 있습니다."
-ROUND_CLOSED = "이 심사 라운드는 마감되었습니다. 점수를 저장하거나 바꿀 수 없습니다."
+NO_ROUND = _l("진행 중인 심사 라운드가 없습니다. 운영진이 라운드를 열면 심사할 수 있습니다.")
+ROUND_CLOSED = _l("이 심사 라운드는 마감되었습니다. 점수를 저장하거나 바꿀 수 없습니다.")
 
 
 @bp.get("")
@@ -42,7 +44,7 @@ def show_dashboard():
     """The judge's progress in the active round and the entries they already scored."""
     round_ = active_round(current_contest())
     if round_ is None:
-        return render_template("judge/dashboard.html", round=None, message=NO_ROUND)
+        return render_template("judge/dashboard.html", round=None, message=str(NO_ROUND))
     page = max(request.args.get("page", 1, type=int), 1)
     categories = judging.progress(round_, g.user.id)
     scored = judging.scored_entries(
@@ -63,12 +65,12 @@ def show_next():
     """Send the judge to the entry they should score next, or home when none is left."""
     round_ = active_round(current_contest())
     if round_ is None:
-        flash(NO_ROUND, "error")
+        flash(str(NO_ROUND), "error")
         return redirect(url_for("judge.show_dashboard"), 303)
     preloaded = session.pop(_PRELOADED) if _PRELOADED in session else None
     entry_id = judging.next_entry_id(round_, g.user.id, prefer=preloaded)
     if entry_id is None:
-        flash("모든 작품을 심사했습니다.", "success")
+        flash(_("모든 작품을 심사했습니다."), "success")
         return redirect(url_for("judge.show_dashboard"), 303)
     return redirect(url_for("judge.show_entry", entry_id=entry_id), 303)
 
@@ -111,7 +113,7 @@ def score_entry(entry_id: int):
     data = _posted()
     if round_ is None or str(data.get("round_id", round_.id)) != str(round_.id):
         # The page was opened in a round that has since closed: never score it in another.
-        return _refused(judging.ScoreRefused({"_form": [ROUND_CLOSED]}, 409))
+        return _refused(judging.ScoreRefused({"_form": [str(ROUND_CLOSED)]}, 409))
     entry = judging.entry_for_judging(round_, entry_id) or abort(404)
     try:
         judging.save_score(round_, entry, g.user, data, data.get("comment") or "")
@@ -130,13 +132,13 @@ def recuse_entry(entry_id: int):
     begin_write()
     round_ = active_round(current_contest())
     if round_ is None:
-        return _refused(judging.ScoreRefused({"_form": [ROUND_CLOSED]}, 409))
+        return _refused(judging.ScoreRefused({"_form": [str(ROUND_CLOSED)]}, 409))
     entry = judging.entry_for_judging(round_, entry_id) or abort(404)
     judging.recuse(entry, g.user)
     db.session.commit()
     if wants_json():
         return jsonify(recused=True, next=url_for("judge.show_next"))
-    flash("회피 신청을 기록했습니다. 이 작품은 더 이상 보이지 않습니다.", "success")
+    flash(_("회피 신청을 기록했습니다. 이 작품은 더 이상 보이지 않습니다."), "success")
     return redirect(url_for("judge.show_next"), 303)
 
 

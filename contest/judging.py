@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload
 
@@ -125,25 +126,32 @@ def validate(round_: Round, data: Mapping[str, object]) -> tuple[dict, str]:
     if round_.method == "screening":
         verdict = str(data.get("verdict") or "").strip().lower()
         if verdict not in VERDICTS:
-            errors["verdict"] = ["통과(Y) 또는 탈락(N)을 선택해 주세요."]
+            errors["verdict"] = [_("통과(Y) 또는 탈락(N)을 선택해 주세요.")]
         else:
             values["verdict"] = VERDICTS[verdict]
     else:
         for criterion in round_.criteria:
             value = _whole_number(data.get(criterion.slug))
             if value is None:
-                errors[criterion.slug] = [f"{criterion.name} 점수를 선택해 주세요."]
+                errors[criterion.slug] = [
+                    _("%(criterion)s 점수를 선택해 주세요.", criterion=_(criterion.name))
+                ]
             elif not SCORE_MIN <= value <= SCORE_MAX:
                 errors[criterion.slug] = [
-                    f"{criterion.name} 점수는 {SCORE_MIN}부터 {SCORE_MAX}까지의 정수여야 합니다."
+                    _(
+                        "%(criterion)s 점수는 %(min)s부터 %(max)s까지의 정수여야 합니다.",
+                        criterion=_(criterion.name),
+                        min=SCORE_MIN,
+                        max=SCORE_MAX,
+                    )
                 ]
             else:
                 values[criterion.slug] = value
     comment = data.get("comment") or ""
     if not isinstance(comment, str):
-        errors["comment"] = ["심사평은 글로 입력해 주세요."]
+        errors["comment"] = [_("심사평은 글로 입력해 주세요.")]
     elif len(comment.strip()) > COMMENT_MAX:
-        errors["comment"] = [f"심사평은 {COMMENT_MAX}자 이하로 입력해 주세요."]
+        errors["comment"] = [_("심사평은 %(max)s자 이하로 입력해 주세요.", max=COMMENT_MAX)]
     if errors:
         raise ScoreRefused(errors)
     return values, comment.strip()
@@ -170,9 +178,9 @@ def save_score(
     judge, entry and round: posting again revises it.
     """
     if round_.status != "open":
-        raise ScoreRefused({"_form": ["심사가 마감된 라운드에는 점수를 줄 수 없습니다."]}, 409)
+        raise ScoreRefused({"_form": [_("심사가 마감된 라운드에는 점수를 줄 수 없습니다.")]}, 409)
     if is_recused(entry.id, judge.id):
-        raise ScoreRefused({"_form": ["회피 신청한 작품에는 점수를 줄 수 없습니다."]}, 409)
+        raise ScoreRefused({"_form": [_("회피 신청한 작품에는 점수를 줄 수 없습니다.")]}, 409)
     clean, comment = validate(round_, {**values, "comment": comment})
     total = total_of(round_, clean)
     score = score_of(round_, entry.id, judge.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -16,7 +17,10 @@ REASON_MAX = 500
 
 
 class ModerationError(ValueError):
-    """A refused moderation step, with a message for the admin and an HTTP status."""
+    """A refused moderation step, with a message for the admin and an HTTP status.
+
+    The message is a lazy translation: it becomes text in the admin's language when shown.
+    """
 
     def __init__(self, message: str, status: int = 409) -> None:
         super().__init__(message)
@@ -105,9 +109,9 @@ def flags_pointing_at(entry: Entry) -> list[Flag]:
 
 def reject(entry: Entry, reason: str, actor: User) -> None:
     """Take an entry out of judging, with the reason its entrant will read (the caller commits)."""
-    reason = _checked_reason(reason, "반려 사유를 입력해 주세요.")
+    reason = _checked_reason(reason, _l("반려 사유를 입력해 주세요."))
     if entry.status == "rejected":
-        raise ModerationError("이미 반려된 작품입니다.")
+        raise ModerationError(_l("이미 반려된 작품입니다."))
     audit(
         actor,
         "reject-entry",
@@ -124,7 +128,7 @@ def reject(entry: Entry, reason: str, actor: User) -> None:
 def restore(entry: Entry, actor: User) -> None:
     """Put a rejected entry back into judging and clear its reason (the caller commits)."""
     if entry.status != "rejected":
-        raise ModerationError("반려된 작품이 아닙니다.")
+        raise ModerationError(_l("반려된 작품이 아닙니다."))
     audit(
         actor,
         "restore-entry",
@@ -140,9 +144,9 @@ def restore(entry: Entry, actor: User) -> None:
 
 def dismiss_flag(flag: Flag, reason: str, actor: User) -> None:
     """Record that an admin looked at a flag and found it harmless (the caller commits)."""
-    reason = _checked_reason(reason, "확인 사유를 입력해 주세요.")
+    reason = _checked_reason(reason, _l("확인 사유를 입력해 주세요."))
     if flag.dismissed_at is not None:
-        raise ModerationError("이미 확인 처리된 표시입니다.")
+        raise ModerationError(_l("이미 확인 처리된 표시입니다."))
     # Filed under the entry, so the audit page's "entry:12" shows everything done to it.
     audit(
         actor,
@@ -162,5 +166,5 @@ def _checked_reason(reason: str | None, missing: str) -> str:
     if not reason:
         raise ModerationError(missing, 400)
     if len(reason) > REASON_MAX:
-        raise ModerationError(f"사유는 {REASON_MAX}자 이내로 써 주세요.", 400)
+        raise ModerationError(_l("사유는 %(limit)s자 이내로 써 주세요.", limit=REASON_MAX), 400)
     return reason

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import qrcode
 from flask import render_template, url_for
-from markupsafe import Markup
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from qrcode.image.svg import SvgPathImage
 
 from .admin import bp
@@ -29,5 +30,6 @@ def qr_svg(data: str) -> Markup:
     code.make(fit=True)
     svg = code.make_image(image_factory=SvgPathImage).to_string(encoding="unicode")
     # The SVG's own mm size would print it 3 cm wide: the stylesheet sizes it instead.
-    svg = svg.replace("<svg ", '<svg class="qr" role="img" aria-label="응모 페이지 QR 코드" ', 1)
+    label = escape(_("응모 페이지 QR 코드"))
+    svg = svg.replace("<svg ", f'<svg class="qr" role="img" aria-label="{label}" ', 1)
     return Markup(svg)  # made by qrcode from our own URL: no user input in it

@@ -5,17 +5,20 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
 from .accounts import audit
 from .extensions import db
 from .models import Contest, Criterion, Entry, Round, RoundEntry, Score, User, utcnow
+from .seed import translatable
 
 # The fair's default criteria: relevance to Government 3.0 40%, creativity 30%, quality 30%.
+# The names are stored in Korean; marked so the templates can show them translated.
 DEFAULT_CRITERIA = (
-    ("relevance", "주제 적합성", 40),
-    ("creativity", "창의성", 30),
-    ("quality", "완성도", 30),
+    ("relevance", translatable("주제 적합성"), 40),
+    ("creativity", translatable("창의성"), 30),
+    ("quality", translatable("완성도"), 30),
 )
 SCORE_MIN, SCORE_MAX = 1, 10
 # Entries in these statuses are out of every judging queue (an admin rejected them).
@@ -59,7 +62,7 @@ def seed_first_round(contest: Contest) -> Round | None:
     round_ = Round(
         contest=contest,
         number=1,
-        name="1차 심사",
+        name=translatable("1차 심사"),
         method="scoring",
         status="open",
         takes_all_entries=True,
@@ -114,32 +117,34 @@ def criteria_problem(rows: list[tuple[str, str, int]]) -> str | None:
     Weights are whole percents from 1 to 100 and sum to exactly 100.
     """
     if not rows:
-        return "기준이 하나 이상 있어야 합니다."
+        return _("기준이 하나 이상 있어야 합니다.")
     slugs = [slug for slug, _, _ in rows]
     for slug in slugs:
         if len(slug) > SLUG_MAX or not SLUG_PATTERN.fullmatch(slug):
-            return (
-                f"'{slug}': 영문 소문자로 시작하고 영문 소문자·숫자·밑줄(_)만 쓴"
-                f" {SLUG_MAX}자 이하의 코드여야 합니다."
+            return _(
+                "'%(slug)s': 영문 소문자로 시작하고 영문 소문자·숫자·밑줄(_)만 쓴"
+                " %(max)s자 이하의 코드여야 합니다.",
+                slug=slug,
+                max=SLUG_MAX,
             )
     if len(set(slugs)) != len(slugs):
-        return "같은 코드를 두 기준에 쓸 수 없습니다."
+        return _("같은 코드를 두 기준에 쓸 수 없습니다.")
     if any(not name.strip() or len(name) > 100 for _, name, _ in rows):
-        return "기준 이름은 1자 이상 100자 이하여야 합니다."
+        return _("기준 이름은 1자 이상 100자 이하여야 합니다.")
     if any(not 1 <= weight <= WEIGHT_TOTAL for _, _, weight in rows):
-        return "가중치는 1에서 100 사이여야 합니다."
+        return _("가중치는 1에서 100 사이여야 합니다.")
     total = sum(weight for _, _, weight in rows)
     if total != WEIGHT_TOTAL:
-        return f"가중치의 합이 정확히 100이어야 합니다 (지금 {total})."
+        return _("가중치의 합이 정확히 100이어야 합니다 (지금 %(total)s).", total=total)
     return None
 
 
 def criteria_lock(round_: Round) -> str | None:
     """Why the round's criteria cannot be edited now, or None if they can."""
     if round_.method != "scoring":
-        return "예/아니오로 고르는 선별 심사에는 채점 기준이 없습니다."
+        return _("예/아니오로 고르는 선별 심사에는 채점 기준이 없습니다.")
     if has_scores(round_):
-        return (
+        return _(
             "이 심사에는 이미 점수가 있어 기준을 바꿀 수 없습니다."
             " 기준을 바꾸면 이미 준 점수의 합계가 달라지기 때문입니다."
         )
@@ -180,12 +185,15 @@ def replace_criteria(round_: Round, rows: list[tuple[str, str, int]], actor: Use
 def reopen_round(round_: Round, actor: User) -> None:
     """Open a closed round again, if no other round of its contest is open; the caller commits."""
     if round_.status != "closed":
-        raise RoundError("마감된 심사만 다시 열 수 있습니다.")
+        raise RoundError(_("마감된 심사만 다시 열 수 있습니다."))
     other = active_round(round_.contest)
     if other is not None:
         raise RoundError(
-            f"'{other.name}' 심사가 열려 있어 다시 열 수 없습니다."
-            " 한 번에 한 심사만 열 수 있으니 그 심사를 먼저 마감해 주세요."
+            _(
+                "'%(round)s' 심사가 열려 있어 다시 열 수 없습니다."
+                " 한 번에 한 심사만 열 수 있으니 그 심사를 먼저 마감해 주세요.",
+                round=_(other.name),  # a seeded name is a msgid; a typed one stays as is
+            )
         )
     old = {"status": round_.status, "closed_at": _iso(round_.closed_at)}
     round_.status, round_.closed_at = "open", None
@@ -200,11 +208,13 @@ def set_method(round_: Round, method: str, actor: User) -> None:
     switching to screening (unused there), so switching back restores them.
     """
     if method not in METHODS:
-        raise RoundError("심사 방식은 선별(예/아니오) 또는 점수 중 하나여야 합니다.", 400)
+        raise RoundError(_("심사 방식은 선별(예/아니오) 또는 점수 중 하나여야 합니다."), 400)
     if has_scores(round_):
         raise RoundError(
-            "이 심사에는 이미 점수가 있어 방식을 바꿀 수 없습니다."
-            " 바꾸면 이미 준 점수를 해석할 수 없게 됩니다."
+            _(
+                "이 심사에는 이미 점수가 있어 방식을 바꿀 수 없습니다."
+                " 바꾸면 이미 준 점수를 해석할 수 없게 됩니다."
+            )
         )
     if method == round_.method:
         return

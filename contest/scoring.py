@@ -36,6 +36,7 @@ from .models import (
     utcnow,
 )
 from .rounds import DEFAULT_CRITERIA, active_round, entry_ids_in
+from .seed import translatable
 
 # Two floats closer than this are equal: a mean of the same scores summed in another order
 # differs in the last bits, and such a difference must not decide a rank.
@@ -346,7 +347,7 @@ def close_round(
         next_round = Round(
             contest_id=round_.contest_id,
             number=number + 1,
-            name=f"{number + 1}차 심사",
+            name=f"{number + 1}차 심사",  # stored in Korean; see LATER_ROUND_NAMES
             method=next_method,
             status="open",
             takes_all_entries=False,
@@ -381,6 +382,18 @@ def close_round(
     return next_round
 
 
+# The names close_round gives the rounds after the first, stored in Korean like the first
+# round's (rounds.seed_first_round). Listed only so that they are extracted and translated:
+# the pages show round names through the `translate_name` filter.
+LATER_ROUND_NAMES = (
+    translatable("2차 심사"),
+    translatable("3차 심사"),
+    translatable("4차 심사"),
+    translatable("5차 심사"),
+)
+
+# The CSV is a file for the Korean prize office: its header and cells stay in Korean whatever
+# the language of the admin who downloads it, and are deliberately not marked for translation.
 CSV_HEADER = (
     "부문",
     "순위",

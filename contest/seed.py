@@ -12,17 +12,33 @@ from .models import Category, Contest
 FAIR_SLUG = "gov30-fair-ucc"
 SUBMISSION_DAYS = 30
 
-_DESCRIPTION = (
+
+def translatable(text: str) -> str:
+    """Mark database text for extraction (`pybabel extract -k translatable`); returns it as is.
+
+    The seeded contest's texts are stored in Korean; the templates show them through
+    `_()`, so a visitor reading English sees the translation, and a text an admin has edited
+    (which has none) shows unchanged.
+    """
+    return text
+
+
+_TITLE = translatable("정부3.0 체험마당 UCC 공모전")
+_DESCRIPTION = translatable(
     "정부3.0 체험마당에서 만난 정부 서비스와 오늘의 순간을"
     " 사진과 짧은 영상으로 담아 응모해 주세요. "
     "44개 중앙행정기관과 17개 시·도가 함께하는 체험마당의 모습을 가장 잘 보여 준 작품을 시상합니다."
 )
-_PRIZES = "대상 1점 · 최우수상 1점 · 우수상 2점 · 장려상 3점 (부문별)"
-_RULES = (
-    "본인이 직접 촬영한 작품만 응모할 수 있습니다.\n"
-    "한 사람당 부문 구분 없이 최대 3점까지 응모할 수 있습니다.\n"
-    "초상권·저작권 침해가 확인되면 수상이 취소될 수 있습니다.\n"
-    "사진은 JPG·PNG·WebP·HEIC, 긴 변 1000픽셀 이상, 40 MB 이하로 올려 주세요."
+_VENUE = translatable("서울 코엑스(COEX)")
+_PRIZES = translatable("대상 1점 · 최우수상 1점 · 우수상 2점 · 장려상 3점 (부문별)")
+# One msgid per line: the landing page lists (and translates) the rules line by line.
+_RULES = "\n".join(
+    (
+        translatable("본인이 직접 촬영한 작품만 응모할 수 있습니다."),
+        translatable("한 사람당 부문 구분 없이 최대 3점까지 응모할 수 있습니다."),
+        translatable("초상권·저작권 침해가 확인되면 수상이 취소될 수 있습니다."),
+        translatable("사진은 JPG·PNG·WebP·HEIC, 긴 변 1000픽셀 이상, 40 MB 이하로 올려 주세요."),
+    )
 )
 
 
@@ -35,9 +51,9 @@ def seed_fair_contest(now: datetime) -> Contest | None:
         return None
     contest = Contest(
         slug=FAIR_SLUG,
-        title="정부3.0 체험마당 UCC 공모전",
+        title=_TITLE,
         description=_DESCRIPTION,
-        venue="서울 코엑스(COEX)",
+        venue=_VENUE,
         fair_starts_on=date(2026, 12, 3),
         fair_ends_on=date(2026, 12, 6),
         opens_at=now,
@@ -45,8 +61,8 @@ def seed_fair_contest(now: datetime) -> Contest | None:
         prizes=_PRIZES,
         rules=_RULES,
         categories=[
-            Category(slug="photo", name="사진", kind="photo", position=1),
-            Category(slug="video", name="영상", kind="video", position=2),
+            Category(slug="photo", name=translatable("사진"), kind="photo", position=1),
+            Category(slug="video", name=translatable("영상"), kind="video", position=2),
         ],
     )
     db.session.add(contest)

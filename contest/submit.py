@@ -13,6 +13,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from . import entries
@@ -21,8 +22,13 @@ from .forms import EntryForm, WithdrawForm
 from .models import Contest, Entry, utcnow
 from .responses import wants_json
 from .security import submit_rate_limit
+from .seed import translatable
 
 bp = Blueprint("submit", __name__)
+
+# The consent notice shows RETENTION_AFTER_RESULTS through `_()`: the default value is listed
+# here only so that `pybabel extract -k translatable` finds it (config.py has no gettext).
+_EXTRACT_ONLY = (translatable("결과 발표 후 1년"),)
 
 
 def current_contest() -> Contest:
@@ -68,7 +74,7 @@ def find_receipt():
     """Look an entry up by the code the visitor typed on the landing page."""
     entry = entries.find_by_receipt(request.args.get("code", ""))
     if entry is None:
-        flash("접수번호를 찾을 수 없습니다. 받은 번호를 다시 확인해 주세요.", "error")
+        flash(_("접수번호를 찾을 수 없습니다. 받은 번호를 다시 확인해 주세요."), "error")
         return redirect(url_for("submit.show_landing"), 303)
     return redirect(url_for("submit.show_receipt", code=entry.receipt), 303)
 
@@ -97,7 +103,7 @@ def withdraw_entry(code: str):
     db.session.commit()
     if wants_json():
         return jsonify(withdrawn=entry.receipt)
-    flash("응모를 취소했습니다. 작품과 개인정보를 모두 삭제했습니다.", "success")
+    flash(_("응모를 취소했습니다. 작품과 개인정보를 모두 삭제했습니다."), "success")
     return redirect(url_for("submit.show_landing"), 303)
 
 
@@ -131,7 +137,7 @@ def _form_failed(form: EntryForm, contest: Contest, status: int):
     return _render_form(form, contest, status)
 
 
-def _add_error(form: EntryForm, field: str, message: str) -> None:
+def _add_error(form: EntryForm, field: str, message: object) -> None:
     if field == "_form":
         form.form_errors.append(message)
     else:
@@ -139,8 +145,12 @@ def _add_error(form: EntryForm, field: str, message: str) -> None:
 
 
 def _errors(form: EntryForm) -> dict[str, list[str]]:
-    """Field errors by field name; errors of the whole form under "_form"."""
-    found = {name: list(f.errors) for name, f in form._fields.items() if f.errors}
+    """Field errors by field name; errors of the whole form under "_form".
+
+    Messages may be lazy strings (form labels, media refusals): made text here, since JSON
+    cannot hold them.
+    """
+    found = {name: [str(e) for e in f.errors] for name, f in form._fields.items() if f.errors}
     if form.form_errors:
-        found["_form"] = list(form.form_errors)
+        found["_form"] = [str(e) for e in form.form_errors]
     return found

@@ -32,6 +32,20 @@ def _config(tmp: Path, **overrides) -> dict:
     }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """Compile the English catalogue when it is missing or stale (make does it too)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    folder = Path(__file__).parents[1] / "contest" / "translations"
+    for po_path in folder.glob("*/LC_MESSAGES/messages.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime:
+            with open(po_path, "rb") as po, open(mo_path, "wb") as mo:
+                write_mo(mo, read_po(po))
+
+
 @pytest.fixture(scope="session")
 def migrated_database(tmp_path_factory) -> Path:
     """A database with the migrations applied and the fair's contest seeded, made once."""

@@ -8,14 +8,16 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask_babel import lazy_gettext as _l
+
 from contest.media import Rejected
 
 CHUNK_SIZE = 1 << 20
 
-POLYGLOT_MESSAGE = (
+POLYGLOT_MESSAGE = _l(
     "파일에 사진·영상이 아닌 내용(HTML·스크립트·압축 파일)이 섞여 있어 받을 수 없습니다."
 )
-EMPTY_MESSAGE = "파일이 비어 있습니다."
+EMPTY_MESSAGE = _l("파일이 비어 있습니다.")
 
 # A tag only counts when its name is followed by what ends a tag name for an HTML parser
 # (whitespace, "/" or ">"). "<svg" is short enough to turn up by chance in compressed data

@@ -6,9 +6,11 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from flask_babel import lazy_gettext as _l
+
 from contest.media import Rejected
 
-DAMAGED_MESSAGE = "파일이 손상되었거나 전송 중에 잘렸습니다. 다시 보내 주세요."
+DAMAGED_MESSAGE = _l("파일이 손상되었거나 전송 중에 잘렸습니다. 다시 보내 주세요.")
 
 # Real files have a handful of top-level boxes (a fragmented MP4 a few thousand); a file made
 # of millions of 8-byte boxes would only cost time and memory.

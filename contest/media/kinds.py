@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flask_babel import lazy_gettext as _l
+
 from . import Rejected
 
-UNSUPPORTED_MESSAGE = (
+UNSUPPORTED_MESSAGE = _l(
     "지원하지 않는 파일 형식입니다. 사진(JPG, PNG, WebP, HEIC)이나 영상(MP4, MOV, WebM)만"
     " 올릴 수 있습니다."
 )
@@ -25,7 +27,7 @@ def sniff_kind(path: Path) -> str:
     with open(path, "rb") as f:
         head = f.read(64)
     if not head:
-        raise Rejected("파일이 비어 있습니다. 파일을 다시 선택해 주세요.", 400)
+        raise Rejected(_l("파일이 비어 있습니다. 파일을 다시 선택해 주세요."), 400)
     if head[4:8] == b"ftyp":
         return "photo" if head[8:12] in _IMAGE_BRANDS else "video"
     if head.startswith(_EBML):

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pillow_heif
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from PIL import ExifTags, Image, ImageCms
 
 from contest.media import Rejected
@@ -39,13 +42,11 @@ REDUCING_GAP = 2.0
 # halves its cost; the difference does not show at 480 px.
 THUMBNAIL_REDUCING_GAP = 1.5
 
-UNSUPPORTED_MESSAGE = "지원하지 않는 파일 형식입니다. JPG, PNG, WebP, HEIC 사진만 올릴 수 있습니다."
-EMPTY_MESSAGE = "파일이 비어 있습니다."
-TOO_LARGE_MESSAGE = "사진 해상도가 너무 큽니다 (최대 {limit} 화소)."
-TOO_SMALL_MESSAGE = (
-    "사진이 너무 작습니다: 긴 변이 최소 {minimum}픽셀이어야 합니다 (올린 사진 {actual}픽셀)."
+# Lazy: each message becomes text in the visitor's language when shown.
+UNSUPPORTED_MESSAGE = _l(
+    "지원하지 않는 파일 형식입니다. JPG, PNG, WebP, HEIC 사진만 올릴 수 있습니다."
 )
-ASPECT_MESSAGE = "사진이 너무 길쭉합니다: 긴 변이 짧은 변의 {ratio}배를 넘을 수 없습니다."
+EMPTY_MESSAGE = _l("파일이 비어 있습니다.")
 
 # What Image.open may try. MPO (multi-picture JPEG, also Android Ultra HDR) comes from the
 # JPEG factory; everything else (GIF, TIFF, BMP, PSD, EPS, AVIF...) never reaches a parser.
@@ -189,9 +190,19 @@ def _process(im: Image.Image, path: Path, min_long_side: int, max_pixels: int) -
         raise Rejected(_too_large(max_pixels), 422)
     long_side, short_side = max(width, height), min(width, height)
     if long_side < min_long_side:
-        raise Rejected(TOO_SMALL_MESSAGE.format(minimum=min_long_side, actual=long_side), 422)
+        message = _l(
+            "사진이 너무 작습니다: 긴 변이 최소 %(minimum)s픽셀이어야 합니다"
+            " (올린 사진 %(actual)s픽셀).",
+            minimum=min_long_side,
+            actual=long_side,
+        )
+        raise Rejected(message, 422)
     if long_side > MAX_ASPECT_RATIO * short_side:
-        raise Rejected(ASPECT_MESSAGE.format(ratio=MAX_ASPECT_RATIO), 422)
+        message = _l(
+            "사진이 너무 길쭉합니다: 긴 변이 짧은 변의 %(ratio)s배를 넘을 수 없습니다.",
+            ratio=MAX_ASPECT_RATIO,
+        )
+        raise Rejected(message, 422)
 
     if fmt == "PNG":
         _verify_png(path)
@@ -469,9 +480,21 @@ def _exif_text(exif: Image.Exif, tag: int) -> str | None:
     return text or None
 
 
-def _too_large(max_pixels: int) -> str:
-    """The too-large message with the limit in Korean units (1억, 5000만)."""
-    return TOO_LARGE_MESSAGE.format(limit=_korean_count(max_pixels))
+def _too_large(max_pixels: int) -> LazyString:
+    """The too-large message with the limit in Korean units (1억, 5000만), or English ones."""
+    return _l(
+        "사진 해상도가 너무 큽니다 (최대 %(limit)s 화소).",
+        limit=LazyString(_pixel_count, max_pixels),
+    )
+
+
+def _pixel_count(n: int) -> str:
+    """A pixel count in the visitor's language: "1억" in Korean, "100 million" in English."""
+    locale = get_locale()  # None outside a request: Korean, the source language
+    if locale is None or locale.language == "ko":
+        return _korean_count(n)
+    millions, ones = divmod(n, 1_000_000)
+    return f"{millions:,} million" if millions and not ones else f"{n:,}"
 
 
 def _korean_count(n: int) -> str:

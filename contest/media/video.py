@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import av
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from PIL import Image
 
+from contest.formatting import duration_text
 from contest.media import Rejected
 from contest.media.isobmff import top_level_boxes
 from contest.media.photo import Derivative, make_derivatives
@@ -26,25 +29,15 @@ from contest.media.video_probe import (
     OPEN_OPTIONS,
 )
 
-UNSUPPORTED_MESSAGE = "지원하지 않는 영상 형식입니다. MP4, MOV, WebM 영상만 올릴 수 있습니다."
-DAMAGED_MESSAGE = "영상 파일이 손상되었거나 전송 중에 잘렸습니다. 다시 보내 주세요."
-TIMEOUT_MESSAGE = "영상을 확인하는 데 시간이 너무 오래 걸립니다. 다른 파일로 다시 시도해 주세요."
-EMPTY_MESSAGE = "파일이 비어 있습니다."
-TOO_BIG_MESSAGE = "영상 파일이 너무 큽니다 (최대 {limit})."
-TOO_LONG_MESSAGE = "영상은 {limit} 이내여야 합니다 ({actual})."
-TOO_SHORT_MESSAGE = "영상은 {limit} 이상이어야 합니다."
-NO_VIDEO_MESSAGE = "영상이 들어 있지 않은 파일입니다."
-VIDEO_STREAMS_MESSAGE = "영상 트랙이 여러 개({count}개) 들어 있는 파일은 올릴 수 없습니다."
-AUDIO_STREAMS_MESSAGE = "소리 트랙이 여러 개({count}개) 들어 있는 파일은 올릴 수 없습니다."
-CODEC_MESSAGE = (
-    "이 파일의 {kind} 코덱({codec})은 지원하지 않습니다. "
-    "휴대전화 기본 카메라로 찍은 MP4, MOV, WebM 영상을 올려 주세요."
+# The visitor's messages are lazy: they become text in the visitor's language when shown.
+# Only this parent process builds them; the probe child (video_probe.py) reports reasons.
+UNSUPPORTED_MESSAGE = _l("지원하지 않는 영상 형식입니다. MP4, MOV, WebM 영상만 올릴 수 있습니다.")
+DAMAGED_MESSAGE = _l("영상 파일이 손상되었거나 전송 중에 잘렸습니다. 다시 보내 주세요.")
+TIMEOUT_MESSAGE = _l(
+    "영상을 확인하는 데 시간이 너무 오래 걸립니다. 다른 파일로 다시 시도해 주세요."
 )
-RESOLUTION_MESSAGE = (
-    "영상 해상도가 너무 큽니다 ({width}×{height}). "
-    f"4K(긴 변 {MAX_LONG_SIDE}, 짧은 변 {MAX_SHORT_SIDE}픽셀) 이하 영상만 올릴 수 있습니다."
-)
-FRAME_RATE_MESSAGE = "초당 프레임 수가 너무 많은 영상입니다 ({rate:g}fps)."
+EMPTY_MESSAGE = _l("파일이 비어 있습니다.")
+NO_VIDEO_MESSAGE = _l("영상이 들어 있지 않은 파일입니다.")
 
 # The child's address-space cap. A 4K HEVC decode with slice threads stays far below it;
 # the cap is what stops a file whose headers make a decoder allocate without end.
@@ -117,7 +110,8 @@ def inspect_video(
         if size == 0:
             raise Rejected(EMPTY_MESSAGE, 400)
         if size > max_bytes:
-            raise Rejected(TOO_BIG_MESSAGE.format(limit=_megabytes(max_bytes)), 413)
+            message = _l("영상 파일이 너무 큽니다 (최대 %(limit)s).", limit=_megabytes(max_bytes))
+            raise Rejected(message, 413)
         container = _container_kind(f, size)
     facts, rgb = _run_probe(path, min_seconds, max_seconds, timeout)
     return _video(container, facts, rgb, min_seconds, max_seconds)
@@ -300,25 +294,58 @@ def _refusal(
     if reason == "no_video":
         return Rejected(NO_VIDEO_MESSAGE, 422)
     if reason == "video_streams":
-        return Rejected(VIDEO_STREAMS_MESSAGE.format(count=facts["count"]), 422)
-    if reason == "audio_streams":
-        return Rejected(AUDIO_STREAMS_MESSAGE.format(count=facts["count"]), 422)
-    if reason in ("video_codec", "audio_codec"):
-        kind = "영상" if reason == "video_codec" else "소리"
-        return Rejected(CODEC_MESSAGE.format(kind=kind, codec=_codec_name(facts["codec"])), 422)
-    if reason == "resolution":
-        return Rejected(
-            RESOLUTION_MESSAGE.format(width=facts["width"], height=facts["height"]), 422
+        message = _l(
+            "영상 트랙이 여러 개(%(count)s개) 들어 있는 파일은 올릴 수 없습니다.",
+            count=facts["count"],
         )
+        return Rejected(message, 422)
+    if reason == "audio_streams":
+        message = _l(
+            "소리 트랙이 여러 개(%(count)s개) 들어 있는 파일은 올릴 수 없습니다.",
+            count=facts["count"],
+        )
+        return Rejected(message, 422)
+    if reason == "video_codec":
+        message = _l(
+            "이 파일의 영상 코덱(%(codec)s)은 지원하지 않습니다. "
+            "휴대전화 기본 카메라로 찍은 MP4, MOV, WebM 영상을 올려 주세요.",
+            codec=_codec_name(facts["codec"]),
+        )
+        return Rejected(message, 422)
+    if reason == "audio_codec":
+        message = _l(
+            "이 파일의 소리 코덱(%(codec)s)은 지원하지 않습니다. "
+            "휴대전화 기본 카메라로 찍은 MP4, MOV, WebM 영상을 올려 주세요.",
+            codec=_codec_name(facts["codec"]),
+        )
+        return Rejected(message, 422)
+    if reason == "resolution":
+        message = _l(
+            "영상 해상도가 너무 큽니다 (%(width)s×%(height)s). "
+            "4K(긴 변 %(long_side)s, 짧은 변 %(short_side)s픽셀) 이하 영상만 올릴 수 있습니다.",
+            width=facts["width"],
+            height=facts["height"],
+            long_side=MAX_LONG_SIDE,
+            short_side=MAX_SHORT_SIDE,
+        )
+        return Rejected(message, 422)
     if reason == "frame_rate":
-        return Rejected(FRAME_RATE_MESSAGE.format(rate=facts["frame_rate"]), 422)
+        message = _l(
+            "초당 프레임 수가 너무 많은 영상입니다 (%(rate)sfps).",
+            rate=f"{facts['frame_rate']:g}",
+        )
+        return Rejected(message, 422)
     if reason == "too_long":
         # Rounded up, so a clip a fraction over the limit never reads as exactly the limit.
-        actual = _korean_duration(math.ceil(facts["duration"]))
-        message = TOO_LONG_MESSAGE.format(limit=_korean_duration(max_seconds), actual=actual)
+        message = _l(
+            "영상은 %(limit)s 이내여야 합니다 (%(actual)s).",
+            limit=_duration(max_seconds),
+            actual=_duration(math.ceil(facts["duration"])),
+        )
         return Rejected(message, 422)
     if reason == "too_short":
-        return Rejected(TOO_SHORT_MESSAGE.format(limit=_korean_duration(min_seconds)), 422)
+        message = _l("영상은 %(limit)s 이상이어야 합니다.", limit=_duration(min_seconds))
+        return Rejected(message, 422)
     return Rejected(DAMAGED_MESSAGE, 422)
 
 
@@ -344,14 +371,9 @@ def _codec_name(codec: str) -> str:
     return "".join(ch for ch in name if ch.isprintable())[:40]
 
 
-def _korean_duration(seconds: float) -> str:
-    """3분, 3분 20초, 45초, 0.5초."""
-    if seconds != int(seconds):
-        return f"{seconds:g}초"
-    minutes, rest = divmod(int(seconds), 60)
-    if not minutes:
-        return f"{rest}초"
-    return f"{minutes}분 {rest}초" if rest else f"{minutes}분"
+def _duration(seconds: float) -> LazyString:
+    """3분 20초 / 3 min 20 s, written when the message is shown, in the visitor's language."""
+    return LazyString(duration_text, seconds)
 
 
 def _megabytes(size: int) -> str:

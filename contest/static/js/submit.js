@@ -31,12 +31,29 @@
   var previewUrl = null;
   var submitting = false;
 
+  /* Messages in the visitor's language come from the form's data-msg-* attributes (the
+   * template translates them); the Korean here is the fallback. {name} marks a value to fill. */
+  function message(name, fallback) {
+    return form.getAttribute("data-msg-" + name) || fallback;
+  }
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, function (whole, key) {
+      return Object.prototype.hasOwnProperty.call(values, key) ? String(values[key]) : whole;
+    });
+  }
+
   var MSG = {
-    noFile: "사진이나 영상 파일을 선택해 주세요.",
-    badType: "지원하지 않는 파일 형식입니다. 사진(JPG, PNG, WebP, HEIC)이나 영상(MP4, MOV, WebM)만 올릴 수 있습니다.",
-    network: "네트워크 연결이 불안정합니다. 입력한 내용은 그대로 있으니 다시 제출해 주세요.",
-    processing: "처리 중…",
-    done: "제출되었습니다. 접수증으로 이동합니다…"
+    noFile: message("no-file", "사진이나 영상 파일을 선택해 주세요."),
+    badType: message("bad-type", "지원하지 않는 파일 형식입니다. 사진(JPG, PNG, WebP, HEIC)이나 영상(MP4, MOV, WebM)만 올릴 수 있습니다."),
+    network: message("network", "네트워크 연결이 불안정합니다. 입력한 내용은 그대로 있으니 다시 제출해 주세요."),
+    processing: message("processing", "처리 중…"),
+    done: message("done", "제출되었습니다. 접수증으로 이동합니다…"),
+    tooBig: message("too-big", "파일이 너무 큽니다: 사진은 최대 {limit}까지 올릴 수 있습니다."),
+    tooBigPhoto: message("too-big-photo", "파일이 너무 큽니다: 사진은 최대 {limit}까지 올릴 수 있습니다 (선택한 파일 {size})."),
+    tooBigVideo: message("too-big-video", "파일이 너무 큽니다: 영상은 최대 {limit}까지 올릴 수 있습니다 (선택한 파일 {size})."),
+    selected: message("selected", "선택한 파일: {name} ({size})"),
+    uploading: message("uploading", "업로드 중… {progress}"),
+    failed: message("failed", "제출하지 못했습니다 (오류 {code}). 잠시 후 다시 시도해 주세요.")
   };
 
   function splitList(s) {
@@ -70,10 +87,10 @@
   }
 
   function tooBigMessage(file) {
-    var what = file && isVideo(file) ? "영상은" : "사진은";
-    var msg = "파일이 너무 큽니다: " + what + " 최대 " + formatSize(limitFor(file)) + "까지 올릴 수 있습니다";
-    if (file) msg += " (선택한 파일 " + formatSize(file.size) + ")";
-    return msg + ".";
+    var limit = formatSize(limitFor(file));
+    if (!file) return fill(MSG.tooBig, { limit: limit });
+    var template = isVideo(file) ? MSG.tooBigVideo : MSG.tooBigPhoto;
+    return fill(template, { limit: limit, size: formatSize(file.size) });
   }
 
   function typeOk(file) {
@@ -184,7 +201,7 @@
 
   function onFileChange() {
     var file = chosenFile();
-    if (info) info.textContent = file ? "선택한 파일: " + file.name + " (" + formatSize(file.size) + ")" : "";
+    if (info) info.textContent = file ? fill(MSG.selected, { name: file.name, size: formatSize(file.size) }) : "";
     if (!file) {
       showPreview(null);
       setFieldError("media", "");
@@ -232,7 +249,9 @@
     // throttle the (aria-live) text so screen readers are not flooded
     if (progressText && (now - lastTextAt > 1000 || pct >= 100)) {
       lastTextAt = now;
-      progressText.textContent = "업로드 중… " + pct + "% (" + formatMB(loaded) + " / " + formatMB(total) + " MB)";
+      progressText.textContent = fill(MSG.uploading, {
+        progress: pct + "% (" + formatMB(loaded) + " / " + formatMB(total) + " MB)"
+      });
     }
   }
 
@@ -261,7 +280,7 @@
     form.setAttribute("aria-busy", "true");
     if (status) status.hidden = false;
     if (progress) progress.value = 0;
-    if (progressText) progressText.textContent = "업로드 중… 0%";
+    if (progressText) progressText.textContent = fill(MSG.uploading, { progress: "0%" });
     window.addEventListener("beforeunload", onBeforeUnload);
   }
 
@@ -343,7 +362,7 @@
         window.location.assign(url);
         return;
       }
-      failWith("제출하지 못했습니다 (오류 " + code + "). 잠시 후 다시 시도해 주세요.");
+      failWith(fill(MSG.failed, { code: code }));
       return;
     }
 
@@ -362,7 +381,7 @@
       showServerErrors(data.errors);
       return;
     }
-    failWith("제출하지 못했습니다 (오류 " + code + "). 잠시 후 다시 시도해 주세요.");
+    failWith(fill(MSG.failed, { code: code }));
   }
 
   function onNetworkError() {
