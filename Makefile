@@ -5,7 +5,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 STAMP := $(VENV)/.installed-requirements
 PORT  ?= 5000
 
-.PHONY: run test bench init-db lint install translations
+.PHONY: run test bench init-db lint install translations e2e-deps
 
 CATALOGS := $(wildcard contest/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
@@ -25,7 +25,7 @@ install: $(STAMP) $(COMPILED)
 
 # After changing user-facing text: extract it, update the catalogues, translate, then commit.
 translations: $(STAMP)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location \
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k translatable --no-location \
 		--sort-output -o contest/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i contest/translations/messages.pot -d contest/translations \
 		--no-fuzzy-matching
@@ -42,8 +42,26 @@ run: init-db
 	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
 		--worker-class gthread --timeout 120 --keep-alive 30 --access-logfile - wsgi:app
 
+# The browser tests (tests/e2e) drive Debian's Chromium through Playwright (never
+# `playwright install`: its download does not work here) and check pages with axe-core from npm.
+# Chromium is installed only when missing, axe-core whenever the lock file changes; after that
+# `make test` needs no network.
+CHROMIUM  := /usr/bin/chromium
+AXE_STAMP := tests/e2e/node_modules/.installed-lock
+SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMIUM):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+$(AXE_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
+	npm ci --prefix tests/e2e --no-audit --no-fund
+	touch $@
+
+e2e-deps: $(CHROMIUM) $(AXE_STAMP)
+
 # PYTEST_ARGS passes options through, e.g. `make test PYTEST_ARGS="-m 'not slow'"`.
-test: install
+test: install e2e-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
