@@ -27,6 +27,7 @@ from .accounts import audit
 from .extensions import db
 from .i18n import translate_name
 from .models import Award, Category, Contest, Entry, User, utcnow
+from .refusal import Refusal
 from .seed import translatable
 
 # The default tier names of config.AWARD_TIERS, listed here so the catalogue has them: pages show
@@ -41,16 +42,8 @@ _TIER_NAMES = (
 PRIVATE_WINNER = _l("수상자 (비공개)")
 
 
-class AwardError(ValueError):
-    """A refused award change, with a message for the admin and an HTTP status.
-
-    The message is a lazy translation: it becomes text in the admin's language when shown.
-    """
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class AwardError(Refusal):
+    """A refused award change."""
 
 
 @dataclass(frozen=True)

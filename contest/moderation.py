@@ -12,20 +12,13 @@ from . import receipts
 from .accounts import audit
 from .extensions import db
 from .models import Contest, Entry, Flag, User, utcnow
+from .refusal import Refusal
 
 REASON_MAX = 500
 
 
-class ModerationError(ValueError):
-    """A refused moderation step, with a message for the admin and an HTTP status.
-
-    The message is a lazy translation: it becomes text in the admin's language when shown.
-    """
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class ModerationError(Refusal):
+    """A refused moderation step."""
 
 
 @dataclass(frozen=True)
