@@ -173,6 +173,9 @@ class Entry(db.Model):
         CheckConstraint("status IN ('submitted', 'rejected')", name="status"),
         Index("ix_entry_contest_phone", "contest_id", "phone"),
         Index("ix_entry_contest_email", "contest_id", "email"),
+        # The admin's entry list, newest first: without it every page sorted every entry
+        # (bench/growth.py: 194 ms at 100 000 entries, 21 ms with it).
+        Index("ix_entry_contest_created", "contest_id", "created_at", "id"),
     )
 
     @property
