@@ -70,6 +70,8 @@ bench: install
 	$(PY) bench/video_pipeline.py
 	$(PY) bench/upload_memory.py
 	$(PY) bench/judging.py
+	$(PY) bench/load.py
+	$(PY) bench/growth.py
 
 lint: install
 	$(PY) -m pip install --quiet ruff
