@@ -33,19 +33,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fill import add_entries, add_staff  # noqa: E402
 from sqlalchemy import exists, insert, select, text  # noqa: E402
-from werkzeug.security import generate_password_hash  # noqa: E402
 
 from contest import create_app, scoring  # noqa: E402
 from contest.extensions import db  # noqa: E402
 from contest.models import (  # noqa: E402
-    Asset,
     Category,
-    Entry,
     Recusal,
     Round,
     Score,
-    User,
     utcnow,
 )
 from contest.rounds import entry_ids_in, total_of  # noqa: E402
@@ -67,63 +64,8 @@ def build(app, entries: int, judges: int, per_entry: int, seed: int) -> dict:
         categories = {c.kind: c for c in db.session.scalars(select(Category))}
         contest_id = round_.contest_id
         now = utcnow()
-        password_hash = generate_password_hash(PASSWORD, method="scrypt:1024:8:1")
-        db.session.execute(
-            insert(User),
-            [{"username": "bench-admin", "role": "admin", "password_hash": password_hash}]
-            + [
-                {
-                    "username": f"bench-judge-{n:02}",
-                    "role": "judge",
-                    "password_hash": password_hash,
-                }
-                for n in range(judges)
-            ],
-        )
-        judge_ids = list(
-            db.session.scalars(select(User.id).where(User.role == "judge").order_by(User.id))
-        )
-        rows = []
-        for n in range(entries):
-            kind = "video" if n % 4 == 0 else "photo"
-            rows.append(
-                {
-                    "contest_id": contest_id,
-                    "category_id": categories[kind].id,
-                    "receipt": f"B{n:012d}",
-                    "status": "rejected" if n % 100 == 99 else "submitted",
-                    "title": f"벤치 작품 {n}",
-                    "entrant_name": f"응모자{n}",
-                    "email": f"bench{n}@example.com",
-                    "phone": f"+8210{n:08d}",
-                    "consent_version": "bench",
-                    "consented_at": now,
-                    "media_format": "mp4" if kind == "video" else "JPEG",
-                    "video_codec": "h264" if kind == "video" else None,
-                    "width": 1920,
-                    "height": 1080,
-                    "file_size": 1_000_000,
-                    "sha256": f"{n:064x}",
-                }
-            )
-        db.session.execute(insert(Entry), rows)
-        entry_ids = list(db.session.scalars(select(Entry.id).order_by(Entry.id)))
-        db.session.execute(
-            insert(Asset),
-            [
-                {
-                    "entry_id": entry_id,
-                    "role": role,
-                    "key": f"derived/bench-{role}-{entry_id}.jpg",
-                    "content_type": "image/jpeg",
-                    "size": 1000,
-                    "width": width,
-                    "height": width * 3 // 4,
-                }
-                for entry_id in entry_ids
-                for role, width in (("preview", 1600), ("thumbnail", 480))
-            ],
-        )
+        judge_ids = add_staff(judges, PASSWORD)
+        entry_ids = add_entries(contest_id, categories, entries, now)
         criteria = [c.slug for c in round_.criteria]
         scores, recusals = [], []
         for entry_id in entry_ids:
