@@ -39,8 +39,6 @@ _TIER_NAMES = (
     translatable("장려상"),
 )
 
-PRIVATE_WINNER = _l("수상자 (비공개)")
-
 
 class AwardError(Refusal):
     """A refused award change."""
