@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -97,6 +98,11 @@ def runner(app):
 @pytest.fixture
 def upload_folder(app) -> Path:
     return Path(app.config["UPLOAD_FOLDER"])
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token a rendered form carries, to post it back the way a browser does."""
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 def stored_files(folder: Path) -> list[str]:

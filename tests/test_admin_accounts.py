@@ -12,7 +12,7 @@ from contest.admin_judges import set_account_active
 from contest.extensions import db
 from contest.models import AuditLog, User
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, csrf_token
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -280,10 +280,6 @@ def test_unknown_accounts_are_404(client, admin):
     assert client.get("/admin/judges/9999/password").status_code == 404
 
 
-def _token(page: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-
-
 def test_account_changes_need_the_csrf_token(make_app):
     app = make_app(WTF_CSRF_ENABLED=True)
     with app.app_context():
@@ -292,7 +288,7 @@ def test_account_changes_need_the_csrf_token(make_app):
         db.session.commit()
         uid = target.id
     client = app.test_client()
-    token = _token(client.get("/login").get_data(as_text=True))
+    token = csrf_token(client.get("/login").get_data(as_text=True))
     client.post(
         "/login", data={"username": "organiser-csrf", "password": PASSWORD, "csrf_token": token}
     )
@@ -303,7 +299,7 @@ def test_account_changes_need_the_csrf_token(make_app):
     assert _user(app, "judge-csrf").active and _user(app, "judge-choi") is None
 
     page = client.get("/admin/judges").get_data(as_text=True)
-    response = client.post(f"/admin/judges/{uid}/disable", data={"csrf_token": _token(page)})
+    response = client.post(f"/admin/judges/{uid}/disable", data={"csrf_token": csrf_token(page)})
     assert response.status_code == 303
     assert not _user(app, "judge-csrf").active
     with app.app_context():

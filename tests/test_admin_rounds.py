@@ -12,7 +12,7 @@ from contest import rounds
 from contest.extensions import db
 from contest.models import AuditLog, Criterion, Round, Score, User, utcnow
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, csrf_token
 
 SEEDED = [("relevance", "주제 적합성", 40), ("creativity", "창의성", 30), ("quality", "완성도", 30)]
 
@@ -337,10 +337,6 @@ def test_unknown_rounds_are_404(client, admin):
     assert client.post("/admin/rounds/9999/reopen").status_code == 404
 
 
-def _token(page: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-
-
 def test_round_changes_need_the_csrf_token(make_app):
     from contest import accounts
 
@@ -350,7 +346,7 @@ def test_round_changes_need_the_csrf_token(make_app):
         db.session.commit()
         round_id = db.session.scalar(select(Round.id).where(Round.number == 1))
     client = app.test_client()
-    token = _token(client.get("/login").get_data(as_text=True))
+    token = csrf_token(client.get("/login").get_data(as_text=True))
     client.post(
         "/login", data={"username": "organiser-csrf", "password": PASSWORD, "csrf_token": token}
     )
@@ -365,7 +361,7 @@ def test_round_changes_need_the_csrf_token(make_app):
 
     page = client.get(f"/admin/rounds/{round_id}/criteria").get_data(as_text=True)
     response = client.post(
-        f"/admin/rounds/{round_id}/criteria", data=data | {"csrf_token": _token(page)}
+        f"/admin/rounds/{round_id}/criteria", data=data | {"csrf_token": csrf_token(page)}
     )
     assert response.status_code == 303
     assert _criteria(app, round_id) == [("only", "하나", 100)]

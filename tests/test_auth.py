@@ -9,7 +9,7 @@ from contest import accounts
 from contest.extensions import db
 from contest.models import AuditLog, User
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, csrf_token
 
 
 def test_passwords_are_hashed_with_scrypt_at_owasp_cost(make_app):
@@ -102,9 +102,8 @@ def test_logout_needs_a_post_with_a_csrf_token(make_app, make_user):
         db.session.commit()
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    import re
 
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = csrf_token(page)
     signed_in = client.post(
         "/login", data={"username": "judge-g", "password": PASSWORD, "csrf_token": token}
     )

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
-from .conftest import entry_form, stored_files
+from .conftest import csrf_token, entry_form, stored_files
 
 
 @pytest.fixture
 def csrf_app(make_app):
     return make_app(WTF_CSRF_ENABLED=True)
-
-
-def _token(page: str) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 def test_the_form_posts_with_its_token_and_fails_kindly_without(csrf_app):
@@ -35,7 +30,7 @@ def test_the_form_posts_with_its_token_and_fails_kindly_without(csrf_app):
     assert as_json.status_code == 400 and "csrf_token" in as_json.get_json()["errors"]
     assert stored_files(folder) == []
 
-    token = _token(client.get("/submit").get_data(as_text=True))
+    token = csrf_token(client.get("/submit").get_data(as_text=True))
     accepted = client.post(
         "/submit", data=entry_form(csrf_token=token), content_type="multipart/form-data"
     )
@@ -44,7 +39,7 @@ def test_the_form_posts_with_its_token_and_fails_kindly_without(csrf_app):
 
 def test_withdrawing_needs_the_token_too(csrf_app):
     client = csrf_app.test_client()
-    token = _token(client.get("/submit").get_data(as_text=True))
+    token = csrf_token(client.get("/submit").get_data(as_text=True))
     receipt = client.post(
         "/submit", data=entry_form(csrf_token=token), content_type="multipart/form-data"
     ).headers["Location"]
@@ -53,6 +48,6 @@ def test_withdrawing_needs_the_token_too(csrf_app):
     assert client.get(receipt).status_code == 200  # still there
 
     confirm = client.get(receipt + "/withdraw").get_data(as_text=True)
-    response = client.post(receipt + "/withdraw", data={"csrf_token": _token(confirm)})
+    response = client.post(receipt + "/withdraw", data={"csrf_token": csrf_token(confirm)})
     assert response.status_code == 303
     assert client.get(receipt).status_code == 404

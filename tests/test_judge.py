@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select
 from contest.extensions import db
 from contest.models import Asset, AuditLog, Entry, Recusal, Round, Score, User, utcnow
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, csrf_token
 
 GOOD = {"relevance": "8", "creativity": "7", "quality": "9"}
 
@@ -585,7 +585,7 @@ def test_score_and_recuse_forms_need_the_csrf_token(make_app):
         return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
     login_page = client.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login_page).group(1)
+    csrf = csrf_token(login_page)
     client.post("/login", data={"username": "judge-csrf", "password": PASSWORD, "csrf_token": csrf})
 
     entry_id = _entry_in(app)  # make_entry is bound to the default app

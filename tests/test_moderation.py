@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from contest.extensions import db
 from contest.models import AuditLog, Entry, Flag, utcnow
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, csrf_token
 
 REASON = "행사와 관계없는 사진입니다."
 
@@ -104,9 +104,7 @@ def test_with_csrf_on_a_post_without_the_token_changes_nothing(make_app, make_us
     client = app.test_client()
     make_user("boss", role="admin")
     page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    token = token or re.search(r'name="csrf_token" value="([^"]+)"', page)
-    data = {"username": "boss", "password": PASSWORD, "csrf_token": token.group(1)}
+    data = {"username": "boss", "password": PASSWORD, "csrf_token": csrf_token(page)}
     assert client.post("/login", data=data).status_code == 303
 
     detail = client.get(f"/admin/entries/{entry}").get_data(as_text=True)
