@@ -8,7 +8,8 @@ from sqlalchemy import insert, select
 from werkzeug.security import generate_password_hash
 
 from contest.extensions import db
-from contest.models import Asset, Category, Entry, User
+from contest.models import Asset, Category, Entry, Round, User
+from contest.rounds import total_of
 
 CHUNK = 20_000  # rows per INSERT: SQLite's statement size stays modest at 100 000 entries
 
@@ -76,3 +77,16 @@ def add_entries(
     for first in range(0, len(assets), 2 * CHUNK):
         db.session.execute(insert(Asset), assets[first : first + 2 * CHUNK])
     return entry_ids
+
+
+def score_row(round_: Round, entry_id: int, judge_id: int, values: dict, now: datetime) -> dict:
+    """One judge's score of one entry, as a row for a bulk insert."""
+    return {
+        "round_id": round_.id,
+        "entry_id": entry_id,
+        "judge_id": judge_id,
+        "values": values,
+        "total": total_of(round_, values),
+        "created_at": now,
+        "updated_at": now,
+    }

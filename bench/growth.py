@@ -34,13 +34,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fill import add_entries, add_staff  # noqa: E402
+from fill import add_entries, add_staff, score_row  # noqa: E402
 from sqlalchemy import event, insert, select, text  # noqa: E402
 
 from contest import awards, create_app  # noqa: E402
 from contest.extensions import db  # noqa: E402
 from contest.models import Category, Contest, Round, Score, User, utcnow  # noqa: E402
-from contest.rounds import total_of  # noqa: E402
 
 PASSWORD = "bench password 123"
 SCORED_FRACTION = 0.2  # entries with scores; the rest wait for judges
@@ -85,17 +84,7 @@ def build(app, entries: int, judges: int, seed: int) -> dict:
             quality = rng.gauss(6, 1.5)
             for judge_id in rng.sample(scorers, SCORES_PER_SCORED):
                 values = {s: min(10, max(1, round(quality + rng.gauss(0, 1)))) for s in criteria}
-                scores.append(
-                    {
-                        "round_id": round_.id,
-                        "entry_id": entry_id,
-                        "judge_id": judge_id,
-                        "values": values,
-                        "total": total_of(round_, values),
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
+                scores.append(score_row(round_, entry_id, judge_id, values, now))
         for chunk in range(0, len(scores), 20_000):
             db.session.execute(insert(Score), scores[chunk : chunk + 20_000])
         db.session.commit()

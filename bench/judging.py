@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fill import add_entries, add_staff  # noqa: E402
+from fill import add_entries, add_staff, score_row  # noqa: E402
 from sqlalchemy import exists, insert, select, text  # noqa: E402
 
 from contest import create_app, scoring  # noqa: E402
@@ -45,7 +45,7 @@ from contest.models import (  # noqa: E402
     Score,
     utcnow,
 )
-from contest.rounds import entry_ids_in, total_of  # noqa: E402
+from contest.rounds import entry_ids_in  # noqa: E402
 
 PASSWORD = "bench password 123"
 TARGETS = {"judge_next": 0.020, "admin_leaderboard": 1.0, "leaderboard_fn": 1.0}
@@ -77,17 +77,7 @@ def build(app, entries: int, judges: int, per_entry: int, seed: int) -> dict:
                     slug: min(10, max(1, round(quality + leniency + rng.gauss(0, 1))))
                     for slug in criteria
                 }
-                scores.append(
-                    {
-                        "round_id": round_.id,
-                        "entry_id": entry_id,
-                        "judge_id": judge_id,
-                        "values": values,
-                        "total": total_of(round_, values),
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
+                scores.append(score_row(round_, entry_id, judge_id, values, now))
             if entry_id % 50 == 0:
                 recusals.append({"entry_id": entry_id, "judge_id": panel[-1], "created_at": now})
         for start in range(0, len(scores), 20_000):
