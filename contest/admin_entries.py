@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -21,7 +21,7 @@ from .forms import strip_whitespace
 from .i18n import translate_name
 from .models import Entry, Flag, User
 from .moderation import REASON_MAX, EntryFilter, ModerationError
-from .storage import get_storage
+from .sending import send_stored
 from .submit import current_contest
 
 PER_PAGE = 50
@@ -127,14 +127,13 @@ def download_original(entry_id: int):
     """The untouched original, as a download only: it may be hostile bytes a browser would run."""
     entry = db.get_or_404(Entry, entry_id)
     original = entry.asset("original")
-    storage = get_storage()
-    if original is None or not storage.exists(original.key):
+    if original is None:
         abort(404)
     extension = original.key.rsplit(".", 1)[-1]
-    response = send_file(
-        storage.path(original.key),
+    response = send_stored(
+        original.key,
         mimetype="application/octet-stream",
-        as_attachment=True,
+        etag=original.key.rsplit("/", 1)[-1],
         download_name=f"{entry.receipt}.{extension}",
     )
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -16,14 +16,16 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy.engine import make_url
 
-from .storage import LocalStorage, fsync_path
+from .storage import LocalStorage, Storage, fsync_path
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -129,7 +131,7 @@ def sqlite_path(uri: str) -> Path:
 
 
 # Backing up -----------------------------------------------------------------------------------
-def backup(database: Path, storage: LocalStorage, out: Path, now: datetime) -> Manifest:
+def backup(database: Path, storage: Storage, out: Path, now: datetime) -> Manifest:
     """Copy the live database and exactly the files its snapshot refers to into `out`.
 
     `out` must be new or empty. Missing or damaged files do not stop the backup (it is most
@@ -145,7 +147,7 @@ def backup(database: Path, storage: LocalStorage, out: Path, now: datetime) -> M
     files, missing, damaged = [], [], []
     for key, role, entry_sha256 in _assets_of(snapshot):
         try:
-            copied = _copy_file(storage.path(key), out / FILES / key, key, role)
+            copied = _copy_file(storage, key, out / FILES / key, role)
         except FileNotFoundError:
             missing.append(key)
             continue
@@ -197,11 +199,11 @@ def _count_entries(snapshot: Path) -> int:
         return conn.execute("SELECT count(*) FROM entry").fetchone()[0]
 
 
-def _copy_file(source: Path, target: Path, key: str, role: str) -> BackedUpFile:
-    """Copy one file, hashing the bytes as they are written."""
+def _copy_file(storage: Storage, key: str, target: Path, role: str) -> BackedUpFile:
+    """Copy one stored file, hashing the bytes as they are written."""
     digest = hashlib.sha256()
     size = 0
-    with open(source, "rb") as reader:  # opened first: a vanished file leaves no trace
+    with storage.open(key) as reader:  # opened first: a vanished file leaves no trace
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as writer:
@@ -226,7 +228,7 @@ class Restored:
     damaged: list[str]
 
 
-def restore(source: Path, database: Path, storage: LocalStorage, force: bool = False) -> Restored:
+def restore(source: Path, database: Path, storage: Storage, force: bool = False) -> Restored:
     """Put a backup in place as this site's database and stored files.
 
     Refuses a target that holds a database or stored files unless `force`, which replaces
@@ -260,7 +262,7 @@ def restore(source: Path, database: Path, storage: LocalStorage, force: bool = F
     os.replace(incoming, database)
     fsync_path(database.parent)
 
-    bad = _verify_files(storage.root, manifest)
+    bad = _verify_files(storage.open, manifest)
     if _sha256(database) != manifest.database_sha256:
         bad.append(f"{database}: not the backup's database")
     if bad:
@@ -289,39 +291,49 @@ def verify(folder: Path, manifest: Manifest) -> list[str]:
         named = {key for key, _, _ in _assets_of(snapshot)}
         if listed != named:
             bad.append(f"{DATABASE}: names other files than the manifest lists")
-    return bad + _verify_files(folder / FILES, manifest)
+    return bad + _verify_files(lambda key: open(folder / FILES / key, "rb"), manifest)
 
 
-def _verify_files(root: Path, manifest: Manifest) -> list[str]:
+def _verify_files(open_file: Callable[[str], BinaryIO], manifest: Manifest) -> list[str]:
     bad = []
     for item in manifest.files:
-        path = root / item.key
-        if not path.is_file():
+        try:
+            with open_file(item.key) as reader:
+                size, sha256 = _measure(reader)
+        except (FileNotFoundError, IsADirectoryError):
             bad.append(f"{item.key}: missing")
-        elif path.stat().st_size != item.size or _sha256(path) != item.sha256:
+            continue
+        if size != item.size or sha256 != item.sha256:
             bad.append(f"{item.key}: its size or SHA-256 differs from the manifest")
     return bad
 
 
-def _occupied(database: Path, storage: LocalStorage) -> list[str]:
+def _occupied(database: Path, storage: Storage) -> list[str]:
     """What already lives where the backup would go."""
     found = []
     for path in (database, database.with_name(database.name + "-wal")):
         if path.is_file() and path.stat().st_size > 0:
             found.append(f"database {path}")
-    if storage.root.is_dir() and any(p.is_file() for p in storage.root.rglob("*")):
-        found.append(f"files in {storage.root}")
+    if isinstance(storage, LocalStorage):
+        if storage.root.is_dir() and any(p.is_file() for p in storage.root.rglob("*")):
+            found.append(f"files in {storage.root}")
+    elif next(iter(storage.keys()), None) is not None:
+        found.append(f"objects in s3://{storage.bucket}/{storage.prefix}")
     return found
 
 
-def _clear(database: Path, storage: LocalStorage) -> None:
+def _clear(database: Path, storage: Storage) -> None:
     # A leftover -wal of the old database would be replayed into the restored one: remove all.
     for suffix in ("", "-wal", "-shm", "-journal"):
         database.with_name(database.name + suffix).unlink(missing_ok=True)
-    if storage.root.is_dir():
-        for path in storage.root.rglob("*"):
-            if path.is_file() or path.is_symlink():
-                path.unlink()
+    if isinstance(storage, LocalStorage):
+        if storage.root.is_dir():
+            for path in storage.root.rglob("*"):
+                if path.is_file() or path.is_symlink():
+                    path.unlink()
+    else:
+        for key in list(storage.keys()):
+            storage.delete(key)
 
 
 # Helpers --------------------------------------------------------------------------------------
@@ -336,11 +348,17 @@ def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return _measure(f)[1]
+
+
+def _measure(reader: BinaryIO) -> tuple[int, str]:
+    """The size and SHA-256 of what a stream holds, read a chunk at a time."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := reader.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -24,7 +24,7 @@ from .media import Rejected
 from .media.photo import process_photo
 from .media.video import inspect_video
 from .models import Asset, Entry, utcnow
-from .storage import LocalStorage
+from .storage import Storage
 
 STALE_TEMP_SECONDS = 24 * 3600
 # A playback copy still pending after this long has lost its job (say, a queue wiped by hand).
@@ -58,14 +58,16 @@ class Problem:
         return self.kind not in ("missing-original", "damaged-original")
 
 
-def examine(storage: LocalStorage) -> list[Problem]:
+def examine(storage: Storage) -> list[Problem]:
     """Every inconsistency between the database and the storage, in a stable order."""
     problems: list[Problem] = []
     known: set[str] = set()
+    # One listing with sizes rather than a request per asset: on S3, one call per 1000 keys.
+    stored = dict(storage.sizes())
     for asset in db.session.scalars(select(Asset).order_by(Asset.id)):
         known.add(asset.key)
-        problems.extend(_check_asset(storage, asset))
-    for key in sorted(storage.keys()):
+        problems.extend(_check_asset(stored, asset))
+    for key in sorted(stored):
         if key not in known:
             detail = _("파일에 해당하는 응모작이 없음: %(key)s", key=key)
             problems.append(Problem("orphan-file", detail, key=key))
@@ -84,7 +86,7 @@ class Repair:
     requeue: list[int] = field(default_factory=list)
 
 
-def repair(storage: LocalStorage, problems: list[Problem]) -> Repair:
+def repair(storage: Storage, problems: list[Problem]) -> Repair:
     """Mend what can be mended (the caller commits, then queues `requeue`)."""
     result = Repair()
     for problem in problems:
@@ -112,10 +114,11 @@ def repair(storage: LocalStorage, problems: list[Problem]) -> Repair:
     return result
 
 
-def _check_asset(storage: LocalStorage, asset: Asset) -> Iterator[Problem]:
+def _check_asset(stored: dict[str, int], asset: Asset) -> Iterator[Problem]:
     receipt, role = asset.entry.receipt_display, asset.role
     which = "original" if asset.role == "original" else "derivative"
-    if not storage.exists(asset.key):
+    size = stored.get(asset.key)
+    if size is None:
         detail = _(
             "응모작 %(receipt)s의 %(role)s 파일이 없음: %(key)s",
             receipt=receipt,
@@ -123,7 +126,7 @@ def _check_asset(storage: LocalStorage, asset: Asset) -> Iterator[Problem]:
             key=asset.key,
         )
         yield Problem(f"missing-{which}", detail, asset.key, asset.id)
-    elif (size := storage.size(asset.key)) != asset.size:
+    elif size != asset.size:
         detail = _(
             "응모작 %(receipt)s의 %(role)s 파일 크기 %(size)s가"
             " 기록된 %(recorded)s와 다름: %(key)s",
@@ -154,19 +157,20 @@ def _playback_problems() -> Iterator[Problem]:
             yield Problem("playback-stalled", detail, entry_id=entry.id)
 
 
-def _rebuild_derivative(storage: LocalStorage, asset: Asset) -> bool:
+def _rebuild_derivative(storage: Storage, asset: Asset) -> bool:
     entry = asset.entry
     original = entry.asset("original")
     if original is None or not storage.exists(original.key):
         return False
     try:
-        if entry.is_video:
-            video = inspect_video(storage.path(original.key), max_seconds=10**6, min_seconds=0)
-            big, small = video.poster, video.thumbnail
-        else:
-            photo = process_photo(storage.path(original.key), min_long_side=1, max_pixels=10**10)
-            big, small = photo.preview, photo.thumbnail
-    except Rejected:
+        with storage.local_copy(original.key) as path:
+            if entry.is_video:
+                video = inspect_video(path, max_seconds=10**6, min_seconds=0)
+                big, small = video.poster, video.thumbnail
+            else:
+                photo = process_photo(path, min_long_side=1, max_pixels=10**10)
+                big, small = photo.preview, photo.thumbnail
+    except (Rejected, FileNotFoundError):
         return False
     derivative = big if asset.role == "preview" else small
     storage.delete(asset.key)
@@ -175,7 +179,7 @@ def _rebuild_derivative(storage: LocalStorage, asset: Asset) -> bool:
     return True
 
 
-def _stale_temp_files(storage: LocalStorage) -> Iterator[Path]:
+def _stale_temp_files(storage: Storage) -> Iterator[Path]:
     """Temporary files whose upload is over: its process is gone, or it is a day old."""
     now = time.time()
     for path in storage.temp_files():
@@ -184,7 +188,7 @@ def _stale_temp_files(storage: LocalStorage) -> Iterator[Path]:
 
 
 def _writer_alive(path: Path) -> bool:
-    # Names are upload-<pid>-<random>.part (see LocalStorage.temp_file).
+    # Names are upload-<pid>-<random>.part (see TempFolder.temp_file).
     try:
         pid = int(path.name.split("-")[1])
     except (IndexError, ValueError):

@@ -12,7 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from .extensions import db
-from .storage import LocalStorage, get_storage
+from .storage import Storage, get_storage
 
 _ON_ROLLBACK = "contest.remove_unless_committed"
 _ON_COMMIT = "contest.delete_once_committed"
@@ -28,7 +28,7 @@ def delete_once_committed(keys: list[str]) -> None:
     db.session.info.setdefault(_ON_COMMIT, []).extend((get_storage(), k) for k in keys)
 
 
-def _delete(pending: list[tuple[LocalStorage, str]]) -> None:
+def _delete(pending: list[tuple[Storage, str]]) -> None:
     for storage, key in pending:
         storage.delete(key)
 

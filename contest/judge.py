@@ -11,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -26,7 +25,7 @@ from .extensions import db
 from .models import Asset, Entry, Round, Score
 from .responses import wants_json
 from .rounds import SCORE_MAX, SCORE_MIN, active_round
-from .storage import get_storage
+from .sending import send_stored
 from .submit import current_contest
 
 bp = Blueprint("judge", __name__, url_prefix="/judge")
@@ -93,10 +92,9 @@ def show_full(entry_id: int):
     if judging.is_recused(entry.id, g.user.id):
         abort(403)
     asset = zoom.full_asset(entry) or abort(404)
-    response = send_file(
-        get_storage().path(asset.key),
+    response = send_stored(
+        asset.key,
         mimetype=asset.content_type,
-        conditional=True,
         etag=asset.key.rsplit("/", 1)[-1],
         max_age=3600,
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, send_file
+from flask import Blueprint, abort, current_app
 from sqlalchemy import select
 
 from .extensions import db
 from .models import Asset
-from .storage import get_storage
+from .sending import send_stored
 
 bp = Blueprint("media", __name__, url_prefix="/media")
 
@@ -20,14 +20,9 @@ def show_media(key: str):
     asset = db.session.scalar(select(Asset).where(Asset.key == key))
     if asset is None or asset.role not in PUBLIC_ROLES:
         abort(404)
-    storage = get_storage()
-    if not storage.exists(key):
-        abort(404)
-    # A local path (not an open file) lets Werkzeug answer Range and conditional requests.
-    response = send_file(
-        storage.path(key),
+    response = send_stored(
+        key,
         mimetype=asset.content_type,
-        conditional=True,
         etag=key.rsplit("/", 1)[-1],
         max_age=current_app.config["MEDIA_CACHE_SECONDS"],
     )

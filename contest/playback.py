@@ -31,11 +31,8 @@ def make_for_entry(entry_id: int) -> None:
     target = storage.tmp / f"upload-{os.getpid()}-{secrets.token_hex(8)}.mp4"
     db.session.rollback()  # no transaction stays open through minutes of transcoding
     try:
-        make_playback(
-            storage.path(original.key),
-            target,
-            timeout=current_app.config["VIDEO_TRANSCODE_TIMEOUT"],
-        )
+        with storage.local_copy(original.key) as source:
+            make_playback(source, target, timeout=current_app.config["VIDEO_TRANSCODE_TIMEOUT"])
     except Exception as error:  # noqa: BLE001 - any failure is recorded for the admins
         target.unlink(missing_ok=True)
         current_app.logger.warning("playback copy of entry %s failed: %s", entry_id, error)

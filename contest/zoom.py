@@ -28,7 +28,8 @@ def full_asset(entry: Entry) -> Asset | None:
         return None
     entry_id = entry.id
     db.session.rollback()  # no transaction stays open through the decode
-    derivative = full_resolution(storage.path(original.key))
+    with storage.local_copy(original.key) as path:
+        derivative = full_resolution(path)
     key = storage.new_key("derived", derivative.extension)
     storage.put(derivative.data, key)
     begin_write()

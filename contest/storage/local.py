@@ -1,45 +1,37 @@
-"""Where entry files live: a small interface over the upload folder, so views never touch paths.
+"""Entry files in a folder on the local disk: the default backend, and what most tests use.
 
 Files are written to a temporary name in the same filesystem, fsynced, then renamed into place,
 so a final name never holds a half-written file. Keys are server-chosen random names; the
-visitor's file name is never part of a path. An S3-compatible backend can implement the same
-methods (put, open, delete, exists, keys) without any view changing.
+visitor's file name is never part of a path.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from flask import Flask, current_app
+from .common import TMP_DIR, TempFolder
 
-TMP_DIR = "tmp"
 _CHUNK = 1024 * 1024
 
 
-class LocalStorage:
-    """Entry files in a folder on the local disk (the default, and what the tests use)."""
+class LocalStorage(TempFolder):
+    """Entry files in a folder on the local disk; its `tmp/` holds the uploads in flight."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
-        self.tmp = self.root / TMP_DIR
+        super().__init__(self.root / TMP_DIR)
 
     def ensure_folders(self) -> None:
         """Create the storage folders; only the app's own user may read them."""
         for folder in (self.root, self.tmp):
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-    # Keys --------------------------------------------------------------------------------
-    @staticmethod
-    def new_key(prefix: str, extension: str) -> str:
-        """A fresh random key like "originals/k3/k3Jd...Q.jpg" (sharded: folders stay small)."""
-        token = secrets.token_urlsafe(18)  # 144 bits: unguessable, and reveals nothing
-        return f"{prefix}/{token[:2].lower()}/{token}{extension}"
 
     def path(self, key: str) -> Path:
         """The local path of a key; refuses keys that would leave the storage folder."""
@@ -49,14 +41,6 @@ class LocalStorage:
         return path
 
     # Writing -----------------------------------------------------------------------------
-    def temp_file(self) -> tuple[Path, BinaryIO]:
-        """A new temporary file for an incoming upload, named after this process.
-
-        The process id in the name lets `doctor` tell a live upload from one a crash left behind.
-        """
-        path = self.tmp / f"upload-{os.getpid()}-{secrets.token_hex(8)}.part"
-        return path, open(path, "xb+")  # noqa: SIM115 - the caller owns and closes it
-
     def put(self, data: bytes | BinaryIO, key: str) -> int:
         """Store bytes or a stream under `key`, atomically; returns the size written."""
         tmp_path, tmp = self.temp_file()
@@ -91,9 +75,22 @@ class LocalStorage:
         fsync_path(final.parent)  # the rename itself must survive a power cut
 
     # Reading and deleting ----------------------------------------------------------------
-    def open(self, key: str) -> BinaryIO:
-        """Open a stored file for reading."""
-        return open(self.path(key), "rb")  # noqa: SIM115 - the caller owns and closes it
+    def open(self, key: str, start: int = 0, stop: int | None = None) -> BinaryIO:
+        """Open a stored file for reading, from byte `start` up to (not including) `stop`."""
+        file = open(self.path(key), "rb")  # noqa: SIM115 - the caller owns and closes it
+        if start:
+            file.seek(start)
+        if stop is None:
+            return file
+        return io.BufferedReader(_Window(file, max(0, stop - start)), _CHUNK)
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """The file itself, for code that needs a path (Pillow, PyAV, the probe child)."""
+        path = self.path(key)
+        if not path.is_file():
+            raise FileNotFoundError(errno.ENOENT, "not stored", key)
+        yield path
 
     def exists(self, key: str) -> bool:
         """Whether a file is stored under `key`."""
@@ -114,9 +111,35 @@ class LocalStorage:
             if path.is_file() and relative.parts[0] != TMP_DIR and not path.name.startswith("."):
                 yield relative.as_posix()
 
-    def temp_files(self) -> Iterator[Path]:
-        """Temporary files: uploads in flight, or left behind by a crash."""
-        return (p for p in self.tmp.iterdir() if p.is_file())
+    def sizes(self) -> Iterator[tuple[str, int]]:
+        """Every stored key with its size in bytes."""
+        for key in self.keys():
+            try:
+                yield key, (self.root / key).stat().st_size
+            except FileNotFoundError:  # deleted while we looked
+                continue
+
+
+class _Window(io.RawIOBase):
+    """The next `length` bytes of an open file, and no more (a byte range being served)."""
+
+    def __init__(self, file: BinaryIO, length: int) -> None:
+        self._file, self._left = file, length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: self._left]
+        count = self._file.readinto(view)
+        self._left -= count
+        return count
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def fsync_path(path: Path) -> None:
@@ -126,15 +149,3 @@ def fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def init_app(app: Flask) -> None:
-    """Attach the configured storage to the app and make sure its folders exist."""
-    storage = LocalStorage(Path(app.config["UPLOAD_FOLDER"]))
-    storage.ensure_folders()
-    app.extensions["contest.storage"] = storage
-
-
-def get_storage() -> LocalStorage:
-    """The storage of the current app."""
-    return current_app.extensions["contest.storage"]

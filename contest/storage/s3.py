@@ -1,0 +1,181 @@
+"""Entry files in an S3-compatible object store (AWS S3, MinIO, Ceph), through boto3.
+
+Bytes are streamed both ways and never held whole: a finished upload goes up from its local
+temporary file in parts (s3transfer's managed multipart upload), reads are GetObject bodies
+read chunk by chunk, and code that needs a path gets a temporary local copy, downloaded the
+same way and removed afterwards. Credentials come from boto3's usual chain (AWS_* variables,
+~/.aws, an instance role), never from the app's settings.
+
+An object appears whole or not at all (S3 has no half-written objects), which is what the
+local backend's write-then-rename gives; keys are random, so nothing is ever overwritten.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cached_property
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .common import TempFolder, check_key
+
+_PART = 8 * 1024 * 1024  # S3's smallest part is 5 MiB; 8 MiB is boto3's own default
+_MISSING = ("404", "NoSuchKey", "NotFound")
+
+
+def transfer_config() -> TransferConfig:
+    """Managed transfers that hold at most a few parts in memory at once.
+
+    Two threads (the app servers have two cores, and several requests run at once), one
+    part read ahead from a stream, and a download queue of 8 MiB instead of s3transfer's
+    256 MiB, so a slow disk cannot make a download pile up in memory.
+    """
+    config = TransferConfig(
+        multipart_threshold=_PART,
+        multipart_chunksize=_PART,
+        max_concurrency=2,
+        preferred_transfer_client="classic",  # the CRT client ignores the memory limits below
+    )
+    config.max_in_memory_upload_chunks = 1
+    config.max_in_memory_download_chunks = _PART // config.io_chunksize
+    return config
+
+
+class S3Storage(TempFolder):
+    """Entry files as objects in one bucket, under an optional prefix; uploads spool locally."""
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        tmp: Path,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        super().__init__(tmp)
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.transfer = transfer_config()
+
+    @cached_property
+    def client(self):
+        """The boto3 client, made on first use (after a server forks, never before)."""
+        config = Config(
+            retries={"mode": "standard"},
+            # MinIO and Ceph answer at their own address, not at bucket.host names.
+            s3={"addressing_style": "path"} if self.endpoint_url else {},
+        )
+        return boto3.session.Session().client(
+            "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config
+        )
+
+    def ensure_folders(self) -> None:
+        """Create the local temporary folder (the bucket itself is made by its owner)."""
+        self.tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def _name(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    # Writing -----------------------------------------------------------------------------
+    def put(self, data: bytes | BinaryIO, key: str) -> int:
+        """Store bytes or a stream under `key`; returns the size written."""
+        if isinstance(data, bytes):
+            self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data)
+            return len(data)
+        counted = _Counting(data)
+        self.client.upload_fileobj(counted, self.bucket, self._name(key), Config=self.transfer)
+        return counted.count
+
+    def adopt(self, tmp_path: Path, key: str) -> None:
+        """Upload a finished temporary file (see `temp_file`) to `key`, then remove it."""
+        self.client.upload_file(str(tmp_path), self.bucket, self._name(key), Config=self.transfer)
+        Path(tmp_path).unlink()
+
+    # Reading and deleting ----------------------------------------------------------------
+    def open(self, key: str, start: int = 0, stop: int | None = None) -> BinaryIO:
+        """A streaming reader of the object, from byte `start` up to (not including) `stop`."""
+        name = self._name(key)
+        if stop is not None and stop <= start:
+            return io.BytesIO()
+        extra = {}
+        if start or stop is not None:
+            extra["Range"] = f"bytes={start}-{'' if stop is None else stop - 1}"
+        with _not_found_as_oserror(key):
+            return self.client.get_object(Bucket=self.bucket, Key=name, **extra)["Body"]
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """A temporary local copy, for code that needs a path; removed when the block ends."""
+        path, file = self.temp_file(PurePosixPath(key).suffix or ".part")
+        try:
+            with file, _not_found_as_oserror(key):
+                self.client.download_fileobj(
+                    self.bucket, self._name(key), file, Config=self.transfer
+                )
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored under `key`."""
+        try:
+            self.size(key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def size(self, key: str) -> int:
+        """The size in bytes of a stored object."""
+        with _not_found_as_oserror(key):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+        return head["ContentLength"]
+
+    def delete(self, key: str) -> None:
+        """Remove a stored object; one already gone is not an error (S3 says so too)."""
+        self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+
+    def keys(self) -> Iterator[str]:
+        """Every stored key under the prefix."""
+        return (key for key, _ in self.sizes())
+
+    def sizes(self) -> Iterator[tuple[str, int]]:
+        """Every stored key with its size, listed a page of a thousand at a time."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", ()):
+                yield item["Key"][len(self.prefix) :], item["Size"]
+
+
+class _Counting:
+    """A read-only stream that counts the bytes read through it (the size of a `put`)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream, self.count = stream, 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self.count += len(chunk)
+        return chunk
+
+
+@contextmanager
+def _not_found_as_oserror(key: str) -> Iterator[None]:
+    """A missing object raises FileNotFoundError, as a missing local file does."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in _MISSING:
+            raise FileNotFoundError(errno.ENOENT, "not stored", key) from None
+        raise
