@@ -26,6 +26,8 @@ VIDEO_TRANSCODE_TIMEOUT = 30 * 60
 # Redis queue shared by several machines. HUEY_IMMEDIATE None means "immediate when TESTING",
 # so tests run jobs synchronously and deterministically.
 HUEY_URL = None
+# The queue's name: sites that share one Redis (several agencies on one server) each need their own.
+HUEY_NAME = "contest"
 HUEY_IMMEDIATE = None
 HUEY_WORKERS = 1  # transcoding uses both cores by itself
 
@@ -88,6 +90,8 @@ HSTS_SECONDS = 365 * 24 * 3600
 # memory:// counts per server process; use redis://... with several workers or machines.
 RATELIMIT_ENABLED = True
 RATELIMIT_STORAGE_URI = "memory://"
+# Flask-Limiter's key prefix: sites that share one Redis keep their counters apart with it.
+RATELIMIT_KEY_PREFIX = "contest"
 RATELIMIT_HEADERS_ENABLED = True
 SUBMIT_RATE_LIMIT = "60 per minute;1000 per hour"
 LOGIN_RATE_LIMIT = "30 per minute"
@@ -98,3 +102,14 @@ LOGIN_RATE_LIMIT = "30 per minute"
 NEAR_DUPLICATE_DISTANCE = 6
 FLAG_MIN_LONG_SIDE = 2000
 FLAG_MIN_VIDEO_SHORT_SIDE = 720
+
+# Where entry files live. None: in UPLOAD_FOLDER on this machine. "s3://bucket/optional/prefix":
+# in an S3-compatible object store that several app servers share (uploads in flight still
+# spool to UPLOAD_FOLDER/tmp on each server). Credentials come from boto3's usual chain
+# (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws, an instance role), never from here.
+STORAGE_URL = None
+# None: AWS itself. MinIO, Ceph or another S3-compatible store: its address, such as
+# "http://127.0.0.1:9000" (addressed path-style: http://host/bucket/key).
+S3_ENDPOINT_URL = None
+# The bucket's region; None: boto3's own choice (AWS_DEFAULT_REGION, ~/.aws/config).
+S3_REGION = None

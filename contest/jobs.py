@@ -21,12 +21,12 @@ def init_app(app: Flask) -> None:
     immediate = config["HUEY_IMMEDIATE"]
     if immediate is None:
         immediate = bool(config.get("TESTING"))
-    url = config.get("HUEY_URL")
+    url, name = config.get("HUEY_URL"), config["HUEY_NAME"]
     if url:
-        huey: Huey = RedisHuey("contest", url=url, immediate=immediate)
+        huey: Huey = RedisHuey(name, url=url, immediate=immediate)
     else:
         path = Path(app.instance_path) / "jobs.db"
-        huey = SqliteHuey("contest", filename=str(path), immediate=immediate)
+        huey = SqliteHuey(name, filename=str(path), immediate=immediate)
 
     @huey.task(name="make_playback")
     def make_playback_task(entry_id: int) -> None:

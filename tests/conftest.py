@@ -1,12 +1,13 @@
-"""Fixtures: an app on a real SQLite file and a real upload folder for every test."""
+"""Fixtures: an app on a real database (a SQLite file, or PostgreSQL under `make test-postgres`)
+and a real upload folder for every test."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,14 +18,19 @@ from sqlalchemy import select
 from contest import create_app
 from contest.extensions import db
 
+from . import databases
 from .photos import photo_bytes
 
 
 def _config(tmp: Path, **overrides) -> dict:
+    # Where Redis stands in for the SQLite queue (make test-postgres), each test's app gets its
+    # own queue on the shared server.
+    own = hashlib.sha1(str(tmp).encode()).hexdigest()[:12]
     return {
         "TESTING": True,
         "SECRET_KEY": "test-only-key",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'contest.db'}",
+        "SQLALCHEMY_DATABASE_URI": databases.url_for(tmp),
+        "HUEY_NAME": f"contest-test-{own}",
         "UPLOAD_FOLDER": str(tmp / "uploads"),
         "WTF_CSRF_ENABLED": False,
         # Cheap hashing keeps staff fixtures fast; test_auth checks the production cost.
@@ -48,19 +54,45 @@ def compiled_translations() -> None:
 
 
 @pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory) -> Path:
+def migrated_database(tmp_path_factory) -> Iterator[str]:
     """A database with the migrations applied and the fair's contest seeded, made once."""
     tmp = tmp_path_factory.mktemp("template")
     os.environ["CONTEST_INSTANCE_PATH"] = str(tmp / "instance")
     try:
-        app = create_app(_config(tmp))
+        app = create_app(_config(tmp, SQLALCHEMY_DATABASE_URI=databases.template_url(tmp)))
     finally:
         del os.environ["CONTEST_INSTANCE_PATH"]
     result = app.test_cli_runner().invoke(args=["init-db"])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        db.engine.dispose()  # closing every connection folds the WAL into the file
-    return tmp / "contest.db"
+        # Closing every connection folds SQLite's WAL into the file; PostgreSQL copies a
+        # template only while nobody is connected to it.
+        db.engine.dispose()
+    yield app.config["SQLALCHEMY_DATABASE_URI"]
+    databases.drop_template()
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """On PostgreSQL, drop the databases a test made once it is over (SQLite's go with tmp)."""
+    yield
+    if databases.ON_POSTGRES:
+        databases.drop_made()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Start every test with no rate-limit counts, as its new app does with memory://.
+
+    On a shared Redis (make test-postgres) the counts would carry over from earlier tests, and
+    Flask-Limiter keeps the first app's key prefix for all later ones, so the counters go.
+    """
+    uri = os.environ.get("CONTEST_RATELIMIT_STORAGE_URI", "")
+    if uri.startswith("redis://"):
+        import redis
+
+        with redis.Redis.from_url(uri) as counters:
+            counters.flushdb()
 
 
 @pytest.fixture
@@ -70,7 +102,7 @@ def make_app(tmp_path, migrated_database, monkeypatch) -> Callable[..., Flask]:
     monkeypatch.setenv("CONTEST_INSTANCE_PATH", str(tmp_path / "instance"))
 
     def build(**overrides) -> Flask:
-        shutil.copyfile(migrated_database, tmp_path / "contest.db")
+        databases.copy_template(migrated_database, tmp_path)
         app = create_app(_config(tmp_path, **overrides))
         return app
 

@@ -1,0 +1,90 @@
+"""The database each test runs on: a SQLite file by default, or a PostgreSQL database.
+
+`make test` gives every test its own SQLite file. `make test-postgres` sets
+CONTEST_TEST_DATABASE_SERVER to a throwaway PostgreSQL cluster (see
+tests/services/with-postgres-and-redis.sh); each test then gets its own database there, made
+from a migrated template with CREATE DATABASE ... TEMPLATE (a file copy, as on SQLite), and
+dropped when the test ends. Either way the test talks to a real database, never a stand-in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL, Engine, make_url
+
+SERVER = os.environ.get("CONTEST_TEST_DATABASE_SERVER")  # postgresql+psycopg://user@host:port
+ON_POSTGRES = bool(SERVER)
+_TEMPLATE = f"contest_template_{os.getpid()}"
+_made: set[str] = set()
+
+
+def url_for(folder: Path) -> str:
+    """The database of a test folder: its SQLite file, or an (empty at first) PostgreSQL one."""
+    if not ON_POSTGRES:
+        return f"sqlite:///{folder / 'contest.db'}"
+    name = _name_for(folder)
+    if name not in _made:
+        _admin(f'CREATE DATABASE "{name}"')
+        _made.add(name)
+    return _url(name)
+
+
+def template_url(folder: Path) -> str:
+    """Where the migrated, seeded template is built once per session."""
+    if not ON_POSTGRES:
+        return f"sqlite:///{folder / 'contest.db'}"
+    _admin(f'DROP DATABASE IF EXISTS "{_TEMPLATE}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{_TEMPLATE}"')
+    return _url(_TEMPLATE)
+
+
+def copy_template(template: str, folder: Path) -> str:
+    """Replace a test folder's database with a fresh copy of the template; returns its URL."""
+    if not ON_POSTGRES:
+        import shutil
+
+        shutil.copyfile(make_url(template).database, folder / "contest.db")
+        return url_for(folder)
+    name = _name_for(folder)
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # FILE_COPY copies the template's files instead of logging every page: much faster for a
+    # small database, which is all a test's is.
+    _admin(f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATE}" STRATEGY FILE_COPY')
+    _made.add(name)
+    return _url(name)
+
+
+def drop_made() -> None:
+    """Drop every database this process made for tests (their connections are cut)."""
+    while _made:
+        _admin(f'DROP DATABASE IF EXISTS "{_made.pop()}" WITH (FORCE)')
+
+
+def drop_template() -> None:
+    if ON_POSTGRES:
+        _admin(f'DROP DATABASE IF EXISTS "{_TEMPLATE}" WITH (FORCE)')
+
+
+def engine_for(url: str) -> Engine:
+    """A plain SQLAlchemy engine on a site's database, for tests that read it at the source."""
+    return create_engine(url)
+
+
+def _name_for(folder: Path) -> str:
+    # Database names are at most 63 bytes; a digest of the folder is unique and short.
+    return "contest_" + hashlib.sha1(str(folder).encode()).hexdigest()[:20]
+
+
+def _url(name: str) -> str:
+    return make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+
+
+def _admin(sql: str) -> None:
+    server: URL = make_url(SERVER).set(drivername="postgresql", database="postgres")
+    with psycopg.connect(server.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(sql)
