@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from .common import TMP_DIR, TempFolder
+from .common import TMP_DIR, TempFolder, check_key
 
 _CHUNK = 1024 * 1024
 
@@ -35,7 +35,7 @@ class LocalStorage(TempFolder):
 
     def path(self, key: str) -> Path:
         """The local path of a key; refuses keys that would leave the storage folder."""
-        path = (self.root / key).resolve()
+        path = (self.root / check_key(key)).resolve()
         if self.root.resolve() not in path.parents or key.startswith(TMP_DIR + "/"):
             raise ValueError(f"not a storage key: {key!r}")
         return path

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import io
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -28,15 +29,16 @@ from botocore.exceptions import ClientError
 from .common import TempFolder, check_key
 
 _PART = 8 * 1024 * 1024  # S3's smallest part is 5 MiB; 8 MiB is boto3's own default
+_COPY_CHUNK = 1024 * 1024
 _MISSING = ("404", "NoSuchKey", "NotFound")
 
 
 def transfer_config() -> TransferConfig:
     """Managed transfers that hold at most a few parts in memory at once.
 
-    Two threads (the app servers have two cores, and several requests run at once), one
-    part read ahead from a stream, and a download queue of 8 MiB instead of s3transfer's
-    256 MiB, so a slow disk cannot make a download pile up in memory.
+    Two threads (the app servers have two cores, and several requests run at once), and a
+    download queue of 8 MiB instead of s3transfer's 256 MiB, so a slow disk cannot make a
+    download pile up in memory.
     """
     config = TransferConfig(
         multipart_threshold=_PART,
@@ -88,13 +90,24 @@ class S3Storage(TempFolder):
 
     # Writing -----------------------------------------------------------------------------
     def put(self, data: bytes | BinaryIO, key: str) -> int:
-        """Store bytes or a stream under `key`; returns the size written."""
+        """Store bytes or a stream under `key`; returns the size written.
+
+        A stream is spooled to a local temporary file first: s3transfer keeps every part of a
+        stream in memory while it is sent (measured: four 8 MiB parts at once), but reads a
+        file on disk as it sends it.
+        """
         if isinstance(data, bytes):
             self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data)
             return len(data)
-        counted = _Counting(data)
-        self.client.upload_fileobj(counted, self.bucket, self._name(key), Config=self.transfer)
-        return counted.count
+        tmp_path, tmp = self.temp_file()
+        try:
+            with tmp:
+                shutil.copyfileobj(data, tmp, _COPY_CHUNK)
+                size = tmp.tell()
+            self.adopt(tmp_path, key)
+        finally:
+            tmp_path.unlink(missing_ok=True)
+        return size
 
     def adopt(self, tmp_path: Path, key: str) -> None:
         """Upload a finished temporary file (see `temp_file`) to `key`, then remove it."""
@@ -156,18 +169,6 @@ class S3Storage(TempFolder):
         for page in pages:
             for item in page.get("Contents", ()):
                 yield item["Key"][len(self.prefix) :], item["Size"]
-
-
-class _Counting:
-    """A read-only stream that counts the bytes read through it (the size of a `put`)."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream, self.count = stream, 0
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._stream.read(size)
-        self.count += len(chunk)
-        return chunk
 
 
 @contextmanager
