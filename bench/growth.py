@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from fill import add_entries, add_staff, score_row  # noqa: E402
 from sqlalchemy import event, insert, select, text  # noqa: E402
 
-from contest import awards, create_app  # noqa: E402
+from contest import awards, create_app, judging  # noqa: E402
 from contest.extensions import db  # noqa: E402
 from contest.models import Category, Contest, Round, Score, User, utcnow  # noqa: E402
 
@@ -87,6 +87,7 @@ def build(app, entries: int, judges: int, seed: int) -> dict:
                 scores.append(score_row(round_, entry_id, judge_id, values, now))
         for chunk in range(0, len(scores), 20_000):
             db.session.execute(insert(Score), scores[chunk : chunk + 20_000])
+        judging.recount_queue(contest_id)  # bulk inserts bypass the ORM events that keep it
         db.session.commit()
         admin = db.session.scalar(select(User).where(User.username == "bench-admin"))
         contest = db.session.get(Contest, contest_id)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from fill import add_entries, add_staff, score_row  # noqa: E402
 from sqlalchemy import exists, insert, select, text  # noqa: E402
 
-from contest import create_app, scoring  # noqa: E402
+from contest import create_app, judging, scoring  # noqa: E402
 from contest.extensions import db  # noqa: E402
 from contest.models import (  # noqa: E402
     Category,
@@ -83,6 +83,7 @@ def build(app, entries: int, judges: int, per_entry: int, seed: int) -> dict:
         for start in range(0, len(scores), 20_000):
             db.session.execute(insert(Score), scores[start : start + 20_000])
         db.session.execute(insert(Recusal), recusals)
+        judging.recount_queue(contest_id)  # bulk inserts bypass the ORM events that keep it
         db.session.commit()
         db.session.execute(text("ANALYZE"))
         db.session.commit()

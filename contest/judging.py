@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    case,
+    event,
+    exists,
+    func,
+    inspect,
+    literal_column,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import joinedload
 
 from .accounts import audit
 from .extensions import db
-from .models import Category, Entry, Recusal, Round, Score, User, utcnow
-from .rounds import SCORE_MAX, SCORE_MIN, entry_ids_in, total_of
+from .models import Category, Entry, Recusal, Round, RoundEntry, Score, User, utcnow
+from .rounds import OUT_OF_JUDGING, SCORE_MAX, SCORE_MIN, entry_ids_in, total_of
 
 COMMENT_MAX = 2000
+# /judge/next picks at random among this many of the least-scored entries, taken from a random
+# point of their ids: exactly uniform when as few tie, and the cost never grows with the round.
+QUEUE_WINDOW = 32
 VERDICTS = {"y": True, "n": False}
 _WHOLE_NUMBER = re.compile(r"\s*\d{1,3}\s*")
 
@@ -44,58 +62,180 @@ class CategoryProgress:
         return self.total - self.scored
 
 
-def _counting_scores(round_: Round):
-    """A correlated count of an entry's scores in the round, less those of recused judges.
-
-    Written as all scores minus the recused ones, not as a NOT EXISTS per score: recusals are
-    rare, so the subtraction costs one probe per entry instead of one per score.
-    """
-    scores = (
-        select(func.count())
-        .where(Score.round_id == round_.id, Score.entry_id == Entry.id)
-        .scalar_subquery()
-    )
-    recused_scores = (
-        select(func.count())
-        .select_from(Recusal)
-        .join(
-            Score,
-            and_(
-                Score.round_id == round_.id,
-                Score.entry_id == Recusal.entry_id,
-                Score.judge_id == Recusal.judge_id,
-            ),
-        )
-        .where(Recusal.entry_id == Entry.id)
-        .scalar_subquery()
-    )
-    return scores - recused_scores
-
-
 def next_entry_id(
     round_: Round, judge_id: int, exclude: int | None = None, prefer: int | None = None
 ) -> int | None:
-    """The entry this judge should score next, or None when nothing is left for them.
+    """The entry this judge should score next in the open round, or None when nothing is left.
 
     Among the round's entries this judge has neither scored nor recused, the one with the
     fewest counting scores so far (a recused judge's score does not count), so every entry
     reaches its quorum; ties are broken at random, so no order bias builds up, except that
     `prefer` (the entry whose preview the last page preloaded) wins a tie it is part of.
-    One SQL query.
+
+    The counts are the stored `Entry.queue_scores` (see `recount_queue`), walked in index
+    order: the fewest is the first row this judge may take. The random choice is among up to
+    `QUEUE_WINDOW` of the tied entries, the first ones from a random id between the tie's lowest
+    and highest, wrapping round: uniform when no more than that tie, and with no preference
+    for early or late entries when more do. One SQL query, whatever the size of the round.
     """
-    mine = select(Score.entry_id).where(Score.round_id == round_.id, Score.judge_id == judge_id)
-    recused = select(Recusal.entry_id).where(Recusal.judge_id == judge_id)
-    query = (
-        entry_ids_in(round_)
-        .where(Entry.id.not_in(mine), Entry.id.not_in(recused))
-        .order_by(_counting_scores(round_))
-        .limit(1)
+    mine = exists().where(
+        Score.round_id == round_.id, Score.judge_id == judge_id, Score.entry_id == Entry.id
     )
+    recused = exists().where(Recusal.judge_id == judge_id, Recusal.entry_id == Entry.id)
+    takeable = entry_ids_in(round_).where(Entry.queue_scores >= 0, ~mine, ~recused)
     if exclude is not None:
-        query = query.where(Entry.id != exclude)
+        takeable = takeable.where(Entry.id != exclude)
+    fewest = (
+        takeable.with_only_columns(Entry.queue_scores)
+        .order_by(Entry.queue_scores)
+        .limit(1)
+        .scalar_subquery()
+    )
+    tied = takeable.where(Entry.queue_scores == fewest)
+    # The tie's id range, from the index alone (whoever may take them): a random point in it.
+    span = select(Entry.id).where(
+        Entry.contest_id == round_.contest_id, Entry.queue_scores == fewest
+    )
+    low = span.with_only_columns(func.min(Entry.id)).scalar_subquery()
+    high = span.with_only_columns(func.max(Entry.id)).scalar_subquery()
+    pivot = low + random.randrange(2**31) % (high - low + 1)
+    laps = [
+        select(part.c.id, literal_column(str(lap)).label("lap"))
+        for lap, part in enumerate(
+            (
+                tied.where(Entry.id >= pivot).order_by(Entry.id).limit(QUEUE_WINDOW).subquery(),
+                tied.where(Entry.id < pivot).order_by(Entry.id).limit(QUEUE_WINDOW).subquery(),
+            )
+        )
+    ]
     if prefer is not None:
-        query = query.order_by(case((Entry.id == prefer, 0), else_=1))
-    return db.session.scalar(query.order_by(func.random()))
+        preferred = tied.where(Entry.id == prefer).subquery()
+        laps.insert(0, select(preferred.c.id, literal_column("-1").label("lap")))
+    around = union_all(*laps).subquery()
+    window = select(around.c.id).order_by(around.c.lap, around.c.id).limit(QUEUE_WINDOW).subquery()
+    query = select(window.c.id)
+    if prefer is not None:
+        query = query.order_by(case((window.c.id == prefer, 0), else_=1))
+    return db.session.scalar(query.order_by(func.random()).limit(1))
+
+
+# --- The stored queue counts ------------------------------------------------------------------
+#
+# `Entry.queue_scores` is what `next_entry_id` walks. It is recomputed, inside the transaction
+# that changes it, for the entries each change can move: a score given or removed, a recusal
+# declared or withdrawn, an entry added, rejected or restored, an entry advancing into a round,
+# a round opened, closed, reopened or removed. ORM flush events do it, so no service (or test
+# inserting a row) can forget; bulk INSERTs bypass them and must call `recount_queue` after.
+
+
+def queue_place() -> ColumnElement:
+    """What `Entry.queue_scores` should hold, as SQL correlated to an entry row.
+
+    NULL unless the contest's open round holds the entry (not rejected; in the round, for a
+    round of advancing entries); else the entry's scores in that round less those of judges
+    recused from it. Portable SQL: it also backfills the column in its migration.
+    """
+    open_round = (
+        select(Round.id)
+        .where(Round.contest_id == Entry.contest_id, Round.status == "open")
+        .scalar_subquery()
+    )
+    held = exists().where(
+        Round.contest_id == Entry.contest_id,
+        Round.status == "open",
+        or_(
+            Round.takes_all_entries.is_(True),
+            exists().where(RoundEntry.round_id == Round.id, RoundEntry.entry_id == Entry.id),
+        ),
+    )
+    recused = exists().where(Recusal.entry_id == Score.entry_id, Recusal.judge_id == Score.judge_id)
+    counted = (
+        select(func.count())
+        .select_from(Score)
+        .where(Score.round_id == open_round, Score.entry_id == Entry.id, ~recused)
+        .scalar_subquery()
+    )
+    return case((and_(Entry.status.not_in(OUT_OF_JUDGING), held), counted), else_=None)
+
+
+def recount_queue(contest_id: int | None = None, connection: Connection | None = None) -> None:
+    """Recompute every stored queue count (of one contest, or of all); the caller commits."""
+    statement = update(Entry).values(queue_scores=queue_place())
+    if contest_id is not None:
+        statement = statement.where(Entry.contest_id == contest_id)
+    (connection or db.session.connection()).execute(statement)
+
+
+def queue_drift() -> list[int]:
+    """Ids of the entries whose stored queue count is wrong (it should be none)."""
+    return list(
+        db.session.scalars(
+            select(Entry.id).where(Entry.queue_scores.is_distinct_from(queue_place()))
+        )
+    )
+
+
+def _recount_entries(connection: Connection, entry_ids: set[int]) -> None:
+    entry_ids.discard(None)
+    if entry_ids:
+        connection.execute(
+            update(Entry).where(Entry.id.in_(entry_ids)).values(queue_scores=queue_place())
+        )
+
+
+def _old_and_new(target, *names: str) -> tuple[bool, set]:
+    """Whether any of these attributes changed in this flush, and every value they held."""
+    state = inspect(target)
+    changed, values = False, set()
+    for name in names:
+        history = state.attrs[name].history
+        changed = changed or history.has_changes()
+        values.update(history.deleted or ())
+        values.add(getattr(target, name))
+    return changed, values
+
+
+@event.listens_for(Score, "after_insert")
+@event.listens_for(Score, "after_delete")
+@event.listens_for(Recusal, "after_insert")
+@event.listens_for(Recusal, "after_delete")
+@event.listens_for(RoundEntry, "after_insert")
+@event.listens_for(RoundEntry, "after_delete")
+def _row_came_or_went(mapper, connection, target) -> None:
+    _recount_entries(connection, {target.entry_id})
+
+
+@event.listens_for(Score, "after_update")
+def _score_moved(mapper, connection, score: Score) -> None:
+    # A revision changes values and totals only; a score moved to another entry, round or
+    # judge (no page does that) moves both entries' counts.
+    changed, entry_ids = _old_and_new(score, "entry_id")
+    if changed or _old_and_new(score, "round_id", "judge_id")[0]:
+        _recount_entries(connection, entry_ids)
+
+
+@event.listens_for(Entry, "after_insert")
+def _entry_added(mapper, connection, entry: Entry) -> None:
+    _recount_entries(connection, {entry.id})
+
+
+@event.listens_for(Entry, "after_update")
+def _entry_changed(mapper, connection, entry: Entry) -> None:
+    if _old_and_new(entry, "status", "contest_id")[0]:
+        _recount_entries(connection, {entry.id})
+
+
+@event.listens_for(Round, "after_insert")
+@event.listens_for(Round, "after_delete")
+def _round_came_or_went(mapper, connection, round_: Round) -> None:
+    recount_queue(round_.contest_id, connection)
+
+
+@event.listens_for(Round, "after_update")
+def _round_changed(mapper, connection, round_: Round) -> None:
+    changed, contest_ids = _old_and_new(round_, "status", "takes_all_entries", "contest_id")
+    for contest_id in contest_ids if changed else ():
+        recount_queue(contest_id, connection)
 
 
 def entry_for_judging(round_: Round, entry_id: int) -> Entry | None:

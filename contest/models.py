@@ -151,6 +151,12 @@ class Entry(db.Model):
     phash: Mapped[str | None] = mapped_column(String(16))
     # Set when the entrant's personal data was erased after the retention period.
     personal_data_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The entry's place in the judges' queue: its counted scores in the contest's open round
+    # (scores of judges not recused from it), or NULL when no open round holds it (none is
+    # open, it was rejected, or it did not advance into the open round). Kept by
+    # `judging.recount_queue` on every change that moves it, so /judge/next walks an index
+    # in this order instead of counting every entry's scores (bench/growth.py).
+    queue_scores: Mapped[int | None] = mapped_column(server_default=text("0"))
 
     contest: Mapped[Contest] = relationship()
     category: Mapped[Category] = relationship()
@@ -176,6 +182,8 @@ class Entry(db.Model):
         # The admin's entry list, newest first: without it every page sorted every entry
         # (bench/growth.py: 194 ms at 100 000 entries, 21 ms with it).
         Index("ix_entry_contest_created", "contest_id", "created_at", "id"),
+        # The judges' queue: fewest counted scores first, then a range of ids at random.
+        Index("ix_entry_queue", "contest_id", "queue_scores", "id"),
     )
 
     @property
@@ -406,6 +414,10 @@ class Award(db.Model):
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), unique=True)
     tier: Mapped[str] = mapped_column(String(20))
     position: Mapped[int]  # order within the category: 1 for the first prize, and so on
+    # The entry's rank on the leaderboard the award was given from (a proposal, or the
+    # leaderboard at a hand move); None when it had none. The winners' exports read it here
+    # rather than ranking every entry again for a dozen rows.
+    rank: Mapped[int | None]
     assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
