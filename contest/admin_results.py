@@ -22,6 +22,9 @@ from .models import Contest, Round
 from .submit import current_contest
 
 DEFAULT_THRESHOLD = 0.5
+# Rows per category on the leaderboard page: it stays the same size however many entries
+# there are (bench/growth.py); the CSV export has every row.
+LEADERBOARD_PER_PAGE = 50
 BAD_THRESHOLD = _l("통과 기준은 0과 1 사이의 값이어야 합니다.")
 
 
@@ -64,15 +67,30 @@ class CloseRoundForm(FlaskForm):
 
 @bp.get("/leaderboard")
 def show_leaderboard():
-    """The ranking of a round (the open or latest one unless ?round=<id>), per category."""
+    """The ranking of a round (the open or latest one unless ?round=<id>), per category.
+
+    The first LEADERBOARD_PER_PAGE rows of each category; ?category=<id>&page=<n> pages
+    through one category. The CSV export has the whole ranking.
+    """
     contest, round_ = _load_round()
     quorum = current_app.config["QUORUM"]
-    standings = scoring.leaderboard(round_, quorum) if round_ else []
+    category_id = request.args.get("category", type=int)
+    page = max(request.args.get("page", 1, type=int), 1)
+    pages = []
+    if round_ is not None:
+        pages = scoring.leaderboard_pages(
+            round_, quorum, LEADERBOARD_PER_PAGE, page if category_id else 1, category_id
+        )
+        if category_id is not None and not pages:
+            abort(404)
     return render_template(
         "admin/leaderboard.html",
         round=round_,
         rounds=_rounds_of(contest),
-        groups=scoring.by_category(standings),
+        pages=pages,
+        one_category=category_id is not None,
+        page=page if category_id else 1,
+        per_page=LEADERBOARD_PER_PAGE,
         quorum=quorum,
     )
 

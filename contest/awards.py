@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select
+from sqlalchemy.orm import contains_eager, joinedload
 
 from . import receipts, scoring
 from .accounts import audit
@@ -98,6 +99,10 @@ def awards_of(contest: Contest) -> list[Award]:
             select(Award)
             .join(Category, Category.id == Award.category_id)
             .where(Award.contest_id == contest.id)
+            .options(
+                joinedload(Award.entry).selectinload(Entry.assets),
+                contains_eager(Award.category),
+            )
             .order_by(Category.position, Category.id, Award.position, Award.id)
         )
     )
@@ -110,6 +115,7 @@ def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
     its ranked entries take the tiers in order (대상 to rank 1, 최우수상 to rank 2, ...).
     Entries below the quorum have no rank and rejected entries are not in the round, so
     neither is ever proposed. A category with fewer ranked entries leaves the last tiers empty.
+    Each award keeps the rank it was given for (`Award.rank`).
     """
     _check_unpublished(contest)
     round_ = scoring.results_round(contest)
@@ -119,8 +125,9 @@ def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
     db.session.execute(delete(Award).where(Award.contest_id == contest.id))
     slots = [tier for tier in tiers() for _ in range(tier.count)]
     awards = []
-    for _, rows in scoring.by_category(scoring.leaderboard(round_, quorum)):
-        ranked = [s for s in rows if s.rank is not None]
+    # The top of each category's leaderboard is enough: ranked entries come first there.
+    for page in scoring.leaderboard_pages(round_, quorum, per_page=max(len(slots), 1)):
+        ranked = [s for s in page.standings if s.rank is not None]
         for position, (tier, standing) in enumerate(zip(slots, ranked, strict=False), 1):
             awards.append(
                 Award(
@@ -129,6 +136,7 @@ def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
                     entry_id=standing.entry_id,
                     tier=tier.slug,
                     position=position,
+                    rank=standing.rank,
                     assigned_by_id=actor.id if actor else None,
                     # Stored, and shown as written: the record stays in Korean.
                     reason=f"{round_.name} 순위 {standing.rank}위",
@@ -156,6 +164,7 @@ def give(award: Award, typed_receipt: str, reason: str, actor: User | None) -> A
     old = _describe(award)
     award.entry_id = entry.id
     award.entry = entry
+    award.rank = _rank_now(entry)
     award.assigned_by_id = actor.id if actor else None
     award.reason = reason
     db.session.flush()
@@ -203,6 +212,7 @@ def add(
         entry_id=entry.id,
         tier=tier.slug,
         position=10**6,  # renumbered below
+        rank=_rank_now(entry),
         assigned_by_id=actor.id if actor else None,
         reason=reason,
     )
@@ -250,10 +260,13 @@ def unpublish(contest: Contest, actor: User | None) -> None:
 def award_rows(contest: Contest, quorum: int) -> list[tuple[Category, list[AwardRow]]]:
     """Each category with its awards and the winners' figures on the results round."""
     round_ = scoring.results_round(contest)
-    standings = {s.entry_id: s for s in scoring.leaderboard(round_, quorum)} if round_ else {}
+    given = awards_of(contest)
+    standings = {}
+    if round_ is not None:
+        standings = scoring.standings_of(round_, quorum, [a.entry_id for a in given])
     by_category: dict[int, list[AwardRow]] = {c.id: [] for c in contest.categories}
     unknown = Tier("?", "?", 0, len(tiers()))
-    for award in awards_of(contest):
+    for award in given:
         tier = tier_of(award.tier) or unknown
         row = AwardRow(award, tier, standings.get(award.entry_id))
         by_category.setdefault(award.category_id, []).append(row)
@@ -335,6 +348,16 @@ def _eligible_entry(category: Category, typed_receipt: str) -> Entry:
             )
         )
     return entry
+
+
+def _rank_now(entry: Entry) -> int | None:
+    """The entry's rank on the results round's leaderboard, for an award moved by hand."""
+    round_ = scoring.results_round(entry.contest)
+    if round_ is None:
+        return None
+    quorum = current_app.config["QUORUM"]
+    standing = scoring.standings_of(round_, quorum, [entry.id]).get(entry.id)
+    return standing.rank if standing else None
 
 
 def _renumber(category: Category) -> None:

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from flask import current_app
 from openpyxl import Workbook
 from sqlalchemy import Select, select
 
@@ -79,7 +78,7 @@ class WinnerRow:
     tier: str  # 대상, 최우수상, ...
     category: str
     position: int  # order within the category
-    rank: int | None  # on the results round's leaderboard; None when not ranked there
+    rank: int | None  # the rank the award was given for (`Award.rank`); None when unranked
     receipt: str  # as entrants see it: ABCD-EFGH-JKLMN
     title: str
     entrant_name: str
@@ -126,15 +125,18 @@ def csv_cell(value: str) -> str:
 def winners(contest: Contest) -> list[WinnerRow]:
     """Every award of the contest with its winner's details and figures, in award order.
 
-    Figures come from the leaderboard of `scoring.results_round` (the round the awards were
-    proposed from, unless a later round was opened since).
+    The rank is the one each award was given for, read from the award; the counted scores
+    and weighted mean are those of `scoring.results_round` (the round the awards were
+    proposed from, unless a later round was opened since), aggregated for the winners alone.
+    So the cost follows the number of awards, not of entries.
     """
     round_ = scoring.results_round(contest)
-    quorum = current_app.config["QUORUM"]
-    standings = {s.entry_id: s for s in scoring.leaderboard(round_, quorum)} if round_ else {}
+    given = awards.awards_of(contest)
+    figures = scoring.entry_figures(round_, [a.entry_id for a in given]) if round_ else {}
     rows = []
-    for award in awards.awards_of(contest):
-        entry, standing = award.entry, standings.get(award.entry_id)
+    for award in given:
+        entry = award.entry
+        scores, mean = figures.get(award.entry_id, (0, None))
         tier = awards.tier_of(award.tier)
         original = entry.asset("original")
         rows.append(
@@ -142,7 +144,7 @@ def winners(contest: Contest) -> list[WinnerRow]:
                 tier=tier.name if tier else award.tier,
                 category=award.category.name,
                 position=award.position,
-                rank=standing.rank if standing else None,
+                rank=award.rank,
                 receipt=entry.receipt_display,
                 title=entry.title,
                 entrant_name=entry.entrant_name,
@@ -150,8 +152,8 @@ def winners(contest: Contest) -> list[WinnerRow]:
                 phone=_phone(entry.phone),
                 guardian_name=(entry.guardian_name or "") if entry.under14 else "",
                 guardian_phone=_phone(entry.guardian_phone) if entry.under14 else "",
-                mean=standing.mean if standing else None,
-                scores=standing.scores if standing else 0,
+                mean=mean,
+                scores=scores,
                 original_key=original.key if original else None,
             )
         )

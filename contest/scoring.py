@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from itertools import groupby
 
-from sqlalchemy import Select, case, exists, func, select
+from sqlalchemy import Select, case, exists, func, literal, null, select
 
 from .accounts import audit
 from .extensions import db
@@ -145,10 +145,11 @@ def counted_scores(round_: Round) -> Select:
     a judge recused from that entry.
     """
     recused = exists().where(Recusal.entry_id == Score.entry_id, Recusal.judge_id == Score.judge_id)
+    # A probe of the score's own entry, rather than an IN over every entry of the round: the
+    # cost follows the scores, not the entries waiting for them.
+    held = entry_ids_in(round_).where(Entry.id == Score.entry_id).exists()
     return select(Score.entry_id, Score.judge_id, Score.total).where(
-        Score.round_id == round_.id,
-        Score.entry_id.in_(entry_ids_in(round_)),
-        ~recused,
+        Score.round_id == round_.id, held, ~recused
     )
 
 
@@ -168,17 +169,119 @@ def leaderboard(round_: Round, quorum: int) -> list[Standing]:
     quorum (late judges) follow the ranked ones of their category in the same order, with
     `rank=None` and `below_quorum=True`; entries without any score come last.
     """
-    rows = db.session.execute(_standings_query(round_)).all()
+    ranking = _ranking(round_, quorum)
+    unscored: dict[int, list] = {}
+    for row in db.session.execute(_unscored_query(round_)):
+        unscored.setdefault(row.category_id, []).append(row)
     standings: list[Standing] = []
-    for _, group in groupby(rows, key=lambda row: row.category_id):
-        ranked, unranked = [], []
-        for row in group:
-            (ranked if row.n >= quorum else unranked).append(row)
-        ranked.sort(key=_order)
-        unranked.sort(key=_order)
+    for category_id in _category_ids(round_):
+        ranked, below = ranking.get(category_id, ([], []))
         standings.extend(_standing(row, i, False) for i, row in enumerate(ranked, 1))
-        standings.extend(_standing(row, None, True) for row in unranked)
+        standings.extend(_standing(row, None, True) for row in below)
+        standings.extend(_standing(row, None, True) for row in unscored.get(category_id, []))
     return standings
+
+
+@dataclass(frozen=True)
+class LeaderboardPage:
+    """A slice of one category's standings on `leaderboard`: rows `offset + 1` onwards."""
+
+    category_id: int
+    category: str
+    standings: list[Standing]
+    offset: int
+    scored: int  # entries with at least one counted score, ranked or below the quorum
+    unscored: int  # entries of the round without any: last on the leaderboard
+
+    @property
+    def total(self) -> int:
+        """Every entry of the category in the round."""
+        return self.scored + self.unscored
+
+    @property
+    def has_more(self) -> bool:
+        """Whether rows follow this slice on the leaderboard."""
+        return self.offset + len(self.standings) < self.total
+
+
+def leaderboard_pages(
+    round_: Round, quorum: int, per_page: int, page: int = 1, category_id: int | None = None
+) -> list[LeaderboardPage]:
+    """Page `page` (from 1) of each category's standings on `leaderboard` (or of one category).
+
+    The same ranking and the same order, without building the standings of every entry: the
+    aggregation reads every counted score of the round (its cost grows with the scores, not
+    with the entries waiting for one), but only `per_page` rows per category become standings;
+    the unscored entries that end the leaderboard are counted, and read only for a page that
+    reaches them.
+    """
+    ranking = _ranking(round_, quorum)
+    totals = dict(
+        db.session.execute(
+            select(Entry.category_id, func.count())
+            .where(Entry.id.in_(entry_ids_in(round_)))
+            .group_by(Entry.category_id)
+        ).all()
+    )
+    names = dict(
+        db.session.execute(
+            select(Category.id, Category.name).where(Category.contest_id == round_.contest_id)
+        ).all()
+    )
+    offset = (max(page, 1) - 1) * per_page
+    pages = []
+    for cid in _category_ids(round_):
+        if category_id is not None and cid != category_id:
+            continue
+        ranked, below = ranking.get(cid, ([], []))
+        scored = len(ranked) + len(below)
+        rows = [(row, i) for i, row in enumerate(ranked, 1)] + [(row, None) for row in below]
+        shown = [_standing(row, rank, rank is None) for row, rank in rows[offset:][:per_page]]
+        unscored = totals.get(cid, 0) - scored
+        if len(shown) < per_page and offset + len(shown) < scored + unscored:
+            tail = (
+                _unscored_query(round_)
+                .where(Entry.category_id == cid)
+                .offset(max(0, offset - scored))
+                .limit(per_page - len(shown))
+            )
+            shown += [_standing(row, None, True) for row in db.session.execute(tail)]
+        pages.append(LeaderboardPage(cid, names[cid], shown, offset, scored, unscored))
+    return pages
+
+
+def entry_figures(round_: Round, entry_ids: list[int]) -> dict[int, tuple[int, float]]:
+    """Counted scores and weighted mean of a few entries in a round, by entry id.
+
+    The same figures as their standings on `leaderboard` (scores, mean), aggregated over
+    these entries' scores alone: for the winners' exports, which must not rank every entry.
+    """
+    if not entry_ids:
+        return {}
+    counted = counted_scores(round_).where(Score.entry_id.in_(entry_ids)).subquery()
+    rows = db.session.execute(
+        select(counted.c.entry_id, func.count(), func.avg(counted.c.total)).group_by(
+            counted.c.entry_id
+        )
+    )
+    return {entry_id: (n, mean) for entry_id, n, mean in rows}
+
+
+def standings_of(round_: Round, quorum: int, entry_ids: list[int]) -> dict[int, Standing]:
+    """These entries' standings on the round's leaderboard, by entry id (scored ones only).
+
+    Ranks need the whole ranking, so this reads every counted score of the round; it builds
+    standings for these entries alone.
+    """
+    wanted, found = set(entry_ids), {}
+    for ranked, below in _ranking(round_, quorum).values():
+        for rank, row in enumerate(ranked, 1):
+            if row.id in wanted:
+                found[row.id] = _standing(row, rank, False)
+        for row in below:
+            if row.id in wanted:
+                found[row.id] = _standing(row, None, True)
+    return found
 
 
 def by_category(standings: list[Standing]) -> list[tuple[str, list[Standing]]]:
@@ -459,11 +562,38 @@ def _judge_moments(round_: Round) -> dict[int, tuple[int, float, float]]:
     return {judge_id: (n, mean, square) for judge_id, n, mean, square in rows}
 
 
-def _standings_query(round_: Round) -> Select:
-    """Every entry of the round with its category and its aggregates (NULL when unscored).
+def _ranking(round_: Round, quorum: int) -> dict[int, tuple[list, list]]:
+    """Per category id: its ranked rows in rank order, then its scored rows below the quorum.
+
+    The rule of `leaderboard`, applied to the entries with counted scores only.
+    """
+    ranking: dict[int, tuple[list, list]] = {}
+    for row in db.session.execute(_scored_query(round_)):
+        ranked, below = ranking.setdefault(row.category_id, ([], []))
+        (ranked if row.n >= quorum else below).append(row)
+    for ranked, below in ranking.values():
+        ranked.sort(key=_order)
+        below.sort(key=_order)
+    return ranking
+
+
+def _category_ids(round_: Round) -> list[int]:
+    """The contest's categories, in the leaderboard's order."""
+    return list(
+        db.session.scalars(
+            select(Category.id)
+            .where(Category.contest_id == round_.contest_id)
+            .order_by(Category.position, Category.id)
+        )
+    )
+
+
+def _scored_query(round_: Round) -> Select:
+    """Every entry with counted scores in the round, with its category and its aggregates.
 
     The judges' means and standard deviations come first (one small GROUP BY); they enter the
-    per-entry GROUP BY as CASE constants, since SQLite has no square root.
+    per-entry GROUP BY as CASE constants, since SQLite has no square root. Entries without a
+    counted score are not read at all (see `_unscored_query`).
     """
     mean_of, scale_of = {}, {}
     for judge_id, (n, mean, square) in _judge_moments(round_).items():
@@ -493,6 +623,28 @@ def _standings_query(round_: Round) -> Select:
         .group_by(counted.c.entry_id)
         .subquery()
     )
+    return select(
+        Entry.id,
+        Entry.category_id,
+        Category.name.label("category"),
+        Entry.title,
+        Entry.receipt,
+        per_entry.c.n,
+        per_entry.c.mean,
+        per_entry.c.square,
+        per_entry.c.high,
+        per_entry.c.low,
+        per_entry.c.normalised,
+    ).select_from(
+        per_entry.join(Entry, Entry.id == per_entry.c.entry_id).join(
+            Category, Category.id == Entry.category_id
+        )
+    )
+
+
+def _unscored_query(round_: Round) -> Select:
+    """The round's entries without a counted score, by category and id (the leaderboard's tail)."""
+    counted = counted_scores(round_).where(Score.entry_id == Entry.id).exists()
     return (
         select(
             Entry.id,
@@ -500,17 +652,16 @@ def _standings_query(round_: Round) -> Select:
             Category.name.label("category"),
             Entry.title,
             Entry.receipt,
-            func.coalesce(per_entry.c.n, 0).label("n"),
-            per_entry.c.mean,
-            per_entry.c.square,
-            per_entry.c.high,
-            per_entry.c.low,
-            per_entry.c.normalised,
+            literal(0).label("n"),
+            null().label("mean"),
+            null().label("square"),
+            null().label("high"),
+            null().label("low"),
+            null().label("normalised"),
         )
         .join(Category, Category.id == Entry.category_id)
-        .outerjoin(per_entry, per_entry.c.entry_id == Entry.id)
-        .where(Entry.id.in_(entry_ids_in(round_)))
-        .order_by(Category.position, Category.id)
+        .where(Entry.id.in_(entry_ids_in(round_)), ~counted)
+        .order_by(Entry.id)
     )
 
 

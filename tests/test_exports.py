@@ -51,10 +51,10 @@ def winners(app, make_entry, judges) -> dict[str, int]:  # noqa: F811
     }
     for key, mean in (("grand", 9.0), ("gold", 8.0), ("silver", 7.0), ("video", 6.0)):
         give_scores(app, ids[key], judges, mean)
-    award(app, ids["grand"], "grand", 1)
-    award(app, ids["gold"], "gold", 2)
-    award(app, ids["silver"], "silver", 3)
-    award(app, ids["video"], "grand", 1)
+    award(app, ids["grand"], "grand", 1, rank=1)
+    award(app, ids["gold"], "gold", 2, rank=2)
+    award(app, ids["silver"], "silver", 3, rank=3)
+    award(app, ids["video"], "grand", 1, rank=1)
     return ids
 
 

@@ -13,7 +13,7 @@ from contest.models import Asset, Award, Category, Entry
 from .test_awards import set_published
 
 
-def award(app, entry_id: int, tier: str, position: int) -> None:
+def award(app, entry_id: int, tier: str, position: int, rank: int | None = None) -> None:
     with app.app_context():
         entry = db.session.get(Entry, entry_id)
         db.session.add(
@@ -23,6 +23,7 @@ def award(app, entry_id: int, tier: str, position: int) -> None:
                 entry_id=entry.id,
                 tier=tier,
                 position=position,
+                rank=rank,
             )
         )
         db.session.commit()
