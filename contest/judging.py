@@ -135,24 +135,38 @@ def queue_place() -> ColumnElement:
     round of advancing entries); else the entry's scores in that round less those of judges
     recused from it. Portable SQL: it also backfills the column in its migration.
     """
+    # Correlated explicitly: auto-correlation reaches only the enclosing query, not the entry
+    # row two levels up.
     open_round = (
         select(Round.id)
         .where(Round.contest_id == Entry.contest_id, Round.status == "open")
+        .correlate(Entry)
         .scalar_subquery()
     )
-    held = exists().where(
-        Round.contest_id == Entry.contest_id,
-        Round.status == "open",
-        or_(
-            Round.takes_all_entries.is_(True),
-            exists().where(RoundEntry.round_id == Round.id, RoundEntry.entry_id == Entry.id),
-        ),
+    advanced = (
+        exists()
+        .where(RoundEntry.round_id == Round.id, RoundEntry.entry_id == Entry.id)
+        .correlate(Round, Entry)
     )
-    recused = exists().where(Recusal.entry_id == Score.entry_id, Recusal.judge_id == Score.judge_id)
+    held = (
+        exists()
+        .where(
+            Round.contest_id == Entry.contest_id,
+            Round.status == "open",
+            or_(Round.takes_all_entries.is_(True), advanced),
+        )
+        .correlate(Entry)
+    )
+    recused = (
+        exists()
+        .where(Recusal.entry_id == Score.entry_id, Recusal.judge_id == Score.judge_id)
+        .correlate(Score)
+    )
     counted = (
         select(func.count())
         .select_from(Score)
         .where(Score.round_id == open_round, Score.entry_id == Entry.id, ~recused)
+        .correlate(Entry)
         .scalar_subquery()
     )
     return case((and_(Entry.status.not_in(OUT_OF_JUDGING), held), counted), else_=None)
