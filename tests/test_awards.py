@@ -342,3 +342,32 @@ def test_publish_and_unpublish_are_audited_and_freeze_the_awards(app, client, ad
 )
 def test_names_are_masked(name, masked):
     assert mask_name(name) == masked
+
+
+def ranks_by_entry(app) -> dict[int, int | None]:
+    with app.app_context():
+        return dict(db.session.execute(select(Award.entry_id, Award.rank)).all())
+
+
+def test_each_award_keeps_the_rank_it_was_given_for(app, client, admin, board):
+    propose(client)
+    photos = board["photos"]
+    ranks = ranks_by_entry(app)
+    assert [ranks[p] for p in photos[:7]] == [1, 2, 3, 4, 5, 6, 7]
+    assert [ranks[v] for v in board["videos"]] == [1, 2]
+
+    # Moved by hand to the ninth photo: the award now records that photo's rank.
+    first = _award_id(app, photos[0])
+    ninth = receipt_of(app, photos[8])
+    client.post(f"/admin/awards/{first}/give", data={"receipt": ninth, "reason": "재검토"})
+    assert ranks_by_entry(app)[photos[8]] == 9
+
+    # Added by hand to an entry below the quorum: no rank to record.
+    with app.app_context():
+        category_id = db.session.get(Entry, photos[0]).category_id
+    gold = _award_id(app, photos[1])
+    assert client.post(f"/admin/awards/{gold}/remove", data={"reason": "철회"}).status_code == 303
+    data = {"category_id": category_id, "tier": "gold", "reason": "특별 심사"}
+    data["receipt"] = receipt_of(app, board["below"])
+    assert client.post("/admin/awards/add", data=data).status_code == 303
+    assert ranks_by_entry(app).get(board["below"], "missing") is None

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from contest.exports import WINNERS_HEADER
 from contest.extensions import db
-from contest.models import AuditLog, Entry, Flag, utcnow
+from contest.models import AuditLog, Award, Entry, Flag, utcnow
 from contest.storage import get_storage
 
 from .test_awards import give_scores, judges  # noqa: F401 - judges is a fixture
@@ -285,3 +285,22 @@ def test_the_cli_writes_the_three_files_with_the_same_functions(app, runner, win
         ("zip", "cli", None),
     ]
     assert Path(out).stat().st_mode & 0o077 == 0  # personal data: the owner only
+
+
+def test_the_winners_export_reads_the_awards_and_never_ranks_every_entry(
+    app, client, admin, winners, monkeypatch
+):
+    from contest import scoring
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the winners' export ranked every entry")
+
+    monkeypatch.setattr(scoring, "leaderboard", refuse)
+    monkeypatch.setattr(scoring, "_ranking", refuse)
+    with app.app_context():  # the rank is the one recorded on the award
+        db.session.execute(update(Award).where(Award.entry_id == winners["gold"]).values(rank=5))
+        db.session.commit()
+    header, *rows = parse(client.get("/admin/export/winners.csv").get_data())
+    by_receipt = {row[4]: dict(zip(header, row, strict=True)) for row in rows}
+    gold = by_receipt[receipt(app, winners["gold"])]
+    assert gold["심사 순위"] == "5" and gold["가중 평균"] == "8.00" and gold["심사 수"] == "3"

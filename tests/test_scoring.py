@@ -613,3 +613,74 @@ def test_judges_listed_are_active_judges(app, round_id, make_user, make_entry, g
         stats = {s.judge_id: s for s in scoring.judge_stats(db.session.get(Round, round_id))}
     assert set(stats) == {active, gone}  # a disabled judge's counted scores still show
     assert not stats[gone].active
+
+
+# --- The leaderboard page: a fixed number of rows per category ------------------------------
+
+
+def test_the_page_shows_the_leaderboard_in_slices_per_category(
+    app, client, admin, round_id, judges, make_entry, give, monkeypatch
+):
+    from contest import admin_results
+
+    monkeypatch.setattr(admin_results, "LEADERBOARD_PER_PAGE", 2)
+    photos = [make_entry(f"사진 {n}") for n in range(5)]
+    for n, entry in enumerate(photos):
+        for judge in judges[: 3 if n < 4 else 1]:  # the last one is below the quorum
+            give(entry, judge, 9 - n)
+    make_entry("점수 없는 사진")
+    video = make_entry("영상", kind="video")
+    give(video, judges[0], 5)
+    board = standings(app, round_id)
+    photo_order = [s.receipt for s in board if s.category == "사진"]
+    assert len(photo_order) == 6
+
+    first = client.get("/admin/leaderboard").get_data(as_text=True)
+    assert receipts_on_page(first) == photo_order[:2] + [s.receipt for s in board[-1:]]
+    assert "전체 순위는 CSV 파일에 있습니다" in first
+    with app.app_context():
+        photo_category = db.session.get(Entry, photos[0]).category_id
+    more = f"/admin/leaderboard?round={round_id}&amp;category={photo_category}&amp;page=2"
+    assert more in first
+
+    pages = [
+        client.get(f"/admin/leaderboard?category={photo_category}&page={n}") for n in (1, 2, 3, 4)
+    ]
+    assert all(p.status_code == 200 for p in pages)
+    seen = [receipts_on_page(p.get_data(as_text=True)) for p in pages]
+    assert seen == [photo_order[0:2], photo_order[2:4], photo_order[4:6], []]
+    last = pages[2].get_data(as_text=True)
+    assert "6개 중 5–6번째" in last and "page=4" not in last  # no next link after the end
+    assert "점수를 받은 작품 5개, 아직 점수가 없는 작품 1개" in last
+    assert client.get("/admin/leaderboard?category=999").status_code == 404
+
+
+def test_the_page_slices_are_the_leaderboard_itself(app, round_id, judges, make_entry, give):
+    entries = [make_entry(f"작품 {n}", kind="video" if n % 3 == 0 else "photo") for n in range(12)]
+    for n, entry in enumerate(entries):
+        for i, judge in enumerate(judges[: n % 4]):
+            give(entry, judge, (n * 5 + i * 3) % 10 + 1)
+    with app.app_context():
+        round_ = db.session.get(Round, round_id)
+        whole = scoring.leaderboard(round_, 3)
+        for per_page in (1, 2, 5, 50):
+            pieced = []
+            for page in range(1, 14):
+                for part in scoring.leaderboard_pages(round_, 3, per_page, page):
+                    pieced.extend((part.category_id, s) for s in part.standings)
+            pieced.sort(key=lambda pair: [s.category_id for s in whole].index(pair[0]))
+            assert [s for _, s in pieced] == whole, per_page
+
+
+def test_the_page_does_not_read_the_unscored_entries_when_scored_ones_fill_it(
+    app, client, admin, round_id, judges, make_entry, give, monkeypatch
+):
+    from contest import admin_results
+
+    monkeypatch.setattr(admin_results, "LEADERBOARD_PER_PAGE", 1)
+    scored = make_entry("점수 있음")
+    give(scored, judges[0], 7)
+    make_entry("점수 없음")
+    monkeypatch.setattr(scoring, "_unscored_query", None)  # would fail if it were called
+    page = client.get(f"/admin/leaderboard?round={round_id}").get_data(as_text=True)
+    assert "점수 있음" in page and "점수 없음" not in page
