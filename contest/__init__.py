@@ -80,6 +80,12 @@ def _fill_in_defaults(app: Flask) -> None:
     Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'contest.db'}"
+    if not config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # A database server may restart or fail over under a running site: test each pooled
+        # connection before use rather than answer one visitor per dead connection with a 500.
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True} | config[
+            "SQLALCHEMY_ENGINE_OPTIONS"
+        ]
     # from_prefixed_env hands over a str; paths are used as Path everywhere else.
     config["UPLOAD_FOLDER"] = Path(config.get("UPLOAD_FOLDER") or PROJECT_ROOT / "uploads")
     if not config.get("MAX_CONTENT_LENGTH"):

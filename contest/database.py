@@ -1,12 +1,20 @@
-"""SQLite connection settings and write transactions that take the write lock up front."""
+"""Connection settings, and write transactions that take the write lock up front.
+
+SQLite is the embedded default; PostgreSQL is the scale-out path (several app servers on one
+database). The app's check-then-write steps (an entrant's quota, the duplicate check, the last
+admin, the one open round) rely on `begin_write` making writers take turns, on either engine.
+"""
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Connection
 
 from .extensions import db
 
 _IMMEDIATE = "contest_begin_immediate"
+# The PostgreSQL advisory lock that `begin_write` holds until the transaction ends (any 64-bit
+# number no other code of this database uses; advisory locks are scoped to one database).
+WRITE_LOCK_KEY = 0x636F6E74657374  # "contest"
 
 
 def init_app(app: Flask) -> None:
@@ -46,13 +54,22 @@ def _begin_sqlite_transaction(conn: Connection) -> None:
 
 
 def begin_write() -> None:
-    """Start this session's transaction as a write, holding SQLite's write lock from the start.
+    """Start this session's transaction as a write that holds the write lock from the start.
 
-    In WAL mode a DEFERRED transaction that reads and then writes fails at once with "database
-    is locked" when another writer committed in between, whatever the busy timeout; BEGIN
-    IMMEDIATE instead waits its turn on the busy handler. Any read-only transaction already open
-    in the session is ended first (it has nothing to commit). Other databases ignore the flag.
+    SQLite: in WAL mode a DEFERRED transaction that reads and then writes fails at once with
+    "database is locked" when another writer committed in between, whatever the busy timeout;
+    BEGIN IMMEDIATE instead waits its turn on the busy handler.
+
+    PostgreSQL: at READ COMMITTED two writers could both pass a check (say, an entrant's quota)
+    before either inserts, so the transaction takes one advisory lock, released at its end. The
+    writers queue for it exactly as on SQLite; the slow work (decoding, storing files) is done
+    before `begin_write`, so the lock is held for milliseconds.
+
+    Any read-only transaction already open in the session is ended first (it has nothing to
+    commit).
     """
     if db.session().in_transaction():
         db.session.commit()
-    db.session.connection(execution_options={_IMMEDIATE: True})
+    connection = db.session.connection(execution_options={_IMMEDIATE: True})
+    if connection.dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK_KEY)))

@@ -1,10 +1,11 @@
 """The database each test runs on: a SQLite file by default, or a PostgreSQL database.
 
-`make test` gives every test its own SQLite file. `make test-postgres` sets
-CONTEST_TEST_DATABASE_SERVER to a throwaway PostgreSQL cluster (see
-tests/services/with-postgres-and-redis.sh); each test then gets its own database there, made
-from a migrated template with CREATE DATABASE ... TEMPLATE (a file copy, as on SQLite), and
-dropped when the test ends. Either way the test talks to a real database, never a stand-in.
+`make test` gives every test its own SQLite file. When CONTEST_SQLALCHEMY_DATABASE_URI names a
+PostgreSQL server (`make test-postgres` points it at a throwaway cluster, see
+tests/services/with-postgres-and-redis.sh), each test gets its own database on that server
+instead, made from a migrated template with CREATE DATABASE ... TEMPLATE (a file copy, as on
+SQLite) and dropped when the test ends; the URI's user needs CREATEDB. Either way the test
+talks to a real database, never a stand-in.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import psycopg
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Engine, make_url
 
-SERVER = os.environ.get("CONTEST_TEST_DATABASE_SERVER")  # postgresql+psycopg://user@host:port
-ON_POSTGRES = bool(SERVER)
+SERVER = os.environ.get("CONTEST_SQLALCHEMY_DATABASE_URI", "")
+ON_POSTGRES = SERVER.startswith("postgresql")
 _TEMPLATE = f"contest_template_{os.getpid()}"
 _made: set[str] = set()
 
 
 def url_for(folder: Path) -> str:
-    """The database of a test folder: its SQLite file, or an (empty at first) PostgreSQL one."""
+    """The database of a test folder: its SQLite file, or an (empty at first) PostgreSQL one
+    that is dropped when the test ends."""
     if not ON_POSTGRES:
         return f"sqlite:///{folder / 'contest.db'}"
     name = _name_for(folder)
@@ -32,6 +34,23 @@ def url_for(folder: Path) -> str:
         _admin(f'CREATE DATABASE "{name}"')
         _made.add(name)
     return _url(name)
+
+
+def site_url(root: Path) -> str:
+    """An empty database for a site served by real processes (gunicorn, the job worker) from
+    `root`: the SQLite file of its instance folder, or a PostgreSQL database that lives until
+    `drop_site(root)`, so a site can outlive one test."""
+    if not ON_POSTGRES:
+        return f"sqlite:///{root / 'instance' / 'contest.db'}"
+    name = _name_for(root / "site")
+    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _admin(f'CREATE DATABASE "{name}"')
+    return _url(name)
+
+
+def drop_site(root: Path) -> None:
+    if ON_POSTGRES:
+        _admin(f'DROP DATABASE IF EXISTS "{_name_for(root / "site")}" WITH (FORCE)')
 
 
 def template_url(folder: Path) -> str:

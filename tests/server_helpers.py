@@ -15,7 +15,6 @@ import re
 import secrets
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,6 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+from . import databases
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -33,17 +36,32 @@ _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 def site_env(root: Path) -> dict[str, str]:
-    """The environment of a site whose instance folder and uploads live under `root`."""
+    """The environment of a site whose instance folder and uploads live under `root`.
+
+    Its database is a new one (`databases.site_url`: a SQLite file under `root`, or a database
+    on the test PostgreSQL server, to drop with `databases.drop_site`). Where the tests run
+    with Redis (make test-postgres), the site's queue and rate limits are on it, under names
+    of the site's own.
+    """
+    scale_out = {k: os.environ[k] for k in _SHARED_SERVICES if k in os.environ}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTEST_", "FLASK_"))}
+    own = secrets.token_hex(6)
     env.update(
+        scale_out,
         CONTEST_INSTANCE_PATH=str(root / "instance"),
         CONTEST_UPLOAD_FOLDER=str(root / "uploads"),
+        CONTEST_SQLALCHEMY_DATABASE_URI=databases.site_url(root),
+        CONTEST_HUEY_NAME=f"site-{own}",
+        CONTEST_RATELIMIT_KEY_PREFIX=f"site-{own}",
         # As in production: CSRF on, jobs queued for a worker rather than run in the request.
         CONTEST_WTF_CSRF_ENABLED="true",
         CONTEST_HUEY_IMMEDIATE="false",
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+_SHARED_SERVICES = ("CONTEST_HUEY_URL", "CONTEST_RATELIMIT_STORAGE_URI")
 
 
 def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -313,22 +331,30 @@ class StoredAsset:
     size: int
 
 
-def stored_assets(database: Path) -> list[StoredAsset]:
-    """Every asset row with its entry's receipt and hash, read straight from the SQLite file."""
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as conn:
-        rows = conn.execute(
-            "SELECT e.receipt, e.sha256, a.role, a.key, a.size"
-            " FROM asset a JOIN entry e ON e.id = a.entry_id ORDER BY a.id"
-        ).fetchall()
-    conn.close()
+def stored_assets(database: str | Path) -> list[StoredAsset]:
+    """Every asset row with its entry's receipt and hash, read straight from the database (a
+    URL, or the path of a SQLite file such as a backup's)."""
+    rows = query(
+        database,
+        "SELECT e.receipt, e.sha256, a.role, a.key, a.size"
+        " FROM asset a JOIN entry e ON e.id = a.entry_id ORDER BY a.id",
+    )
     return [StoredAsset(*row) for row in rows]
 
 
-def receipts(database: Path) -> set[str]:
-    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as conn:
-        found = {row[0] for row in conn.execute("SELECT receipt FROM entry")}
-    conn.close()
-    return found
+def receipts(database: str | Path) -> set[str]:
+    return {row[0] for row in query(database, "SELECT receipt FROM entry")}
+
+
+def query(database: str | Path, sql: str, **params) -> list[tuple]:
+    """Read a database directly, with :named parameters (a SQLite file is opened read-only)."""
+    url = f"sqlite:///file:{database}?mode=ro&uri=true" if isinstance(database, Path) else database
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql), params)]
+    finally:
+        engine.dispose()
 
 
 def files_under(folder: Path) -> Iterator[str]:

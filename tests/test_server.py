@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from . import databases
 from .photos import photo_bytes
 from .server_helpers import (
     Server,
@@ -48,8 +49,8 @@ class Site:
     server: Server
 
     @property
-    def database(self) -> Path:
-        return self.root / "instance" / "contest.db"
+    def database(self) -> str:
+        return self.env["CONTEST_SQLALCHEMY_DATABASE_URI"]
 
     @property
     def uploads(self) -> Path:
@@ -77,6 +78,7 @@ def site(tmp_path) -> Iterator[Site]:
         site.server.stop()
         if adopting:
             stop_being_subreaper()
+        databases.drop_site(tmp_path)
 
 
 def _assert_consistent(site: Site) -> list:

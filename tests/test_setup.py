@@ -6,6 +6,7 @@ import stat
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, text
 
 from contest import create_app
@@ -14,6 +15,9 @@ from contest.extensions import db
 from contest.models import Category, Contest, Entry, utcnow
 
 from .conftest import _config
+from .databases import ON_POSTGRES
+
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="SQLite connection settings")
 
 
 def test_settings_come_from_defaults_then_environment_then_test_config(tmp_path, monkeypatch):
@@ -46,6 +50,7 @@ def test_without_a_secret_key_one_is_made_once_and_kept_private(tmp_path, monkey
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
+@sqlite_only
 def test_every_connection_gets_wal_a_busy_timeout_and_foreign_keys(app):
     with app.app_context():
         pragmas = {
@@ -59,6 +64,7 @@ def test_every_connection_gets_wal_a_busy_timeout_and_foreign_keys(app):
 
 def test_the_default_database_lives_in_the_instance_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("CONTEST_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("CONTEST_SQLALCHEMY_DATABASE_URI", raising=False)
     config = _config(tmp_path)
     del config["SQLALCHEMY_DATABASE_URI"]
     app = create_app(config)
@@ -93,16 +99,19 @@ def test_init_db_on_an_empty_folder_applies_the_migrations(tmp_path):
 
 
 def test_writers_queue_for_the_lock_instead_of_failing(app):
-    """Read-then-write transactions from many threads: none fails with "database is locked".
+    """Read-then-write transactions from many threads take turns, and none fails.
 
     With SQLite's default DEFERRED transactions, a writer that read before another writer
-    committed fails at once; begin_write takes the lock up front, so each waits its turn.
+    committed fails at once with "database is locked"; on PostgreSQL two writers would both
+    read the same count. begin_write takes the lock up front, so each waits its turn and
+    every writer sees the count the one before it left.
     """
     with app.app_context():
         contest_id, category_id = db.session.execute(
             select(Category.contest_id, Category.id)
         ).first()
     errors: list[Exception] = []
+    seen: list[int] = []
 
     def writer(n: int) -> None:
         with app.app_context():
@@ -110,6 +119,7 @@ def test_writers_queue_for_the_lock_instead_of_failing(app):
                 for i in range(5):
                     begin_write()
                     count = db.session.scalar(select(func.count(Entry.id)))
+                    seen.append(count)
                     db.session.add(_entry(contest_id, category_id, f"{n:02d}{i:02d}{count:09d}"))
                     db.session.commit()
             except Exception as error:  # noqa: BLE001 - collected and asserted below
@@ -121,6 +131,7 @@ def test_writers_queue_for_the_lock_instead_of_failing(app):
     for thread in threads:
         thread.join()
     assert errors == []
+    assert sorted(seen) == list(range(30))  # no two writers read the same state
     with app.app_context():
         assert db.session.scalar(select(func.count(Entry.id))) == 30
 

@@ -491,33 +491,63 @@ def test_receipt_codes_are_unguessable(app, submit):
 
 def test_a_failed_insert_leaves_no_file(app, submit, upload_folder):
     with app.app_context():
-        db.session.execute(
-            text(
-                "CREATE TRIGGER refuse_assets BEFORE INSERT ON asset "
-                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text(_PG_RAISE.format(name="refuse_assets", error="disk full")))
+            db.session.execute(
+                text(
+                    "CREATE TRIGGER refuse_assets BEFORE INSERT ON asset "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_assets()"
+                )
             )
-        )
+        else:
+            db.session.execute(
+                text(
+                    "CREATE TRIGGER refuse_assets BEFORE INSERT ON asset "
+                    "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+                )
+            )
         db.session.commit()
     with pytest.raises(Exception, match="disk full"):
         submit()
     assert_nothing_stored(app, upload_folder)
 
 
+# A trigger function that fails with a foreign-key violation (SQLSTATE 23503).
+_PG_RAISE = (
+    "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION '{error}' USING ERRCODE = 'foreign_key_violation'; END $$"
+)
+
+
 def test_a_failed_commit_leaves_no_file(app, submit, upload_folder):
-    # A deferred foreign key is checked only at COMMIT: the rows flush, then the commit fails.
+    # A check deferred to COMMIT: the rows flush, then the commit fails.
     with app.app_context():
-        db.session.execute(
-            text(
-                "CREATE TRIGGER dangling_asset AFTER INSERT ON asset WHEN NEW.role = 'thumbnail' "
-                "BEGIN INSERT INTO asset (entry_id, role, key, content_type, size) "
-                "VALUES (999999, 'original', 'dangling/' || NEW.id, 'x', 0); END"
-            )
-        )
-        db.session.commit()
         engine = db.engine
+        if engine.dialect.name == "postgresql":
+            db.session.execute(
+                text(_PG_RAISE.format(name="dangling_asset", error="FOREIGN KEY at commit"))
+            )
+            db.session.execute(
+                text(
+                    "CREATE CONSTRAINT TRIGGER dangling_asset AFTER INSERT ON asset "
+                    "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.role = 'thumbnail') "
+                    "EXECUTE FUNCTION dangling_asset()"
+                )
+            )
+        else:
+            db.session.execute(
+                text(
+                    "CREATE TRIGGER dangling_asset AFTER INSERT ON asset "
+                    "WHEN NEW.role = 'thumbnail' BEGIN INSERT INTO asset "
+                    "(entry_id, role, key, content_type, size) "
+                    "VALUES (999999, 'original', 'dangling/' || NEW.id, 'x', 0); END"
+                )
+            )
+        db.session.commit()
 
     def defer_foreign_keys(conn):
-        conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
 
     event.listen(engine, "begin", defer_foreign_keys)
     try:

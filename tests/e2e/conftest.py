@@ -14,7 +14,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +23,9 @@ from urllib.parse import urlparse
 
 import pytest
 from playwright.sync_api import sync_playwright
+from sqlalchemy import create_engine, text
 
+from .. import databases
 from ..photos import photo_bytes
 from ..server_helpers import (
     HOST,
@@ -34,6 +35,7 @@ from ..server_helpers import (
     Visitor,
     flask,
     free_port,
+    query,
     site_env,
     visitor_fields,
 )
@@ -81,8 +83,8 @@ class Site:
         return f"http://{HOST}:{self.port}"
 
     @property
-    def database(self) -> Path:
-        return self.root / "instance" / "contest.db"
+    def database(self) -> str:
+        return self.env["CONTEST_SQLALCHEMY_DATABASE_URI"]
 
     @property
     def server_log(self) -> Path:
@@ -99,22 +101,18 @@ class Site:
             if p.exists()
         )
 
-    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def query(self, sql: str, **params) -> list[tuple]:
         """Read the site's database directly (what the pages claim, checked at the source)."""
-        conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=30)
-        try:
-            return conn.execute(sql, params).fetchall()
-        finally:
-            conn.close()
+        return query(self.database, sql, **params)
 
-    def execute(self, sql: str, rows: list[tuple]) -> None:
+    def execute(self, sql: str, rows: list[dict]) -> None:
         """Write to the site's database (test set-up only, e.g. other judges' scores)."""
-        conn = sqlite3.connect(self.database, timeout=30)
+        engine = create_engine(self.database)
         try:
-            with conn:
-                conn.executemany(sql, rows)
+            with engine.begin() as conn:
+                conn.execute(text(sql), rows)
         finally:
-            conn.close()
+            engine.dispose()
 
     def add_photo_entry(self, title: str | None = None) -> str:
         """Enter a fresh photo the quick way (multipart over HTTP); returns its receipt code."""
@@ -206,6 +204,7 @@ def site(tmp_path_factory) -> Iterator[Site]:
     finally:
         for process in reversed(site.processes):
             _stop(process)
+        databases.drop_site(root)
 
 
 # The browser ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ def _receipt(site, browsing):
 
 def _judge_entry(site, browsing):
     receipt = site.add_photo_entry("심사 화면 점검용 사진")
-    entry_id = site.query("SELECT id FROM entry WHERE receipt = ?", (receipt,))[0][0]
+    entry_id = site.query("SELECT id FROM entry WHERE receipt = :code", code=receipt)[0][0]
     page = browsing.page(DESKTOP)
     login(page, "judge4")
     page.goto(f"/judge/entries/{entry_id}")

@@ -62,7 +62,7 @@ def _save_with_enter(page) -> int:
 def test_a_judge_scores_three_entries_by_keyboard_and_revises_one(site, browsing):
     for n in range(4):  # one more than the judge scores, so Enter lands on a new entry
         site.add_photo_entry(f"심사할 사진 {n}")
-    judge_id = site.query("SELECT id FROM user WHERE username = ?", ("judge1",))[0][0]
+    judge_id = site.query('SELECT id FROM "user" WHERE username = :name', name="judge1")[0][0]
     page = browsing.page(DESKTOP)
     login(page, "judge1")
 
@@ -100,9 +100,11 @@ def test_a_judge_scores_three_entries_by_keyboard_and_revises_one(site, browsing
     browsing.shot(page, "revised")
 
     rows = site.query(
-        'SELECT entry_id, "values" FROM score WHERE judge_id = ? ORDER BY id', (judge_id,)
+        'SELECT entry_id, "values" FROM score WHERE judge_id = :judge ORDER BY id', judge=judge_id
     )
-    assert {entry: json.loads(values) for entry, values in rows} == scored
+    # SQLite hands the JSON column back as text, PostgreSQL as the parsed value.
+    read = {e: v if isinstance(v, dict) else json.loads(v) for e, v in rows}
+    assert read == scored
     assert len(rows) == 3  # revising changed the row, it did not add one
 
 
@@ -111,19 +113,24 @@ def _score_as_other_judges(site, favourites: list[str]) -> None:
     the favourites, in order, on top; everything else in the middle."""
     round_id = site.query("SELECT id FROM round WHERE status = 'open'")[0][0]
     judges = [
-        site.query("SELECT id FROM user WHERE username = ?", (name,))[0][0] for name in JUDGES[1:]
+        site.query('SELECT id FROM "user" WHERE username = :name', name=name)[0][0]
+        for name in JUDGES[1:]
     ]
     entries = site.query("SELECT id, receipt FROM entry WHERE status = 'submitted'")
-    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    now = datetime.now(UTC).replace(tzinfo=None)  # stored as naive UTC, as the app does
     rows = []
     for entry_id, receipt in entries:
         value = 10 - favourites.index(receipt) if receipt in favourites else 5
-        values = dict.fromkeys(CRITERIA, value)
+        values = json.dumps(dict.fromkeys(CRITERIA, value))
         for judge in judges:
-            rows.append((round_id, entry_id, judge, json.dumps(values), float(value), "", now, now))
+            rows.append(
+                {"round": round_id, "entry": entry_id, "judge": judge, "values": values}
+                | {"total": float(value), "now": now}
+            )
     site.execute(
         'INSERT INTO score (round_id, entry_id, judge_id, "values", total, comment,'
-        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " created_at, updated_at) VALUES (:round, :entry, :judge, :values, :total, '',"
+        " :now, :now)",
         rows,
     )
 
@@ -144,7 +151,7 @@ def _download(page, link_selector: str) -> bytes:
 def test_an_admin_rejects_an_entry_then_proposes_publishes_and_exports_the_winners(site, browsing):
     favourites = [site.add_photo_entry(f"수상 후보 {n}") for n in range(3)]
     unwanted = site.add_photo_entry("반려할 사진")
-    unwanted_id = site.query("SELECT id FROM entry WHERE receipt = ?", (unwanted,))[0][0]
+    unwanted_id = site.query("SELECT id FROM entry WHERE receipt = :code", code=unwanted)[0][0]
     page = browsing.page(DESKTOP)
     login(page, ADMIN)
     browsing.shot(page, "dashboard")
@@ -154,9 +161,9 @@ def test_an_admin_rejects_an_entry_then_proposes_publishes_and_exports_the_winne
     with page.expect_navigation():
         page.click('main form[action$="/reject"] button[type=submit]')
     browsing.shot(page, "rejected")
-    assert site.query("SELECT status, rejected_reason FROM entry WHERE id = ?", (unwanted_id,)) == [
-        ("rejected", "공모 주제와 관계없는 사진")
-    ]
+    assert site.query(
+        "SELECT status, rejected_reason FROM entry WHERE id = :id", id=unwanted_id
+    ) == [("rejected", "공모 주제와 관계없는 사진")]
 
     _score_as_other_judges(site, favourites)
     page.goto("/admin/awards")

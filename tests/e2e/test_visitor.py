@@ -95,7 +95,7 @@ def test_a_visitor_enters_a_photo_and_withdraws_it(site, browsing):
     code = _receipt_code(page.url)
     shown = page.inner_text(".receipt-code")
     assert re.sub(r"[^0-9A-Z]", "", shown.upper()) == re.sub(r"[^0-9A-Z]", "", code.upper())
-    assert site.query("SELECT title FROM entry WHERE receipt = ?", (code,)) == [
+    assert site.query("SELECT title FROM entry WHERE receipt = :code", code=code) == [
         ("광화문 광장의 아침",)
     ]
     browsing.shot(page, "receipt")
@@ -106,7 +106,7 @@ def test_a_visitor_enters_a_photo_and_withdraws_it(site, browsing):
     with page.expect_navigation():
         page.locator('main form[action$="/withdraw"] button[type=submit]').tap()
     browsing.shot(page, "withdrawn")
-    assert site.query("SELECT id FROM entry WHERE receipt = ?", (code,)) == []
+    assert site.query("SELECT id FROM entry WHERE receipt = :code", code=code) == []
 
     browsing.watch.expect_refusal(404, f"/receipt/{code}")
     gone = page.goto(f"/receipt/{code}")

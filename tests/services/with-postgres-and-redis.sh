@@ -5,8 +5,8 @@
 #
 # Both live in a fresh temporary folder, listen on free ports of 127.0.0.1 only, and are stopped
 # and deleted when the command ends, however it ends. The command sees the scale-out settings
-# (CONTEST_SQLALCHEMY_DATABASE_URI, CONTEST_HUEY_URL, CONTEST_RATELIMIT_STORAGE_URI) and
-# CONTEST_TEST_DATABASE_SERVER, which tells the test fixtures to make a database per test there.
+# (CONTEST_SQLALCHEMY_DATABASE_URI, CONTEST_HUEY_URL, CONTEST_RATELIMIT_STORAGE_URI); the test
+# fixtures make a database per test on that PostgreSQL server (tests/databases.py).
 # Debian's packages provide the servers (`make test-postgres` installs them when missing).
 set -euo pipefail
 
@@ -52,6 +52,7 @@ trap stop_services EXIT INT TERM
     -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$root \
         -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
     start >/dev/null || { cat "$root/postgres.log" >&2; exit 1; }
+"${as_owner[@]}" "$PG_BIN/createdb" -h 127.0.0.1 -p "$pg_port" -U contest contest
 
 "${as_owner[@]}" redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no \
     --daemonize yes --pidfile "$root/redis.pid" --logfile "$root/redis.log" --dir "$root"
@@ -60,9 +61,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-server="postgresql+psycopg://contest@127.0.0.1:$pg_port"
-export CONTEST_TEST_DATABASE_SERVER="$server"
-export CONTEST_SQLALCHEMY_DATABASE_URI="$server/postgres"
+export CONTEST_SQLALCHEMY_DATABASE_URI="postgresql+psycopg://contest@127.0.0.1:$pg_port/contest"
 export CONTEST_HUEY_URL="redis://127.0.0.1:$redis_port/0"
 export CONTEST_RATELIMIT_STORAGE_URI="redis://127.0.0.1:$redis_port/1"
 echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port," \
