@@ -247,8 +247,10 @@ def _round_came_or_went(mapper, connection, round_: Round) -> None:
 
 @event.listens_for(Round, "after_update")
 def _round_changed(mapper, connection, round_: Round) -> None:
-    changed, contest_ids = _old_and_new(round_, "status", "takes_all_entries", "contest_id")
-    for contest_id in contest_ids if changed else ():
+    # Only the contest ids are recounted: the other attributes' values are strings and flags.
+    changed = _old_and_new(round_, "status", "takes_all_entries")[0]
+    moved, contest_ids = _old_and_new(round_, "contest_id")
+    for contest_id in contest_ids if changed or moved else ():
         recount_queue(contest_id, connection)
 
 
