@@ -5,7 +5,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 STAMP := $(VENV)/.installed-requirements
 PORT  ?= 5000
 
-.PHONY: run test bench init-db lint install translations e2e-deps
+.PHONY: run test test-postgres bench init-db lint install translations e2e-deps services-deps
 
 CATALOGS := $(wildcard contest/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
@@ -63,6 +63,21 @@ e2e-deps: $(CHROMIUM) $(AXE_STAMP)
 # PYTEST_ARGS passes options through, e.g. `make test PYTEST_ARGS="-m 'not slow'"`.
 test: install e2e-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The scale-out path: the whole suite again on PostgreSQL, with the job queue and the rate
+# limits on Redis, both Debian's servers started on the loopback for the run and removed after
+# it (tests/services/with-postgres-and-redis.sh). They are installed only when missing.
+PG_INITDB := $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+
+services-deps:
+	@if [ -z "$(PG_INITDB)" ] || ! command -v redis-server >/dev/null; then \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+			postgresql redis-server; \
+	fi
+
+test-postgres: install e2e-deps services-deps
+	tests/services/with-postgres-and-redis.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
 	$(PY) -m pip install --quiet -r bench/requirements.txt

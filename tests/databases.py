@@ -41,6 +41,7 @@ def site_url(root: Path) -> str:
     `root`: the SQLite file of its instance folder, or a PostgreSQL database that lives until
     `drop_site(root)`, so a site can outlive one test."""
     if not ON_POSTGRES:
+        (root / "instance").mkdir(mode=0o700, parents=True, exist_ok=True)
         return f"sqlite:///{root / 'instance' / 'contest.db'}"
     name = _name_for(root / "site")
     _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
