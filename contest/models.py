@@ -184,6 +184,8 @@ class Entry(db.Model):
         Index("ix_entry_contest_created", "contest_id", "created_at", "id"),
         # The judges' queue: fewest counted scores first, then a range of ids at random.
         Index("ix_entry_queue", "contest_id", "queue_scores", "id"),
+        # The leaderboard counts each category's entries from the index alone.
+        Index("ix_entry_contest_category_status", "contest_id", "category_id", "status"),
     )
 
     @property
@@ -335,7 +337,11 @@ class Score(db.Model):
 
     __table_args__ = (
         UniqueConstraint("round_id", "entry_id", "judge_id"),
-        Index("ix_score_round_judge", "round_id", "judge_id"),
+        # Both carry the total, so the results' GROUP BYs (per entry, per judge) read an index
+        # alone, never the rows (bench/growth.py); the second also serves "what did this judge
+        # score".
+        Index("ix_score_round_entry_total", "round_id", "entry_id", "judge_id", "total"),
+        Index("ix_score_round_judge_total", "round_id", "judge_id", "entry_id", "total"),
     )
 
 

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from itertools import groupby
 
-from sqlalchemy import Select, case, exists, func, literal, null, select
+from sqlalchemy import Select, and_, case, func, literal, null, select
 
 from .accounts import audit
 from .extensions import db
@@ -144,12 +144,16 @@ def counted_scores(round_: Round) -> Select:
     Rejected entries and entries not in the round are out (`entry_ids_in`); so is the score of
     a judge recused from that entry.
     """
-    recused = exists().where(Recusal.entry_id == Score.entry_id, Recusal.judge_id == Score.judge_id)
-    # A probe of the score's own entry, rather than an IN over every entry of the round: the
-    # cost follows the scores, not the entries waiting for them.
-    held = entry_ids_in(round_).where(Entry.id == Score.entry_id).exists()
-    return select(Score.entry_id, Score.judge_id, Score.total).where(
-        Score.round_id == round_.id, held, ~recused
+    # Joins that probe each score's own entry and recusal, rather than an IN over every entry
+    # of the round: the cost follows the scores, not the entries waiting for them.
+    held = entry_ids_in(round_).subquery()
+    return (
+        select(Score.entry_id, Score.judge_id, Score.total)
+        .join(held, held.c.id == Score.entry_id)
+        .outerjoin(
+            Recusal, and_(Recusal.entry_id == Score.entry_id, Recusal.judge_id == Score.judge_id)
+        )
+        .where(Score.round_id == round_.id, Recusal.entry_id.is_(None))
     )
 
 

@@ -1,4 +1,4 @@
-"""Stored queue counts for the judges' dispatch, and the rank an award was given at
+"""Stored queue counts for the judges' dispatch, the rank an award was given at, covering indexes for the results
 
 Revision ID: 5b0c4e2a9d17
 Revises: ee2f21169608
@@ -45,6 +45,12 @@ def upgrade():
     with op.batch_alter_table('entry', schema=None) as batch_op:
         batch_op.add_column(sa.Column('queue_scores', sa.Integer(), server_default=sa.text('0'), nullable=True))
         batch_op.create_index('ix_entry_queue', ['contest_id', 'queue_scores', 'id'], unique=False)
+        batch_op.create_index('ix_entry_contest_category_status', ['contest_id', 'category_id', 'status'], unique=False)
+
+    with op.batch_alter_table('score', schema=None) as batch_op:
+        batch_op.drop_index('ix_score_round_judge')
+        batch_op.create_index('ix_score_round_entry_total', ['round_id', 'entry_id', 'judge_id', 'total'], unique=False)
+        batch_op.create_index('ix_score_round_judge_total', ['round_id', 'judge_id', 'entry_id', 'total'], unique=False)
 
     with op.batch_alter_table('award', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rank', sa.Integer(), nullable=True))
@@ -56,6 +62,12 @@ def downgrade():
     with op.batch_alter_table('award', schema=None) as batch_op:
         batch_op.drop_column('rank')
 
+    with op.batch_alter_table('score', schema=None) as batch_op:
+        batch_op.drop_index('ix_score_round_judge_total')
+        batch_op.drop_index('ix_score_round_entry_total')
+        batch_op.create_index('ix_score_round_judge', ['round_id', 'judge_id'], unique=False)
+
     with op.batch_alter_table('entry', schema=None) as batch_op:
+        batch_op.drop_index('ix_entry_contest_category_status')
         batch_op.drop_index('ix_entry_queue')
         batch_op.drop_column('queue_scores')
