@@ -79,13 +79,15 @@ services-deps:
 test-postgres: install e2e-deps services-deps
 	tests/services/with-postgres-and-redis.sh $(PY) -m pytest $(PYTEST_ARGS)
 
-bench: install
+# The load bench runs twice: on the embedded default, then on PostgreSQL and Redis.
+bench: install services-deps
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/photo_pipeline.py
 	$(PY) bench/video_pipeline.py
 	$(PY) bench/upload_memory.py
 	$(PY) bench/judging.py
 	$(PY) bench/load.py
+	tests/services/with-postgres-and-redis.sh $(PY) bench/load.py
 	$(PY) bench/growth.py
 
 lint: install

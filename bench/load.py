@@ -11,6 +11,11 @@ upload or 200 for a page, and any exception) and the server's peak memory (VmHWM
 master and each worker, reset before each phase). The photos are made before any timing.
 Prints a table, writes bench/results/load-<UTC>.json and always exits 0.
 Run from the project root: .venv/bin/python bench/load.py [--clients 10,50,100] [--uploads 3]
+
+The site runs on SQLite with its local queue and in-memory rate limits. Run inside
+tests/services/with-postgres-and-redis.sh (as `make bench` does a second time) and the same
+load goes to PostgreSQL, with the queue and rate limits on Redis; that run's file is
+bench/results/load-postgresql-<UTC>.json.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from PIL import Image  # noqa: E402
 
+from tests import databases  # noqa: E402
 from tests.photos import photo_image  # noqa: E402
 from tests.server_helpers import Server, Visitor, flask, site_env, visitor_fields  # noqa: E402
 
@@ -259,10 +265,13 @@ def main() -> int:
                 print(f"  N={clients}: {uploads['ok']} uploads in {uploads['wall_s']} s")
         finally:
             server.stop()
+            databases.drop_site(root)
         log_tail = (root / "gunicorn.log").read_text()[-2000:]
+        backend = _backend(env)
 
+    print(f"\nDatabase {backend['database']}, queue {backend['queue']}, limits {backend['limits']}")
     print(
-        f"\n{'N':>4} {'request':<28} {'ok':>5} {'err':>4} {'per s':>8} {'p50 ms':>8}"
+        f"{'N':>4} {'request':<28} {'ok':>5} {'err':>4} {'per s':>8} {'p50 ms':>8}"
         f" {'p95 ms':>8} {'p99 ms':>8} {'peak MB (sum; workers)':>26}"
     )
     for row in rows:
@@ -281,7 +290,8 @@ def main() -> int:
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = results / f"load-{stamp}.json"
+    engine = "" if backend["database"] == "sqlite" else f"{backend['database']}-"
+    out = results / f"load-{engine}{stamp}.json"
     out.write_text(
         json.dumps(
             {
@@ -289,6 +299,7 @@ def main() -> int:
                 "uploads_per_client": args.uploads,
                 "pages_per_client": args.pages,
                 "server": "gunicorn --workers 2 --threads 4 --worker-class gthread",
+                "backend": backend,
                 "rows": rows,
                 "errors": errors,
                 "gunicorn_log_tail": log_tail if errors else None,
@@ -298,6 +309,14 @@ def main() -> int:
     )
     print(f"\nWrote {out.relative_to(ROOT)}")
     return 0
+
+
+def _backend(env: dict[str, str]) -> dict[str, str]:
+    """Which services the site ran on: the database engine, the queue and the rate limits."""
+    database = env["CONTEST_SQLALCHEMY_DATABASE_URI"].split(":", 1)[0].split("+", 1)[0]
+    queue = "redis" if env.get("CONTEST_HUEY_URL", "").startswith("redis") else "sqlite"
+    limits = env.get("CONTEST_RATELIMIT_STORAGE_URI", "memory://").split(":", 1)[0]
+    return {"database": database, "queue": queue, "limits": limits}
 
 
 if __name__ == "__main__":
