@@ -96,17 +96,23 @@ def _fresh_rate_limits() -> None:
 
 
 @pytest.fixture
-def make_app(tmp_path, migrated_database, monkeypatch) -> Callable[..., Flask]:
+def make_app(tmp_path, migrated_database, monkeypatch) -> Iterator[Callable[..., Flask]]:
     """Build an app on a fresh copy of the migrated database, with settings overridden."""
     # The job queue and anything else kept in the instance folder stay inside the test.
     monkeypatch.setenv("CONTEST_INSTANCE_PATH", str(tmp_path / "instance"))
 
+    built: list[Flask] = []
+
     def build(**overrides) -> Flask:
         databases.copy_template(migrated_database, tmp_path)
         app = create_app(_config(tmp_path, **overrides))
+        built.append(app)
         return app
 
-    return build
+    yield build
+    for app in built:  # close pooled connections now, not whenever the app is collected
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
