@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import receipts
 from .extensions import db
 
 
@@ -200,8 +201,7 @@ class Entry(db.Model):
     @property
     def receipt_display(self) -> str:
         """The receipt code in groups, easier to read aloud and type back: ABCD-EFGH-JKLMN."""
-        code = self.receipt
-        return f"{code[:4]}-{code[4:8]}-{code[8:]}"
+        return receipts.grouped(self.receipt)
 
 
 class Asset(db.Model):

@@ -21,3 +21,8 @@ def clean(typed: str) -> str:
 def is_well_formed(code: str) -> bool:
     """Whether a cleaned code could be one of ours (so junk never reaches the database)."""
     return len(code) == LENGTH and all(ch in ALPHABET for ch in code)
+
+
+def grouped(code: str) -> str:
+    """A code in groups, easier to read aloud and type back: ABCD-EFGH-JKLMN."""
+    return f"{code[:4]}-{code[4:8]}-{code[8:]}"
