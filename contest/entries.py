@@ -74,6 +74,8 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
     if category is None:
         raise Refused(_("지금은 이 부문의 응모를 받지 않습니다."), 403, "_form")
     phash = flags.phash_of(media.thumbnail.data)  # ~1 ms, so outside the write lock
+    # The contest-wide comparison too: inside the lock only the entries committed since remain.
+    earlier = flags.scan_near_duplicates(contest.id, phash)
 
     assets = _store(upload_path, media)
     try:
@@ -107,8 +109,8 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
         )
         db.session.add(entry)
         db.session.flush()
-        # Inside the lock: near-duplicates compare against every entry committed before this one.
-        flags.flag_new_entry(entry)
+        # Inside the lock, so near-duplicates compare against every entry committed before.
+        flags.flag_new_entry(entry, earlier)
     except BaseException as error:
         db.session.rollback()
         _remove([a.key for a in assets])

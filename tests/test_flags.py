@@ -174,6 +174,23 @@ def test_near_duplicates_use_the_configured_distance_in_one_query(make_app, make
     assert len(statements) == 1  # however many entries the contest has
 
 
+def test_an_entry_committed_after_the_early_scan_is_still_compared(app, make_entry):
+    """`accept` scans before the write lock and again, for what came since, inside it."""
+    base = 0x1234_5678_9ABC_DEF0
+    before = make_entry("before the scan", phash=f"{base ^ 0b11:016x}")
+    make_entry("far", phash=f"{~base & 0xFFFFFFFFFFFFFFFF:016x}")
+    with app.app_context():
+        contest_id = db.session.get(Entry, before).contest_id
+        earlier = flags.scan_near_duplicates(contest_id, f"{base:016x}")
+        db.session.rollback()
+    assert earlier.near == [(2, before)]
+    meanwhile = make_entry("committed meanwhile", phash=f"{base ^ 0b1:016x}")
+    new = make_entry("new", phash=f"{base:016x}")
+    with app.app_context():
+        found = flags.near_duplicate_flags(db.session.get(Entry, new), earlier)
+    assert [f.other_entry_id for f in found] == [meanwhile, before]  # closest first
+
+
 def test_the_default_distance_is_six(app, make_entry):
     base = 0x0F0F0F0F0F0F0F0F
     six = make_entry("six", phash=f"{base ^ 0b111111:016x}")
