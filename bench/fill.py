@@ -57,6 +57,8 @@ def add_entries(
                     "height": 1080,
                     "file_size": 1_000_000,
                     "sha256": f"{n:064x}",
+                    # Spread-out pHashes, so the near-duplicate scan of a new entry reads them all.
+                    "phash": f"{(n * 0x9E3779B97F4A7C15) & 0xFFFF_FFFF_FFFF_FFFF:016x}",
                 }
             )
         db.session.execute(insert(Entry), rows)

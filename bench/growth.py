@@ -8,7 +8,9 @@ after one warm-up, through the Flask test client signed in as a judge or an admi
 
 - GET /judge/next, GET /admin/leaderboard, GET /admin/entries (first page),
   GET /admin/entries?q=... (a search), GET /admin/export/winners.csv and
-  GET /admin/export/entries.csv.
+  GET /admin/export/entries.csv;
+- POST /submit of a 1600x1200 photo by a new visitor, and the part of it spent holding the
+  write lock (from `begin_write` to the commit), which every server's uploads take in turn.
 
 It prints each time and its growth from one size to the next (x10 entries each step: a ratio
 near 1 is flat, near 10 is linear), with the slowest SQL statement of each request (captured
@@ -21,6 +23,7 @@ Run from the project root: .venv/bin/python bench/growth.py [--sizes 1000,10000,
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import random
@@ -36,10 +39,12 @@ sys.path.insert(0, str(ROOT))
 
 from fill import add_entries, add_staff, score_row  # noqa: E402
 from sqlalchemy import event, insert, select, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
-from contest import awards, create_app, judging  # noqa: E402
+from contest import awards, create_app, entries, judging  # noqa: E402
 from contest.extensions import db  # noqa: E402
 from contest.models import Category, Contest, Round, Score, User, utcnow  # noqa: E402
+from tests.photos import photo_image  # noqa: E402
 
 PASSWORD = "bench password 123"
 SCORED_FRACTION = 0.2  # entries with scores; the rest wait for judges
@@ -52,6 +57,8 @@ PAGES = {
     "entries_search": ("admin", f"/admin/entries?q={SEARCH}", 200),
     "winners_csv": ("admin", "/admin/export/winners.csv", 200),
     "entries_csv": ("admin", "/admin/export/entries.csv", 200),
+    "submit": ("visitor", "POST /submit (1600x1200 photo)", 201),
+    "submit_lock": ("visitor", "  of it in the write lock", 201),
 }
 EXPECTED = {  # how each should grow with the entries
     "judge_next": "flat/log",
@@ -60,6 +67,8 @@ EXPECTED = {  # how each should grow with the entries
     "entries_search": "flat/log",
     "winners_csv": "flat (reads the awards)",
     "entries_csv": "linear",
+    "submit": "linear (the near-duplicate scan)",
+    "submit_lock": "flat",
 }
 # Candidate indexes, tried ad hoc in the bench database only (then ANALYZE), to time the pages
 # again with them. Empty now: ix_entry_contest_created, ix_entry_queue, the covering score
@@ -131,6 +140,50 @@ def explain(app, statement: str, parameters) -> list[str]:
     return [row[-1] for row in rows]
 
 
+def measure_submit(app, runs: int) -> dict:
+    """POST /submit by new visitors, and how long each held the write lock."""
+    held: list[float] = []
+    taken: list[float] = []
+    real_begin_write = entries.begin_write
+
+    def timed_begin_write() -> None:
+        real_begin_write()
+        taken.append(time.perf_counter())
+
+    def committed(session) -> None:
+        if taken:
+            held.append(time.perf_counter() - taken.pop())
+
+    entries.begin_write = timed_begin_write
+    event.listen(Session, "after_commit", committed)
+    client, times = app.test_client(), []
+    try:
+        for n in range(runs + 1):  # the first is the warm-up
+            photo = io.BytesIO()
+            photo_image((1600, 1200), seed=500 + n).save(photo, "JPEG", quality=90)
+            fields = {
+                "title": f"새 작품 {n}",
+                "name": "새 방문객",
+                "email": f"growth-{n}@example.com",
+                "phone": f"010-7777-{n:04d}",
+                "consent": "y",
+                "media": (io.BytesIO(photo.getvalue()), "new.jpg"),
+            }
+            started = time.perf_counter()
+            response = client.post("/submit", data=fields, headers={"Accept": "application/json"})
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 201, response.get_data(as_text=True)
+    finally:
+        entries.begin_write = real_begin_write
+        event.remove(Session, "after_commit", committed)
+    blank = {"status": 201, "bytes": 0, "queries": None, "sql_ms": None}
+    blank |= {"slowest_sql": None, "slowest_sql_ms": None, "slowest_plan": None}
+    return {
+        "submit": blank | {"median_ms": round(statistics.median(times[1:]) * 1000, 2)},
+        "submit_lock": blank | {"median_ms": round(statistics.median(held[1:]) * 1000, 2)},
+    }
+
+
 def measure(app, clients: dict, keys, runs: int, log: StatementLog) -> dict:
     out = {}
     for key in keys:
@@ -198,7 +251,8 @@ def run_size(entries: int, runs: int) -> dict:
             assert response.status_code == 303, response.status_code
         with app.app_context():
             log = StatementLog(db.engine)
-        before = measure(app, clients, PAGES, runs, log)
+        pages = [key for key, (who, _, _) in PAGES.items() if who != "visitor"]
+        before = measure(app, clients, pages, runs, log) | measure_submit(app, runs)
         with app.app_context():
             for sql in INDEXES.values():
                 db.session.execute(text(sql))
@@ -255,6 +309,8 @@ def main() -> int:
     print(f"\nSlowest SQL statement per request at {largest:,} entries (no extra index):")
     for key in PAGES:
         m = measured[largest]["before"][key]
+        if m["queries"] is None:
+            continue  # the upload, timed as a whole
         print(
             f"- {PAGES[key][1]}: {m['queries']} queries, {m['sql_ms']} ms of SQL; slowest"
             f" {m['slowest_sql_ms']} ms: {m['slowest_sql'][:160]}..."
