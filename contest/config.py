@@ -92,6 +92,10 @@ RATELIMIT_ENABLED = True
 RATELIMIT_STORAGE_URI = "memory://"
 # Flask-Limiter's key prefix: sites that share one Redis keep their counters apart with it.
 RATELIMIT_KEY_PREFIX = "contest"
+# When the counters' store (Redis) cannot be reached, count in each process's memory meanwhile
+# rather than answer visitors with errors: a limit is a guard, never a reason to lose an entry.
+RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+RATELIMIT_SWALLOW_ERRORS = True
 RATELIMIT_HEADERS_ENABLED = True
 SUBMIT_RATE_LIMIT = "60 per minute;1000 per hour"
 LOGIN_RATE_LIMIT = "30 per minute"

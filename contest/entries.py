@@ -19,7 +19,7 @@ from flask_babel.speaklater import LazyString
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from . import flags, jobs, receipts
+from . import flags, jobs, playback, receipts
 from .database import begin_write
 from .extensions import db
 from .file_transactions import delete_once_committed, remove_unless_committed
@@ -124,9 +124,18 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
 
 
 def start_background_work(entry: Entry) -> None:
-    """Queue what an entry still needs once its row has committed (a video's playback copy)."""
+    """Queue what an entry still needs once its row has committed (a video's playback copy).
+
+    The entry is accepted by then: a queue that cannot be reached (Redis down) must not turn
+    that into an error page. The copy is recorded as failed instead, which `doctor` reports
+    and `doctor --repair` queues again.
+    """
     if entry.playback_status == "pending":
-        jobs.enqueue_playback(entry.id)
+        try:
+            jobs.enqueue_playback(entry.id)
+        except Exception as error:  # noqa: BLE001 - whatever the queue's client raises
+            current_app.logger.exception("could not queue the playback copy of entry %s", entry.id)
+            playback.record_failure(entry.id, f"not queued: {type(error).__name__}: {error}")
 
 
 def withdraw(entry: Entry) -> None:

@@ -36,7 +36,7 @@ def make_for_entry(entry_id: int) -> None:
     except Exception as error:  # noqa: BLE001 - any failure is recorded for the admins
         target.unlink(missing_ok=True)
         current_app.logger.warning("playback copy of entry %s failed: %s", entry_id, error)
-        _record_failure(entry_id, f"{type(error).__name__}: {error}")
+        record_failure(entry_id, f"{type(error).__name__}: {error}")
         return
     _record_success(entry_id, target)
 
@@ -59,7 +59,8 @@ def _record_success(entry_id: int, target) -> None:
     db.session.commit()
 
 
-def _record_failure(entry_id: int, reason: str) -> None:
+def record_failure(entry_id: int, reason: str) -> None:
+    """Mark the copy as failed, with why: `doctor` lists it and `doctor --repair` tries again."""
     begin_write()
     entry = db.session.get(Entry, entry_id)
     if entry is not None:
