@@ -31,9 +31,13 @@ from .media.kinds import sniff_kind
 from .media.photo import Photo, process_photo
 from .media.video import Video, inspect_video
 from .models import Asset, Contest, Entry
-from .storage import get_storage
+from .storage import StorageUnavailable, get_storage
 from .uploads import spooled_path
 
+_UNAVAILABLE = _l(
+    "작품을 저장할 곳에 지금 연결할 수 없어 응모가 접수되지 않았습니다."
+    " 잠시 뒤 파일을 다시 골라 제출해 주세요."
+)
 _DUPLICATE = _l("이 사진은 이미 응모된 작품입니다. 다른 사진을 선택해 주세요.")
 
 
@@ -77,7 +81,11 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
     # The contest-wide comparison too: inside the lock only the entries committed since remain.
     earlier = flags.scan_near_duplicates(contest.id, phash)
 
-    assets = _store(upload_path, media)
+    try:
+        assets = _store(upload_path, media)
+    except StorageUnavailable:
+        current_app.logger.exception("could not store an entry's files")
+        raise Refused(_UNAVAILABLE, 503, "_form") from None
     try:
         begin_write()  # from here to the commit, this request is SQLite's only writer
         _check_window(contest, now)
@@ -289,7 +297,10 @@ def _store(upload_path: Path, media: Photo | Video) -> list[Asset]:
 def _remove(keys: list[str]) -> None:
     storage = get_storage()
     for key in keys:
-        storage.delete(key)
+        try:
+            storage.delete(key)
+        except StorageUnavailable:  # an orphan for `doctor --repair`, once the store is back
+            current_app.logger.warning("could not remove %s: storage unavailable", key)
 
 
 def _display_name(filename: str | None) -> str:

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from .extensions import db
 from .formatting import file_size
 from .responses import wants_json
+from .storage import StorageUnavailable
 
 _MESSAGES = {
     400: _l("요청을 처리할 수 없습니다. 페이지를 새로 고친 뒤 다시 시도해 주세요."),
@@ -19,6 +20,7 @@ _MESSAGES = {
     405: _l("이 주소에서는 할 수 없는 요청입니다."),
     429: _l("요청이 너무 많습니다. 잠시 뒤에 다시 시도해 주세요."),
     500: _l("서버에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요. 응모하신 작품은 안전합니다."),
+    503: _l("파일 저장소에 잠시 연결할 수 없습니다. 잠시 뒤에 다시 시도해 주세요."),
 }
 _CSRF = _l(
     "페이지를 연 지 오래되었거나 보안 확인에 실패했습니다."
@@ -54,6 +56,13 @@ def handle_http(error: HTTPException):
     return _answer(status, _MESSAGES.get(status, error.description or _MESSAGES[400]))
 
 
+def handle_storage_unavailable(error: StorageUnavailable):
+    """The object store is down: say so with a 503, which tells clients to try again."""
+    db.session.rollback()
+    current_app.logger.error("storage unavailable: %s", error)
+    return _answer(503, _MESSAGES[503])
+
+
 def handle_unexpected(error: Exception):
     """A bug: undo the request's database work and apologise instead of showing a trace."""
     if current_app.testing:
@@ -67,4 +76,5 @@ def init_app(app: Flask) -> None:
     """Register the handlers."""
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(StorageUnavailable, handle_storage_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

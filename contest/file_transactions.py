@@ -7,12 +7,14 @@ of the transaction, so a failed commit leaves no orphan file and a failed delete
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from .extensions import db
-from .storage import Storage, get_storage
+from .storage import Storage, StorageUnavailable, get_storage
 
 _ON_ROLLBACK = "contest.remove_unless_committed"
 _ON_COMMIT = "contest.delete_once_committed"
@@ -30,7 +32,12 @@ def delete_once_committed(keys: list[str]) -> None:
 
 def _delete(pending: list[tuple[Storage, str]]) -> None:
     for storage, key in pending:
-        storage.delete(key)
+        try:
+            storage.delete(key)
+        except StorageUnavailable:
+            # The transaction's outcome stands; the file is an orphan that `doctor --repair`
+            # removes once the store is back.
+            logging.getLogger(__name__).warning("could not delete %s: storage unavailable", key)
 
 
 def _after_commit(session: Session) -> None:

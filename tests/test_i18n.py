@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,24 @@ def test_every_message_has_an_english_translation():
     missing = [m.id for m in catalogue if m.id and not m.string]
     fuzzy = [m.id for m in catalogue if m.id and m.fuzzy]
     assert missing == [] and fuzzy == []
+
+
+def test_every_message_in_the_code_is_in_the_catalogue(tmp_path):
+    """A text added to the code but never put in the catalogue would show in Korean to
+    English readers: extract as `make translations` does and compare."""
+    root = Path(__file__).parents[1]
+    template = tmp_path / "messages.pot"
+    subprocess.run(
+        [str(Path(sys.executable).parent / "pybabel"), "extract", "-F", "babel.cfg"]
+        + ["-k", "_l", "-k", "lazy_gettext", "-k", "translatable", "-o", str(template), "."],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+    with open(template, "rb") as pot, open(CATALOGUE / "messages.po", "rb") as po:
+        in_code = {m.id for m in read_po(pot) if m.id}
+        translated = {m.id for m in read_po(po) if m.id}
+    assert sorted(in_code - translated) == []
 
 
 def test_korean_is_the_default(client):

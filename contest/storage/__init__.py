@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
-from .common import TMP_DIR, check_key, new_key
+from .common import TMP_DIR, StorageUnavailable, check_key, new_key
 from .local import LocalStorage, fsync_path
 from .s3 import S3Storage
 
@@ -27,6 +27,7 @@ __all__ = [
     "LocalStorage",
     "S3Storage",
     "Storage",
+    "StorageUnavailable",
     "check_key",
     "fsync_path",
     "get_storage",

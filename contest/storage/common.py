@@ -16,6 +16,13 @@ from typing import BinaryIO
 TMP_DIR = "tmp"
 
 
+class StorageUnavailable(Exception):
+    """The store holding entry files cannot be reached now (an object store down or refusing).
+
+    Nothing was stored by the call that raised it; the visitor is asked to try again (503).
+    """
+
+
 def new_key(prefix: str, extension: str) -> str:
     """A fresh random key like "originals/k3/k3Jd...Q.jpg" (sharded: folders stay small)."""
     token = secrets.token_urlsafe(18)  # 144 bits: unguessable, and reveals nothing

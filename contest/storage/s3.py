@@ -22,11 +22,13 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import boto3
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import ConnectionError as EndpointUnreachable
 
-from .common import TempFolder, check_key
+from .common import StorageUnavailable, TempFolder, check_key
 
 _PART = 8 * 1024 * 1024  # S3's smallest part is 5 MiB; 8 MiB is boto3's own default
 _COPY_CHUNK = 1024 * 1024
@@ -97,7 +99,8 @@ class S3Storage(TempFolder):
         file on disk as it sends it.
         """
         if isinstance(data, bytes):
-            self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data)
+            with _translated(key):
+                self.client.put_object(Bucket=self.bucket, Key=self._name(key), Body=data)
             return len(data)
         tmp_path, tmp = self.temp_file()
         try:
@@ -111,7 +114,10 @@ class S3Storage(TempFolder):
 
     def adopt(self, tmp_path: Path, key: str) -> None:
         """Upload a finished temporary file (see `temp_file`) to `key`, then remove it."""
-        self.client.upload_file(str(tmp_path), self.bucket, self._name(key), Config=self.transfer)
+        with _translated(key):
+            self.client.upload_file(
+                str(tmp_path), self.bucket, self._name(key), Config=self.transfer
+            )
         Path(tmp_path).unlink()
 
     # Reading and deleting ----------------------------------------------------------------
@@ -123,7 +129,7 @@ class S3Storage(TempFolder):
         extra = {}
         if start or stop is not None:
             extra["Range"] = f"bytes={start}-{'' if stop is None else stop - 1}"
-        with _not_found_as_oserror(key):
+        with _translated(key):
             return self.client.get_object(Bucket=self.bucket, Key=name, **extra)["Body"]
 
     @contextmanager
@@ -131,7 +137,7 @@ class S3Storage(TempFolder):
         """A temporary local copy, for code that needs a path; removed when the block ends."""
         path, file = self.temp_file(PurePosixPath(key).suffix or ".part")
         try:
-            with file, _not_found_as_oserror(key):
+            with file, _translated(key):
                 self.client.download_fileobj(
                     self.bucket, self._name(key), file, Config=self.transfer
                 )
@@ -149,13 +155,14 @@ class S3Storage(TempFolder):
 
     def size(self, key: str) -> int:
         """The size in bytes of a stored object."""
-        with _not_found_as_oserror(key):
+        with _translated(key):
             head = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
         return head["ContentLength"]
 
     def delete(self, key: str) -> None:
         """Remove a stored object; one already gone is not an error (S3 says so too)."""
-        self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
+        with _translated(key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._name(key))
 
     def keys(self) -> Iterator[str]:
         """Every stored key under the prefix."""
@@ -166,17 +173,26 @@ class S3Storage(TempFolder):
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix
         )
-        for page in pages:
-            for item in page.get("Contents", ()):
-                yield item["Key"][len(self.prefix) :], item["Size"]
+        with _translated():
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    yield item["Key"][len(self.prefix) :], item["Size"]
 
 
 @contextmanager
-def _not_found_as_oserror(key: str) -> Iterator[None]:
-    """A missing object raises FileNotFoundError, as a missing local file does."""
+def _translated(key: str | None = None) -> Iterator[None]:
+    """S3's failures as the rest of the app knows them: a missing object is FileNotFoundError,
+    as a missing local file is; a store that cannot be reached, or answers with a server error
+    (after boto3's own retries), is StorageUnavailable."""
     try:
         yield
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in _MISSING:
+        code = error.response.get("Error", {}).get("Code")
+        if code in _MISSING and key is not None:
             raise FileNotFoundError(errno.ENOENT, "not stored", key) from None
+        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            raise StorageUnavailable(f"the object store answered {code}") from error
         raise
+    except (EndpointUnreachable, HTTPClientError, S3UploadFailedError, NoCredentialsError) as error:
+        # NoCredentialsError: a server set up without its key; the log says which it was.
+        raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
