@@ -219,7 +219,7 @@ def backup_command(out: Path) -> None:
     from .formatting import file_size
 
     try:
-        database = backup.sqlite_path(current_app.config["SQLALCHEMY_DATABASE_URI"])
+        database = backup.database_for(current_app.config["SQLALCHEMY_DATABASE_URI"])
         manifest = backup.backup(database, get_storage(), out, utcnow())
     except backup.BackupError as why:
         raise click.ClickException(str(why)) from None
@@ -252,9 +252,9 @@ def restore_command(source: Path, force: bool) -> None:
     from .formatting import file_size
 
     db.session.remove()
-    db.engine.dispose()  # no connection may stay open on the file being replaced
+    db.engine.dispose()  # no connection may stay open on the database being replaced
     try:
-        database = backup.sqlite_path(current_app.config["SQLALCHEMY_DATABASE_URI"])
+        database = backup.database_for(current_app.config["SQLALCHEMY_DATABASE_URI"])
         restored = backup.restore(source, database, get_storage(), force=force)
     except backup.BackupError as why:
         raise click.ClickException(str(why)) from None
