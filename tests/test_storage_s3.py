@@ -30,7 +30,6 @@ from contest.models import Asset, Entry
 from contest.storage import LocalStorage, S3Storage, get_storage
 
 from .conftest import stored_files
-from .databases import ON_POSTGRES
 from .media.videogen import write_clip
 from .photos import photo_bytes
 from .s3_server import S3Server
@@ -381,7 +380,6 @@ def test_doctor_lists_repairs_and_then_passes_on_s3(app, runner, submit, s3, buc
     assert local_files(app) == []
 
 
-@pytest.mark.skipif(ON_POSTGRES, reason="backup's database part uses SQLite's backup API")
 def test_a_backup_of_an_s3_site_copies_its_objects(app, runner, submit, tmp_path):
     assert submit().status_code == 303
     out = tmp_path / "backup"
