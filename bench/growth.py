@@ -6,7 +6,8 @@ timed page only links to them; 20 judges; scores for a fraction of the entries i
 round; awards proposed from that leaderboard), then times, as the median of --runs requests
 after one warm-up, through the Flask test client signed in as a judge or an admin:
 
-- GET /judge/next, GET /admin/leaderboard, GET /admin/entries (first page),
+- GET /judge/next, GET /judge (the judge's progress), GET /admin (the dashboard),
+  GET /admin/leaderboard, GET /admin/entries (first page),
   GET /admin/entries?q=... (a search), GET /admin/export/winners.csv and
   GET /admin/export/entries.csv;
 - POST /submit of a 1600x1200 photo by a new visitor, and the part of it spent holding the
@@ -52,6 +53,8 @@ SCORES_PER_SCORED = 4  # above the quorum of 3, so they rank
 SEARCH = "응모자123"  # an entrant name part: 1 match at 1k, 11 at 10k, 111 at 100k
 PAGES = {
     "judge_next": ("judge", "/judge/next", 303),
+    "judge_home": ("judge", "/judge", 200),
+    "dashboard": ("admin", "/admin", 200),
     "leaderboard": ("admin", "/admin/leaderboard", 200),
     "entries_page1": ("admin", "/admin/entries", 200),
     "entries_search": ("admin", f"/admin/entries?q={SEARCH}", 200),
@@ -62,6 +65,8 @@ PAGES = {
 }
 EXPECTED = {  # how each should grow with the entries
     "judge_next": "flat/log",
+    "judge_home": "linear (progress counts the round)",
+    "dashboard": "linear (counts and charts every entry)",
     "leaderboard": "linear in scores (50 rows/category)",
     "entries_page1": "flat/log",
     "entries_search": "flat/log",

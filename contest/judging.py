@@ -374,15 +374,24 @@ def recuse(entry: Entry, judge: User) -> Recusal:
 
 def progress(round_: Round, judge_id: int) -> list[CategoryProgress]:
     """Per category, in the contest's order: the entries for this judge and how many they scored."""
-    mine = and_(Score.entry_id == Entry.id, Score.round_id == round_.id, Score.judge_id == judge_id)
+    # Two counts on the round's own query (no IN over all its ids) rather than one outer join:
+    # the totals come from the entry index alone, the scored ones from this judge's scores.
     recused = select(Recusal.entry_id).where(Recusal.judge_id == judge_id)
-    rows = db.session.execute(
-        select(Entry.category_id, func.count(Entry.id), func.count(Score.id))
-        .outerjoin(Score, mine)
-        .where(Entry.id.in_(entry_ids_in(round_)), Entry.id.not_in(recused))
+    held = (
+        entry_ids_in(round_)
+        .with_only_columns(Entry.category_id, func.count())
+        .where(Entry.id.not_in(recused))
         .group_by(Entry.category_id)
-    ).all()
-    counts = {category_id: (total, scored) for category_id, total, scored in rows}
+    )
+    totals = dict(db.session.execute(held).all())
+    scored = dict(
+        db.session.execute(
+            held.join(Score, Score.entry_id == Entry.id).where(
+                Score.round_id == round_.id, Score.judge_id == judge_id
+            )
+        ).all()
+    )
+    counts = {cid: (total, scored.get(cid, 0)) for cid, total in totals.items()}
     categories = db.session.scalars(
         select(Category)
         .where(Category.contest_id == round_.contest_id)
@@ -399,11 +408,12 @@ def scored_sequence(round_: Round, judge_id: int) -> list[int]:
     recused = select(Recusal.entry_id).where(Recusal.judge_id == judge_id)
     return list(
         db.session.scalars(
-            select(Score.entry_id)
+            entry_ids_in(round_)  # joined, not an IN over all the round's ids
+            .with_only_columns(Score.entry_id, maintain_column_froms=True)
+            .join(Score, Score.entry_id == Entry.id)
             .where(
                 Score.round_id == round_.id,
                 Score.judge_id == judge_id,
-                Score.entry_id.in_(entry_ids_in(round_)),
                 Score.entry_id.not_in(recused),
             )
             .order_by(Score.created_at, Score.id)
@@ -418,12 +428,13 @@ def scored_entries(
     recused = select(Recusal.entry_id).where(Recusal.judge_id == judge_id)
     return list(
         db.session.execute(
-            select(Entry, Score)
+            # The round's own query, not an IN over all its ids: the judge's scores lead.
+            entry_ids_in(round_)
+            .with_only_columns(Entry, Score)
             .join(Score, Score.entry_id == Entry.id)
             .where(
                 Score.round_id == round_.id,
                 Score.judge_id == judge_id,
-                Entry.id.in_(entry_ids_in(round_)),
                 Entry.id.not_in(recused),
             )
             .options(joinedload(Entry.category))

@@ -222,8 +222,8 @@ def leaderboard_pages(
     ranking = _ranking(round_, quorum)
     totals = dict(
         db.session.execute(
-            select(Entry.category_id, func.count())
-            .where(Entry.id.in_(entry_ids_in(round_)))
+            entry_ids_in(round_)  # the round's own query, not an IN over all its ids
+            .with_only_columns(Entry.category_id, func.count())
             .group_by(Entry.category_id)
         ).all()
     )
