@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import shutil
-from collections import Counter
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -38,23 +37,40 @@ class DiskUse:
         return round(100 * (self.total_bytes - self.free_bytes) / self.total_bytes)
 
 
+# A week of hours per statement: PostgreSQL takes at most 1664 columns in one SELECT.
+_HOURS_PER_STATEMENT = 7 * 24
+
+
 def submissions_per_hour(contest: Contest) -> list[list[HourCount]]:
     """For each day of the fair, the entries received in each of its 24 hours (Seoul time).
 
-    Reads one column of the contest's entries and buckets it here rather than in SQL, where
-    time-zone arithmetic differs between SQLite and PostgreSQL; 100 000 timestamps take a
-    fraction of a second.
+    One statement of a count per hour, each a range of the (contest, created_at) index: the
+    hours' bounds are worked out here, so no time-zone arithmetic differs between SQLite and
+    PostgreSQL, and no timestamp is read into Python (at 100 000 entries reading them all took
+    0.6 s a page).
     """
     first, last = contest.fair_starts_on, contest.fair_ends_on
-    buckets: Counter[tuple[date, int]] = Counter()
-    for (created_at,) in db.session.execute(
-        select(Entry.created_at).where(Entry.contest_id == contest.id)
-    ):
-        local = created_at.astimezone(SEOUL)
-        if first <= local.date() <= last:
-            buckets[local.date(), local.hour] += 1
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
-    return [[HourCount(day, hour, buckets[day, hour]) for hour in range(24)] for day in days]
+    hours = [(day, hour) for day in days for hour in range(24)]
+    starts = [datetime.combine(day, time(hour), SEOUL) for day, hour in hours]
+    counts: list[int] = []
+    for week in range(0, len(starts), _HOURS_PER_STATEMENT):
+        counts += db.session.execute(
+            select(
+                *(
+                    select(func.count())
+                    .where(
+                        Entry.contest_id == contest.id,
+                        Entry.created_at >= start,
+                        Entry.created_at < start + timedelta(hours=1),
+                    )
+                    .scalar_subquery()
+                    for start in starts[week : week + _HOURS_PER_STATEMENT]
+                )
+            )
+        ).one()
+    by_hour = dict(zip(hours, counts, strict=True))
+    return [[HourCount(day, hour, by_hour[day, hour]) for hour in range(24)] for day in days]
 
 
 def disk_use() -> DiskUse:

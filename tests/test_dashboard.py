@@ -33,6 +33,22 @@ def test_submissions_per_hour_are_counted_in_seoul_time(app, client, admin, make
     assert page.count('class="hour-chart"') == days
 
 
+def test_a_fair_longer_than_a_week_is_counted_to_its_last_hour(app, make_entry):
+    from contest.dashboard import submissions_per_hour
+
+    with app.app_context():
+        fair = db.session.scalars(select(Contest)).one()
+        fair.fair_ends_on = fair.fair_starts_on + timedelta(days=9)  # 240 hours
+        db.session.commit()
+        last_day = datetime.combine(fair.fair_ends_on, datetime.min.time(), SEOUL)
+    make_entry(created_at=last_day + timedelta(hours=23, minutes=59))
+    make_entry(created_at=last_day + timedelta(days=1))  # the day after: not on the chart
+    with app.app_context():
+        days = submissions_per_hour(db.session.scalars(select(Contest)).one())
+    assert len(days) == 10 and days[-1][23].count == 1
+    assert sum(hour.count for day in days for hour in day) == 1
+
+
 def test_dashboard_shows_judge_progress_and_disk_use(app, client, admin, make_entry, make_user):
     entries = [make_entry() for _ in range(3)]
     judge_id = make_user("judge-dash")
