@@ -153,7 +153,7 @@ def test_a_resized_re_encoded_copy_is_flagged_against_the_first(app, submit):
         assert set(db.session.scalars(select(Entry.status))) == {"submitted"}
 
 
-def test_near_duplicates_use_the_configured_distance_in_one_query(make_app, make_entry):
+def test_near_duplicates_use_the_configured_distance_in_two_queries(make_app, make_entry):
     app = make_app(NEAR_DUPLICATE_DISTANCE=8)
     base = 0x0123456789ABCDEF
     close = make_entry("8 bits away", phash=f"{base ^ 0xFF:016x}")
@@ -171,7 +171,24 @@ def test_near_duplicates_use_the_configured_distance_in_one_query(make_app, make
         finally:
             event.remove(db.engine, "before_cursor_execute", listen)
     assert [(f.kind, f.other_entry_id) for f in found] == [("near-duplicate", close)]
-    assert len(statements) == 1  # however many entries the contest has
+    # The new hashes, then the near ones read again: however many entries the contest has.
+    assert len(statements) == 2
+
+
+def test_a_withdrawn_entry_is_not_flagged_though_this_process_knew_its_hash(app, make_entry):
+    base = 0x0F1E_2D3C_4B5A_6978
+    gone = make_entry("withdrawn later", phash=f"{base ^ 0b1:016x}")
+    kept = make_entry("kept", phash=f"{base ^ 0b11:016x}")
+    with app.app_context():
+        contest_id = db.session.get(Entry, gone).contest_id
+        first = flags.scan_near_duplicates(contest_id, f"{base:016x}")
+        assert sorted(first.near) == [(1, gone), (2, kept)]
+        db.session.delete(db.session.get(Entry, gone))
+        db.session.commit()
+    new = make_entry("new", phash=f"{base:016x}")
+    with app.app_context():
+        found = flags.near_duplicate_flags(db.session.get(Entry, new))
+    assert [f.other_entry_id for f in found] == [kept]
 
 
 def test_an_entry_committed_after_the_early_scan_is_still_compared(app, make_entry):
