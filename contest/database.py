@@ -6,7 +6,7 @@ admin, the one open round) rely on `begin_write` making writers take turns, on e
 """
 
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Connection
 
 from .extensions import db
@@ -15,6 +15,7 @@ _IMMEDIATE = "contest_begin_immediate"
 # The PostgreSQL advisory lock that `begin_write` holds until the transaction ends (any 64-bit
 # number no other code of this database uses; advisory locks are scoped to one database).
 WRITE_LOCK_KEY = 0x636F6E74657374  # "contest"
+WRITE_LOCK_TIMEOUT_MS = 10_000  # as SQLite's busy_timeout below
 
 
 def init_app(app: Flask) -> None:
@@ -32,7 +33,8 @@ def _configure_sqlite_connection(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-    cursor.execute("PRAGMA busy_timeout=10000")  # writers queue for up to 10 s instead of failing
+    # Writers queue for up to 10 s instead of failing.
+    cursor.execute(f"PRAGMA busy_timeout={WRITE_LOCK_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     # FULL syncs the WAL at every commit: an entry we answered "accepted" survives a power cut.
     cursor.execute("PRAGMA synchronous=FULL")
@@ -72,4 +74,6 @@ def begin_write() -> None:
         db.session.commit()
     connection = db.session.connection(execution_options={_IMMEDIATE: True})
     if connection.dialect.name == "postgresql":
+        # Wait for the lock as long as SQLite's busy timeout, then fail rather than hang.
+        db.session.execute(text(f"SET LOCAL lock_timeout = '{WRITE_LOCK_TIMEOUT_MS}ms'"))
         db.session.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK_KEY)))

@@ -87,7 +87,7 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
         current_app.logger.exception("could not store an entry's files")
         raise Refused(_UNAVAILABLE, 503, "_form") from None
     try:
-        begin_write()  # from here to the commit, this request is SQLite's only writer
+        begin_write()  # from here to the commit, this request is the only writer
         _check_window(contest, now)
         _check_quota(contest, entrant, config["MAX_ENTRIES_PER_ENTRANT"])
         _check_duplicate(contest, facts.sha256)

@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
-from contest import create_app
+from contest import create_app, database
 from contest.database import begin_write
 from contest.extensions import db
 from contest.models import Category, Contest, Entry, utcnow
@@ -134,6 +135,36 @@ def test_writers_queue_for_the_lock_instead_of_failing(app):
     assert sorted(seen) == list(range(30))  # no two writers read the same state
     with app.app_context():
         assert db.session.scalar(select(func.count(Entry.id))) == 30
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL's advisory write lock")
+def test_a_writer_gives_up_on_a_stuck_lock_after_the_timeout(app, monkeypatch):
+    monkeypatch.setattr(database, "WRITE_LOCK_TIMEOUT_MS", 300)
+    outcome: list[BaseException | None] = []
+
+    def writer() -> None:
+        with app.app_context():
+            try:
+                begin_write()
+                outcome.append(None)
+            except OperationalError as error:
+                outcome.append(error)
+            finally:
+                db.session.rollback()
+
+    with app.app_context():
+        holder = db.engine.connect()  # another server's writer that never finishes
+        holder.execute(select(func.pg_advisory_lock(database.WRITE_LOCK_KEY)))
+        try:
+            waiting = threading.Thread(target=writer)
+            waiting.start()
+            waiting.join(timeout=5)  # without the timeout it would wait for ever
+            assert not waiting.is_alive(), "begin_write still waiting after 5 s"
+        finally:
+            holder.execute(select(func.pg_advisory_unlock(database.WRITE_LOCK_KEY)))
+            holder.close()
+            waiting.join()
+    assert len(outcome) == 1 and "lock timeout" in str(outcome[0])
 
 
 def _entry(contest_id: int, category_id: int, tag: str) -> Entry:
