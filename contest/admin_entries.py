@@ -133,7 +133,6 @@ def download_original(entry_id: int):
     response = send_stored(
         original.key,
         mimetype="application/octet-stream",
-        etag=original.key.rsplit("/", 1)[-1],
         download_name=f"{entry.receipt}.{extension}",
     )
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

@@ -160,7 +160,7 @@ def _playback_problems() -> Iterator[Problem]:
 def _rebuild_derivative(storage: Storage, asset: Asset) -> bool:
     entry = asset.entry
     original = entry.asset("original")
-    if original is None or not storage.exists(original.key):
+    if original is None:
         return False
     try:
         with storage.local_copy(original.key) as path:

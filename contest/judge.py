@@ -95,7 +95,6 @@ def show_full(entry_id: int):
     response = send_stored(
         asset.key,
         mimetype=asset.content_type,
-        etag=asset.key.rsplit("/", 1)[-1],
         max_age=3600,
     )
     response.cache_control.private = True  # judges only: no shared cache may keep it

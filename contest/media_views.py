@@ -23,7 +23,6 @@ def show_media(key: str):
     response = send_stored(
         key,
         mimetype=asset.content_type,
-        etag=key.rsplit("/", 1)[-1],
         max_age=current_app.config["MEDIA_CACHE_SECONDS"],
     )
     response.cache_control.public = True

@@ -178,7 +178,7 @@ def leaderboard(round_: Round, quorum: int) -> list[Standing]:
     for row in db.session.execute(_unscored_query(round_)):
         unscored.setdefault(row.category_id, []).append(row)
     standings: list[Standing] = []
-    for category_id in _category_ids(round_):
+    for category_id, _name in _categories(round_):
         ranked, below = ranking.get(category_id, ([], []))
         standings.extend(_standing(row, i, False) for i, row in enumerate(ranked, 1))
         standings.extend(_standing(row, None, True) for row in below)
@@ -227,14 +227,9 @@ def leaderboard_pages(
             .group_by(Entry.category_id)
         ).all()
     )
-    names = dict(
-        db.session.execute(
-            select(Category.id, Category.name).where(Category.contest_id == round_.contest_id)
-        ).all()
-    )
     offset = (max(page, 1) - 1) * per_page
     pages = []
-    for cid in _category_ids(round_):
+    for cid, name in _categories(round_):
         if category_id is not None and cid != category_id:
             continue
         ranked, below = ranking.get(cid, ([], []))
@@ -250,7 +245,7 @@ def leaderboard_pages(
                 .limit(per_page - len(shown))
             )
             shown += [_standing(row, None, True) for row in db.session.execute(tail)]
-        pages.append(LeaderboardPage(cid, names[cid], shown, offset, scored, unscored))
+        pages.append(LeaderboardPage(cid, name, shown, offset, scored, unscored))
     return pages
 
 
@@ -581,14 +576,14 @@ def _ranking(round_: Round, quorum: int) -> dict[int, tuple[list, list]]:
     return ranking
 
 
-def _category_ids(round_: Round) -> list[int]:
-    """The contest's categories, in the leaderboard's order."""
+def _categories(round_: Round) -> list[tuple[int, str]]:
+    """The contest's categories (id, name), in the leaderboard's order."""
     return list(
-        db.session.scalars(
-            select(Category.id)
+        db.session.execute(
+            select(Category.id, Category.name)
             .where(Category.contest_id == round_.contest_id)
             .order_by(Category.position, Category.id)
-        )
+        ).tuples()
     )
 
 

@@ -19,13 +19,13 @@ def send_stored(
     key: str,
     *,
     mimetype: str,
-    etag: str,
     max_age: int | None = None,
     download_name: str | None = None,
 ) -> Response:
     """The file under `key`, answering If-None-Match and Range; 404 when it is not stored.
 
-    The caller adds its own cache policy (public or private) and security headers.
+    The ETag is the key's random last part: a stored file never changes under its key. The
+    caller adds its own cache policy (public or private) and security headers.
     """
     storage = get_storage()
     try:
@@ -34,7 +34,7 @@ def send_stored(
         abort(404)
     response = current_app.response_class(mimetype=mimetype, direct_passthrough=True)
     response.content_length = size
-    response.set_etag(etag)
+    response.set_etag(key.rsplit("/", 1)[-1])
     if max_age is not None:
         response.cache_control.max_age = max_age
     if download_name is not None:

@@ -15,8 +15,7 @@ import os
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import create_engine
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, make_url
 
 SERVER = os.environ.get("CONTEST_SQLALCHEMY_DATABASE_URI", "")
 ON_POSTGRES = SERVER.startswith("postgresql")
@@ -88,11 +87,6 @@ def drop_made() -> None:
 def drop_template() -> None:
     if ON_POSTGRES:
         _admin(f'DROP DATABASE IF EXISTS "{_TEMPLATE}" WITH (FORCE)')
-
-
-def engine_for(url: str) -> Engine:
-    """A plain SQLAlchemy engine on a site's database, for tests that read it at the source."""
-    return create_engine(url)
 
 
 def _name_for(folder: Path) -> str:

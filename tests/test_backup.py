@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from contest import backup, create_app
@@ -22,7 +21,7 @@ from contest.backup import postgres
 from contest.extensions import db
 
 from .conftest import _config, entry_form, stored_files
-from .databases import ON_POSTGRES, engine_for
+from .databases import ON_POSTGRES
 from .photos import photo_bytes
 from .server_helpers import query, receipts, stored_assets
 
@@ -39,15 +38,8 @@ def _url(app) -> str:
 
 def _rows(url: str, receipts: set[str]) -> dict[str, tuple]:
     """The entry rows with these receipts, every column, read straight from the database."""
-    engine = engine_for(url)
-    try:
-        with engine.connect() as conn:
-            result = conn.execute(text("SELECT * FROM entry"))
-            receipt = list(result.keys()).index("receipt")
-            rows = [tuple(row) for row in result]
-    finally:
-        engine.dispose()
-    return {row[receipt]: row for row in rows if row[receipt] in receipts}
+    rows = query(url, "SELECT receipt, * FROM entry")
+    return {row[0]: row for row in rows if row[0] in receipts}
 
 
 def _tables(app) -> list[str]:
