@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from werkzeug.security import generate_password_hash
 
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import Asset, Category, Entry, Round, User
-from contest.rounds import total_of
+from contest.services.rounds import total_of
 
 CHUNK = 20_000  # rows per INSERT: SQLite's statement size stays modest at 100 000 entries
 

@@ -42,9 +42,10 @@ from fill import add_entries, add_staff, score_row  # noqa: E402
 from sqlalchemy import event, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from contest import awards, create_app, entries, judging  # noqa: E402
-from contest.extensions import db  # noqa: E402
+from contest import create_app  # noqa: E402
+from contest.core.extensions import db  # noqa: E402
 from contest.models import Category, Contest, Round, Score, User, utcnow  # noqa: E402
+from contest.services import awards, entries, judging  # noqa: E402
 from tests.photos import photo_image  # noqa: E402
 
 PASSWORD = "bench password 123"

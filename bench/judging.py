@@ -7,7 +7,7 @@ plus a few recusals and rejected entries, with bulk inserts. Then it times, as m
 
 - GET /judge/next as a judge through the Flask test client (target < 20 ms);
 - GET /admin/leaderboard as an admin (target < 1 s);
-- `scoring.leaderboard()` alone, and beside it a naive per-entry aggregation (one query per
+- `ranking.leaderboard()` alone, and beside it a naive per-entry aggregation (one query per
   entry, the way not to do it), measured in the same run.
 
 Each measurement is taken without and then with ad-hoc candidate indexes created in the bench
@@ -36,16 +36,11 @@ sys.path.insert(0, str(ROOT))
 from fill import add_entries, add_staff, score_row  # noqa: E402
 from sqlalchemy import exists, insert, select, text  # noqa: E402
 
-from contest import create_app, judging, scoring  # noqa: E402
-from contest.extensions import db  # noqa: E402
-from contest.models import (  # noqa: E402
-    Category,
-    Recusal,
-    Round,
-    Score,
-    utcnow,
-)
-from contest.rounds import entry_ids_in  # noqa: E402
+from contest import create_app  # noqa: E402
+from contest.core.extensions import db  # noqa: E402
+from contest.models import Category, Recusal, Round, Score, utcnow  # noqa: E402
+from contest.services import judging, ranking  # noqa: E402
+from contest.services.rounds import entry_ids_in  # noqa: E402
 
 PASSWORD = "bench password 123"
 TARGETS = {"judge_next": 0.020, "admin_leaderboard": 1.0, "leaderboard_fn": 1.0}
@@ -95,7 +90,7 @@ def build(app, entries: int, judges: int, per_entry: int, seed: int) -> dict:
 
 
 def naive_leaderboard(round_: Round) -> list[tuple]:
-    """One query per entry: what `scoring.leaderboard` must not do, for comparison."""
+    """One query per entry: what `ranking.leaderboard` must not do, for comparison."""
     results = []
     for entry_id in db.session.scalars(entry_ids_in(round_)).all():
         recused = exists().where(
@@ -148,10 +143,10 @@ def measure(app, made: dict, runs: int, naive_runs: int) -> dict:
         round_ = db.session.get(Round, made["round_id"])
         quorum = app.config["QUORUM"]
         results["leaderboard_fn"] = median_seconds(
-            lambda: scoring.leaderboard(round_, quorum), runs
+            lambda: ranking.leaderboard(round_, quorum), runs
         )
         results["naive_per_entry"] = median_seconds(lambda: naive_leaderboard(round_), naive_runs)
-        fast = [s for s in scoring.leaderboard(round_, quorum) if s.mean is not None]
+        fast = [s for s in ranking.leaderboard(round_, quorum) if s.mean is not None]
         assert len(fast) == len(naive_leaderboard(round_)), "the two aggregations disagree"
     return {"seconds": results, "status": status}
 
@@ -199,7 +194,7 @@ def main() -> int:
     labels = {
         "judge_next": "GET /judge/next",
         "admin_leaderboard": "GET /admin/leaderboard",
-        "leaderboard_fn": "scoring.leaderboard()",
+        "leaderboard_fn": "ranking.leaderboard()",
         "naive_per_entry": "naive: one query per entry",
     }
     print(f"\n{'measure':<30} {'indexes':<34} {'median':>10} {'status':>6} {'target':>9}  verdict")

@@ -1,4 +1,8 @@
-"""The contest app: `create_app` builds it from settings; every feature lives in its own module."""
+"""The contest app: `create_app` builds it from settings and wires the parts together.
+
+Where each part lives is in the README's code map: views by audience (`public`, `auth`,
+`judge`, `admin`), the domain in `services`, plumbing in `core`, files in `storage` and `media`.
+"""
 
 from __future__ import annotations
 
@@ -24,33 +28,21 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _fill_in_defaults(app)
 
-    from . import (  # the admin_* modules add their routes to admin.bp when imported
-        admin,
-        admin_audit,  # noqa: F401
-        admin_awards,  # noqa: F401
-        admin_entries,  # noqa: F401
-        admin_exports,  # noqa: F401
-        admin_judges,  # noqa: F401
-        admin_results,  # noqa: F401
-        admin_rounds,  # noqa: F401
-        auth,
-        cli,
+    from contest import admin, cli, storage
+    from contest.auth import views as auth
+    from contest.core import (
         database,
         errors,
         file_transactions,
         formatting,
         i18n,
         jobs,
-        judge,
-        media_views,
-        poster,  # noqa: F401
         security,
-        storage,
-        submit,
-        winners,
     )
-    from .extensions import csrf, db, migrate
-    from .uploads import UploadRequest
+    from contest.core.extensions import csrf, db, migrate
+    from contest.core.uploads import UploadRequest
+    from contest.judge import views as judge
+    from contest.public import language, media, submit, winners
 
     app.request_class = UploadRequest
     db.init_app(app)
@@ -65,12 +57,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    app.register_blueprint(submit.bp)
-    app.register_blueprint(media_views.bp)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(judge.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(winners.bp)
+    for blueprint in (submit.bp, media.bp, language.bp, auth.bp, judge.bp, admin.bp, winners.bp):
+        app.register_blueprint(blueprint)
     return app
 
 

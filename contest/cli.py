@@ -12,13 +12,15 @@ from flask.cli import with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
-from . import accounts, doctor, exports, jobs, scoring
-from .extensions import db
-from .formatting import SEOUL
-from .models import Contest, Round, utcnow
-from .rounds import seed_first_round
-from .seed import seed_fair_contest
-from .storage import get_storage
+from contest.core import jobs
+from contest.core.extensions import db
+from contest.core.formatting import SEOUL
+from contest.models import Contest, Round, utcnow
+from contest.services import accounts, doctor, exports, purge, ranking
+from contest.services.audit import audit
+from contest.services.contests import seed_fair_contest
+from contest.services.rounds import seed_first_round
+from contest.storage import get_storage
 
 
 @click.command("init-db")
@@ -121,21 +123,21 @@ def leaderboard_command(number: int | None, csv_path: str | None) -> None:
             select(Round).where(Round.contest_id == contest.id, Round.number == number)
         )
     elif contest is not None:
-        round_ = scoring.results_round(contest)
+        round_ = ranking.results_round(contest)
     if round_ is None:
         raise click.ClickException("No such round.")
     quorum = current_app.config["QUORUM"]
-    standings = scoring.leaderboard(round_, quorum)
+    standings = ranking.leaderboard(round_, quorum)
     if csv_path:
-        Path(csv_path).write_bytes(scoring.leaderboard_csv(standings))
-        accounts.audit(
+        Path(csv_path).write_bytes(exports.leaderboard_csv(standings))
+        audit(
             None, "export-leaderboard", f"round:{round_.id}", None, {"format": "csv", "via": "cli"}
         )
         db.session.commit()
         click.echo(f"Wrote {len(standings)} rows of {round_.name} to {csv_path}.")
         return
     click.echo(f"{round_.name} ({round_.method}, {round_.status}) · quorum {quorum}")
-    for category, rows in scoring.by_category(standings):
+    for category, rows in ranking.by_category(standings):
         click.echo(f"\n[{category}]")
         click.echo("rank  receipt          scores   mean  stdev  spread  norm  title")
         for s in rows:
@@ -192,7 +194,7 @@ def export_winners_command(out_dir: Path) -> None:
 def purge_personal_data_command(before: datetime, originals: bool) -> None:
     """Erase non-winners' personal data (contests published, or entries sent, before DATE)."""
     cutoff = before.replace(tzinfo=SEOUL)
-    done = exports.purge_personal_data(cutoff, originals, None)
+    done = purge.purge_personal_data(cutoff, originals, None)
     db.session.commit()  # the original files are deleted once this has committed
     if not done:
         click.echo(f"No contest's retention period ended before {before:%Y-%m-%d}.")
@@ -215,8 +217,8 @@ def purge_personal_data_command(before: datetime, originals: bool) -> None:
 @with_appcontext
 def backup_command(out: Path) -> None:
     """Copy the database and its files while the site runs, with a manifest to check them."""
-    from . import backup  # imported here: the module is needed by these two commands only
-    from .formatting import file_size
+    from contest.core.formatting import file_size
+    from contest.services import backup  # imported here: only these two commands need it
 
     try:
         database = backup.database_for(current_app.config["SQLALCHEMY_DATABASE_URI"])
@@ -248,8 +250,8 @@ def backup_command(out: Path) -> None:
 @with_appcontext
 def restore_command(source: Path, force: bool) -> None:
     """Restore a backup into this (stopped) site's empty database and upload folder."""
-    from . import backup
-    from .formatting import file_size
+    from contest.core.formatting import file_size
+    from contest.services import backup
 
     db.session.remove()
     db.engine.dispose()  # no connection may stay open on the database being replaced

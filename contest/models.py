@@ -19,8 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import receipts
-from .extensions import db
+from contest.core.extensions import db
+from contest.services import receipts
 
 
 def utcnow() -> datetime:

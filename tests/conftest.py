@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.pool import NullPool
 
 from contest import create_app
-from contest.extensions import db
+from contest.core.extensions import db
 
 from . import databases
 from .photos import photo_bytes
@@ -190,7 +190,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def make_user(app) -> Callable:
     """Create a staff account: make_user("judge1") or make_user("boss", role="admin")."""
-    from contest import accounts
+    from contest.services import accounts
 
     def create(username: str, role: str = "judge", password: str = PASSWORD):
         with app.app_context():
@@ -239,7 +239,7 @@ def make_entry(app) -> Callable:
     import itertools
 
     from contest.models import Asset, Category, Entry, utcnow
-    from contest.receipts import new_code
+    from contest.services.receipts import new_code
     from contest.storage import get_storage
 
     counter = itertools.count(1)

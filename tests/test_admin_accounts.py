@@ -7,10 +7,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from contest import accounts
-from contest.admin_judges import set_account_active
-from contest.extensions import db
+from contest.admin.staff import set_account_active
+from contest.core.extensions import db
 from contest.models import AuditLog, User
+from contest.services import accounts
 
 from .conftest import PASSWORD, csrf_token
 
@@ -226,7 +226,7 @@ def test_the_last_active_admin_stays_even_when_two_admins_race(app, make_user):
 
 def test_the_last_admin_message_reaches_the_page(app, client, admin, monkeypatch):
     """Shown on the list with a 409 whatever path led there (here: a stale second admin)."""
-    from contest import admin_judges
+    from contest.admin import staff as admin_judges
 
     def refuse(user, active, actor):
         raise accounts.AccountError("'x'은(는) 마지막 활성 운영자라 중지할 수 없습니다.")

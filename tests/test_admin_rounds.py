@@ -8,9 +8,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from contest import rounds
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import AuditLog, Criterion, Round, Score, User, utcnow
+from contest.services import rounds
 
 from .conftest import PASSWORD, csrf_token
 
@@ -338,7 +338,7 @@ def test_unknown_rounds_are_404(client, admin):
 
 
 def test_round_changes_need_the_csrf_token(make_app):
-    from contest import accounts
+    from contest.services import accounts
 
     app = make_app(WTF_CSRF_ENABLED=True)
     with app.app_context():

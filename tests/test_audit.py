@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, select
 
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import AuditLog, User
 
 

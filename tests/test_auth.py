@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from contest import accounts
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import AuditLog, User
+from contest.services import accounts
 
 from .conftest import PASSWORD, csrf_token
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from contest.awards import mask_name
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import AuditLog, Award, Contest, Entry, Round, Score
+from contest.services.awards import mask_name
 
 # Means of the photo entries, best first: the leaderboard ranks them in this order.
 PHOTO_MEANS = [9.0, 8.5, 8.0, 7.5, 7.0, 6.5, 6.0, 5.5, 5.0]

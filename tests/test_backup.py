@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from contest import backup, create_app
-from contest.backup import postgres
-from contest.extensions import db
+from contest import create_app
+from contest.core.extensions import db
+from contest.services import backup
+from contest.services.backup import postgres
 
 from .conftest import _config, entry_form, stored_files
 from .databases import ON_POSTGRES

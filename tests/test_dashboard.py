@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from contest.extensions import db
-from contest.formatting import SEOUL
+from contest.core.extensions import db
+from contest.core.formatting import SEOUL
 from contest.models import Contest, Round, Score
 
 
@@ -34,7 +34,7 @@ def test_submissions_per_hour_are_counted_in_seoul_time(app, client, admin, make
 
 
 def test_a_fair_longer_than_a_week_is_counted_to_its_last_hour(app, make_entry):
-    from contest.dashboard import submissions_per_hour
+    from contest.services.dashboard import submissions_per_hour
 
     with app.app_context():
         fair = db.session.scalars(select(Contest)).one()

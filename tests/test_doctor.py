@@ -8,7 +8,7 @@ import sys
 
 from sqlalchemy import select
 
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import Asset
 
 from .conftest import stored_files

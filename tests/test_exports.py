@@ -12,9 +12,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select, update
 
-from contest.exports import WINNERS_HEADER
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import AuditLog, Award, Entry, Flag, utcnow
+from contest.services.exports import WINNERS_HEADER
 from contest.storage import get_storage
 
 from .test_awards import give_scores, judges  # noqa: F401 - judges is a fixture
@@ -290,13 +290,13 @@ def test_the_cli_writes_the_three_files_with_the_same_functions(app, runner, win
 def test_the_winners_export_reads_the_awards_and_never_ranks_every_entry(
     app, client, admin, winners, monkeypatch
 ):
-    from contest import scoring
+    from contest.services import ranking
 
     def refuse(*args, **kwargs):
         raise AssertionError("the winners' export ranked every entry")
 
-    monkeypatch.setattr(scoring, "leaderboard", refuse)
-    monkeypatch.setattr(scoring, "_ranking", refuse)
+    monkeypatch.setattr(ranking, "leaderboard", refuse)
+    monkeypatch.setattr(ranking, "_ranking", refuse)
     with app.app_context():  # the rank is the one recorded on the award
         db.session.execute(update(Award).where(Award.entry_id == winners["gold"]).values(rank=5))
         db.session.commit()

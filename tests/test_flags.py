@@ -11,9 +11,10 @@ import pytest
 from PIL import Image, ImageDraw
 from sqlalchemy import event, select
 
-from contest import flags
-from contest.extensions import db
+from contest.core.extensions import db
+from contest.media import perceptual_hash
 from contest.models import AuditLog, Category, Contest, Entry, Flag
+from contest.services import flags
 
 from .photos import photo_image
 
@@ -77,7 +78,7 @@ def thumb_hash(image: Image.Image) -> str:
     """The pHash of the 480 px thumbnail, as the submission computes it."""
     small = image.copy()
     small.thumbnail((480, 480))
-    return flags.phash_of(jpeg(small, quality=85))
+    return perceptual_hash.phash_of(jpeg(small, quality=85))
 
 
 _people = iter(range(1000, 10_000))
@@ -116,18 +117,18 @@ def test_copies_are_within_the_distance_and_other_photos_are_not(app, seed):
     mine = thumb_hash(original)
     assert re.fullmatch(r"[0-9a-f]{16}", mine)
     resized = Image.open(io.BytesIO(jpeg(original.resize((1600, 1200)), quality=70)))
-    assert flags.distance(mine, thumb_hash(resized)) <= limit
-    assert flags.distance(mine, thumb_hash(crop(original, 0.01))) <= limit
+    assert perceptual_hash.distance(mine, thumb_hash(resized)) <= limit
+    assert perceptual_hash.distance(mine, thumb_hash(crop(original, 0.01))) <= limit
     brighter = original.point(lambda v: min(255, int(v * 1.1)))
-    assert flags.distance(mine, thumb_hash(brighter)) <= limit
+    assert perceptual_hash.distance(mine, thumb_hash(brighter)) <= limit
     for other in (seed + 100, seed + 200):
-        assert flags.distance(mine, thumb_hash(scene(other))) > limit
+        assert perceptual_hash.distance(mine, thumb_hash(scene(other))) > limit
 
 
 def test_distance_counts_differing_bits():
-    assert flags.distance("0000000000000000", "0000000000000000") == 0
-    assert flags.distance("0000000000000000", "000000000000003f") == 6
-    assert flags.distance("ffffffffffffffff", "0000000000000000") == 64
+    assert perceptual_hash.distance("0000000000000000", "0000000000000000") == 0
+    assert perceptual_hash.distance("0000000000000000", "000000000000003f") == 6
+    assert perceptual_hash.distance("ffffffffffffffff", "0000000000000000") == 64
 
 
 # --- near-duplicates at submission --------------------------------------------------------------

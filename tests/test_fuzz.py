@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.media import Rejected
 from contest.media.photo import process_photo
 from contest.media.video import inspect_video

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import event, func, select
 
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import Asset, AuditLog, Entry, Recusal, Round, Score, User, utcnow
 
 from .conftest import PASSWORD, csrf_token
@@ -129,7 +129,7 @@ def test_scores_of_a_recused_judge_do_not_count_towards_the_quorum(
 
 
 def test_choosing_the_next_entry_is_one_query(app, judge, make_entry):
-    from contest import judging
+    from contest.services import judging
 
     for _ in range(3):
         make_entry()
@@ -434,7 +434,7 @@ def test_a_closed_round_refuses_scores(app, client, judge, make_entry):
 
 
 def test_the_service_itself_refuses_a_closed_round(app, judge, make_entry):
-    from contest import judging
+    from contest.services import judging
 
     entry_id = make_entry()
     _set_round(app, status="closed", closed_at=utcnow())
@@ -574,7 +574,7 @@ def test_admins_are_not_judges(app, client, admin, make_entry, method, path):
 def test_score_and_recuse_forms_need_the_csrf_token(make_app):
     app = make_app(WTF_CSRF_ENABLED=True)
     with app.app_context():
-        from contest import accounts
+        from contest.services import accounts
 
         accounts.create_user("judge-csrf", "judge", PASSWORD)
         db.session.commit()
@@ -628,7 +628,7 @@ def _entry_in(app) -> int:
 
 
 def test_the_scored_list_is_paged(client, judge, make_entry, monkeypatch):
-    from contest import judge as views
+    from contest.judge import views
 
     monkeypatch.setattr(views, "SCORED_PER_PAGE", 2)
     entries = [make_entry() for _ in range(3)]

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import AuditLog, Entry, Flag, utcnow
 
 from .conftest import PASSWORD, csrf_token

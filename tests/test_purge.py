@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import Asset, AuditLog, Award, Contest, Entry, Score, utcnow
 from contest.storage import get_storage
 

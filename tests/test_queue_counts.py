@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
-from contest import judging, moderation, rounds, scoring
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import Entry, Recusal, Round, Score, User
+from contest.services import judging, moderation, rounds
 
 GOOD = {"relevance": 8, "creativity": 7, "quality": 9}
 MIGRATION = next(
@@ -113,7 +113,7 @@ def test_closing_empties_the_queue_and_reopening_refills_it(app, make_entry, jud
     entry, other = make_entry(), make_entry()
     score(app, entry, judges[0])
     with app.app_context():
-        scoring.close_round(open_round(app), 3, 0.5, "scoring", None)
+        rounds.close_round(open_round(app), 3, 0.5, "scoring", None)
         db.session.commit()
     assert counts(app) == {entry: None, other: None}
     with app.app_context():
@@ -143,7 +143,7 @@ def test_a_screening_round_hands_only_the_advancing_entries_to_the_next_round(
         db.session.commit()
     assert counts(app) == {advancing: 3, dropped: 3, unscored: 0}
     with app.app_context():
-        scoring.close_round(open_round(app), 3, 0.5, "scoring", None)
+        rounds.close_round(open_round(app), 3, 0.5, "scoring", None)
         db.session.commit()
     assert counts(app) == {advancing: 0, dropped: None, unscored: None}
     score(app, advancing, judges[0])

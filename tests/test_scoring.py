@@ -10,10 +10,10 @@ import re
 import pytest
 from sqlalchemy import event, func, select
 
-from contest import scoring
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import AuditLog, Entry, Recusal, Round, RoundEntry, Score, User
-from contest.rounds import total_of
+from contest.services import exports, ranking, rounds
+from contest.services.rounds import total_of
 
 
 @pytest.fixture
@@ -57,9 +57,9 @@ def judges(make_user) -> list[int]:
     return [make_user(f"judge-{n}") for n in range(1, 4)]
 
 
-def standings(app, round_id, quorum=3) -> list[scoring.Standing]:
+def standings(app, round_id, quorum=3) -> list[ranking.Standing]:
     with app.app_context():
-        return scoring.leaderboard(db.session.get(Round, round_id), quorum)
+        return ranking.leaderboard(db.session.get(Round, round_id), quorum)
 
 
 def make_screening(app, round_id) -> None:
@@ -216,7 +216,7 @@ def test_recused_judges_are_left_out(app, round_id, judges, make_entry, give):
     assert row.mean == pytest.approx(7.0)
     assert row.spread == pytest.approx(2.0)
     with app.app_context():
-        stats = {s.judge_id: s for s in scoring.judge_stats(db.session.get(Round, round_id))}
+        stats = {s.judge_id: s for s in ranking.judge_stats(db.session.get(Round, round_id))}
     assert stats[judges[2]].scored == 0 and stats[judges[2]].recused == 1
     assert stats[judges[2]].todo == 0
     assert stats[judges[0]].todo == 0 and stats[judges[0]].scored == 1
@@ -234,7 +234,7 @@ def test_rejected_entries_are_left_out(app, round_id, judges, make_entry, give):
     rows = standings(app, round_id)
     assert [s.title for s in rows] == ["kept"]
     with app.app_context():
-        stats = scoring.judge_stats(db.session.get(Round, round_id))
+        stats = ranking.judge_stats(db.session.get(Round, round_id))
     assert {s.scored for s in stats} == {1}
     assert {s.mean for s in stats} == {5.0}
 
@@ -250,7 +250,7 @@ def test_leaderboard_runs_a_fixed_number_of_queries(app, round_id, judges, make_
             listener = lambda *args: statements.append(args[2])  # noqa: E731
             event.listen(db.engine, "before_cursor_execute", listener)
             try:
-                scoring.leaderboard(db.session.get(Round, round_id), 3)
+                ranking.leaderboard(db.session.get(Round, round_id), 3)
             finally:
                 event.remove(db.engine, "before_cursor_execute", listener)
         return len(statements)
@@ -283,7 +283,7 @@ def test_csv_export(app, round_id, judges, make_entry, give, admin, client):
     for line in text.strip().split("\r\n"):
         assert line.startswith('"') and line.endswith('"')  # every field quoted
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == list(scoring.CSV_HEADER)
+    assert rows[0] == list(exports.CSV_HEADER)
     first = rows[1]
     assert first[2] == "'" + '=HYPERLINK("http://evil.example","클릭")'
     assert first[1] == "1"
@@ -302,7 +302,7 @@ def test_csv_export(app, round_id, judges, make_entry, give, admin, client):
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_csv_neutralises_every_formula_start(start):
-    standing = scoring.Standing(
+    standing = ranking.Standing(
         entry_id=1,
         category_id=1,
         category="사진",
@@ -316,7 +316,7 @@ def test_csv_neutralises_every_formula_start(start):
         rank=1,
         below_quorum=False,
     )
-    (row,) = list(csv.reader(io.StringIO(scoring.leaderboard_csv([standing]).decode("utf-8-sig"))))[
+    (row,) = list(csv.reader(io.StringIO(exports.leaderboard_csv([standing]).decode("utf-8-sig"))))[
         1:
     ]
     assert row[2] == f"'{start}1+1"
@@ -337,7 +337,7 @@ def test_judging_page_flags_a_harsh_judge(app, round_id, make_user, make_entry, 
         give(entry, harsh, value - 5)
 
     with app.app_context():
-        stats = {s.judge_id: s for s in scoring.judge_stats(db.session.get(Round, round_id))}
+        stats = {s.judge_id: s for s in ranking.judge_stats(db.session.get(Round, round_id))}
     assert stats[harsh].flag == "harsh"
     assert stats[fair1].flag is None and stats[fair2].flag is None
     # Panel: 7, 8, 6 twice and 2, 3, 1 → mean 48/9; the harsh judge sits 1.28 σ below it.
@@ -361,7 +361,7 @@ def test_a_lenient_judge_is_flagged_too(app, round_id, make_user, make_entry, gi
         give(entry, fair2, value)
         give(entry, lenient, value + 5)
     with app.app_context():
-        stats = {s.judge_id: s for s in scoring.judge_stats(db.session.get(Round, round_id))}
+        stats = {s.judge_id: s for s in ranking.judge_stats(db.session.get(Round, round_id))}
     assert stats[lenient].flag == "lenient"
     assert stats[fair1].flag is None
 
@@ -373,7 +373,7 @@ def test_round_progress(app, round_id, judges, make_entry, give):
         give(done, judge, 5)
     give(half, judges[0], 5)
     with app.app_context():
-        progress = scoring.round_progress(db.session.get(Round, round_id), 3)
+        progress = ranking.round_progress(db.session.get(Round, round_id), 3)
     assert (progress.entries, progress.scores, progress.at_quorum, progress.below_quorum) == (
         3,
         4,
@@ -421,7 +421,7 @@ def test_screening_close_commits_exactly_the_preview(
     at_threshold = client.get(f"/admin/rounds/{round_id}/close?threshold=1").get_data(as_text=True)
     assert re.search(r'id="advance-count">1<', at_threshold)  # a share equal to it advances
     with app.app_context():
-        preview = scoring.close_preview(db.session.get(Round, round_id), 3, 0.5)
+        preview = rounds.close_preview(db.session.get(Round, round_id), 3, 0.5)
         shown = {s.entry_id for s in preview.advancing}
     assert shown == {ids["all yes"], ids["two yes"]}
     assert set(_receipts(app, shown)) == set(
@@ -488,7 +488,7 @@ def test_screening_into_screening(app, round_id, judges, make_entry, give, admin
         new = db.session.scalar(select(Round).where(Round.status == "open"))
         assert new.method == "screening" and new.criteria == []
         round_ = db.session.get(Round, new.id)
-        assert [s.entry_id for s in scoring.leaderboard(round_, 3)] == [entry]
+        assert [s.entry_id for s in ranking.leaderboard(round_, 3)] == [entry]
 
 
 def test_closing_a_scoring_round_with_late_judges(
@@ -610,7 +610,7 @@ def test_judges_listed_are_active_judges(app, round_id, make_user, make_entry, g
         db.session.get(User, gone).active = False
         db.session.get(User, unused).active = False
         db.session.commit()
-        stats = {s.judge_id: s for s in scoring.judge_stats(db.session.get(Round, round_id))}
+        stats = {s.judge_id: s for s in ranking.judge_stats(db.session.get(Round, round_id))}
     assert set(stats) == {active, gone}  # a disabled judge's counted scores still show
     assert not stats[gone].active
 
@@ -621,7 +621,7 @@ def test_judges_listed_are_active_judges(app, round_id, make_user, make_entry, g
 def test_the_page_shows_the_leaderboard_in_slices_per_category(
     app, client, admin, round_id, judges, make_entry, give, monkeypatch
 ):
-    from contest import admin_results
+    from contest.admin import results as admin_results
 
     monkeypatch.setattr(admin_results, "LEADERBOARD_PER_PAGE", 2)
     photos = [make_entry(f"사진 {n}") for n in range(5)]
@@ -662,11 +662,11 @@ def test_the_page_slices_are_the_leaderboard_itself(app, round_id, judges, make_
             give(entry, judge, (n * 5 + i * 3) % 10 + 1)
     with app.app_context():
         round_ = db.session.get(Round, round_id)
-        whole = scoring.leaderboard(round_, 3)
+        whole = ranking.leaderboard(round_, 3)
         for per_page in (1, 2, 5, 50):
             pieced = []
             for page in range(1, 14):
-                for part in scoring.leaderboard_pages(round_, 3, per_page, page):
+                for part in ranking.leaderboard_pages(round_, 3, per_page, page):
                     pieced.extend((part.category_id, s) for s in part.standings)
             pieced.sort(key=lambda pair: [s.category_id for s in whole].index(pair[0]))
             assert [s for _, s in pieced] == whole, per_page
@@ -675,12 +675,12 @@ def test_the_page_slices_are_the_leaderboard_itself(app, round_id, judges, make_
 def test_the_page_does_not_read_the_unscored_entries_when_scored_ones_fill_it(
     app, client, admin, round_id, judges, make_entry, give, monkeypatch
 ):
-    from contest import admin_results
+    from contest.admin import results as admin_results
 
     monkeypatch.setattr(admin_results, "LEADERBOARD_PER_PAGE", 1)
     scored = make_entry("점수 있음")
     give(scored, judges[0], 7)
     make_entry("점수 없음")
-    monkeypatch.setattr(scoring, "_unscored_query", None)  # would fail if it were called
+    monkeypatch.setattr(ranking, "_unscored_query", None)  # would fail if it were called
     page = client.get(f"/admin/leaderboard?round={round_id}").get_data(as_text=True)
     assert "점수 있음" in page and "점수 없음" not in page

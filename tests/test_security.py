@@ -24,7 +24,7 @@ def test_media_responses_carry_them_too(app, client, submit):
     with app.app_context():
         from sqlalchemy import select
 
-        from contest.extensions import db
+        from contest.core.extensions import db
         from contest.models import Asset
 
         key = db.session.scalar(select(Asset.key).where(Asset.role == "thumbnail"))
@@ -61,8 +61,8 @@ def test_session_cookies_are_httponly_and_samesite_lax(client, make_user):
 
 
 def test_session_cookies_are_secure_when_configured(make_app):
-    from contest import accounts
-    from contest.extensions import db
+    from contest.core.extensions import db
+    from contest.services import accounts
 
     app = make_app(SESSION_COOKIE_SECURE=True)
     with app.app_context():

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from contest import create_app
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import Asset, Entry
 
 from .conftest import _config, entry_form, stored_files

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
-from contest import create_app, database
-from contest.database import begin_write
-from contest.extensions import db
+from contest import create_app
+from contest.core import database
+from contest.core.database import begin_write
+from contest.core.extensions import db
 from contest.models import Category, Contest, Entry, utcnow
 
 from .conftest import _config

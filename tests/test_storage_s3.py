@@ -23,9 +23,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from contest import create_app
-from contest.database import begin_write
-from contest.extensions import db
-from contest.file_transactions import remove_unless_committed
+from contest.core.database import begin_write
+from contest.core.extensions import db
+from contest.core.file_transactions import remove_unless_committed
 from contest.models import Asset, Entry
 from contest.storage import LocalStorage, S3Storage, get_storage
 

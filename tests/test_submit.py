@@ -12,9 +12,9 @@ from PIL import Image
 from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import Contest, Entry, utcnow
-from contest.receipts import ALPHABET, LENGTH
+from contest.services.receipts import ALPHABET, LENGTH
 
 from .conftest import entry_form, stored_files
 from .photos import photo_bytes, photo_image

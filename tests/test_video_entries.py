@@ -9,7 +9,7 @@ import av
 import pytest
 from sqlalchemy import select
 
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import Asset, Entry
 
 from .conftest import stored_files

@@ -6,8 +6,8 @@ import re
 
 from sqlalchemy import select
 
-from contest.extensions import db
-from contest.forms import display_phone
+from contest.core.extensions import db
+from contest.core.phones import display_phone
 from contest.models import Asset, Award, Category, Entry
 
 from .test_awards import set_published

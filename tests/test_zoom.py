@@ -7,7 +7,7 @@ import io
 from PIL import Image
 from sqlalchemy import func, select
 
-from contest.extensions import db
+from contest.core.extensions import db
 from contest.models import Asset, Entry
 
 from .photos import photo_image

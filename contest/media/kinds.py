@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
 
-from . import Rejected
+from contest.media import Rejected
 
 UNSUPPORTED_MESSAGE = _l(
     "지원하지 않는 파일 형식입니다. 사진(JPG, PNG, WebP, HEIC)이나 영상(MP4, MOV, WebM)만"

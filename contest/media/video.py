@@ -19,15 +19,11 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from PIL import Image
 
-from contest.formatting import duration_text
+from contest.core.formatting import duration_text
 from contest.media import Rejected
 from contest.media.isobmff import top_level_boxes
 from contest.media.photo import Derivative, make_derivatives
-from contest.media.video_probe import (
-    MAX_LONG_SIDE,
-    MAX_SHORT_SIDE,
-    OPEN_OPTIONS,
-)
+from contest.media.video_probe import MAX_LONG_SIDE, MAX_SHORT_SIDE, OPEN_OPTIONS
 
 # The visitor's messages are lazy: they become text in the visitor's language when shown.
 # Only this parent process builds them; the probe child (video_probe.py) reports reasons.

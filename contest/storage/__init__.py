@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app
 
-from .common import TMP_DIR, StorageUnavailable, check_key, new_key
-from .local import LocalStorage, fsync_path
-from .s3 import S3Storage
+from contest.storage.common import TMP_DIR, StorageUnavailable, check_key, new_key
+from contest.storage.local import LocalStorage, fsync_path
+from contest.storage.s3 import S3Storage
 
 Storage = LocalStorage | S3Storage
 

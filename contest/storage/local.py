@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from .common import TMP_DIR, TempFolder, check_key
+from contest.storage.common import TMP_DIR, TempFolder, check_key
 
 _CHUNK = 1024 * 1024
 

@@ -28,7 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 
-from .common import StorageUnavailable, TempFolder, check_key
+from contest.storage.common import StorageUnavailable, TempFolder, check_key
 
 _PART = 8 * 1024 * 1024  # S3's smallest part is 5 MiB; 8 MiB is boto3's own default
 _COPY_CHUNK = 1024 * 1024

@@ -1,0 +1,162 @@
+"""Admin pages for the awards: proposing them, moving them by hand, publishing the results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import abort, current_app, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField
+from wtforms.validators import DataRequired, Length
+
+from contest.admin import bp
+from contest.admin.forms import ConfirmForm
+from contest.core.database import begin_write
+from contest.core.extensions import db
+from contest.models import Award, Category
+from contest.services import awards
+from contest.services.contests import current_contest
+
+BAD_FORM = _l("요청을 처리할 수 없습니다. 페이지를 새로 고쳐 주세요.")
+
+
+class RemoveAwardForm(FlaskForm):
+    """Take an award back: why, for the audit log."""
+
+    reason = StringField(
+        _l("사유"), validators=[DataRequired(_l("사유를 적어 주세요.")), Length(max=500)]
+    )
+
+
+class GiveAwardForm(RemoveAwardForm):
+    """Give an award to another entry, named by its receipt code."""
+
+    receipt = StringField(
+        _l("접수번호"), validators=[DataRequired(_l("접수번호를 적어 주세요.")), Length(max=40)]
+    )
+
+
+class AddAwardForm(GiveAwardForm):
+    """Give a tier of a category to an entry (e.g. after taking one back)."""
+
+    category_id = HiddenField(validators=[DataRequired()])
+    tier = StringField(_l("상"), validators=[DataRequired()])
+
+
+@bp.get("/awards")
+def show_awards():
+    """The awards per category and tier, with each winner's figures and the forms to move them."""
+    return _render_awards()
+
+
+@bp.post("/awards/propose")
+def propose_awards():
+    """Replace the awards by the tiers given down each category's leaderboard."""
+    quorum = current_app.config["QUORUM"]
+    return _apply(
+        ConfirmForm(),
+        lambda: awards.propose(current_contest(), quorum, g.user),
+        _("순위표에 따라 수상작을 새로 정했습니다."),
+    )
+
+
+@bp.post("/awards/<int:award_id>/give")
+def give_award(award_id: int):
+    """Give an award to another entry of its category, with a reason."""
+    form = GiveAwardForm()
+    return _apply(
+        form,
+        lambda: awards.give(_award_or_404(award_id), form.receipt.data, form.reason.data, g.user),
+        _("상을 옮겼습니다."),
+    )
+
+
+@bp.post("/awards/<int:award_id>/remove")
+def remove_award(award_id: int):
+    """Take an award back, with a reason."""
+    form = RemoveAwardForm()
+    return _apply(
+        form,
+        lambda: awards.remove(_award_or_404(award_id), form.reason.data, g.user),
+        _("상을 취소했습니다."),
+    )
+
+
+@bp.post("/awards/add")
+def add_award():
+    """Give a tier of a category to an entry, with a reason."""
+    form = AddAwardForm()
+    return _apply(
+        form,
+        lambda: awards.add(
+            _category_or_404(form.category_id.data),
+            form.tier.data,
+            form.receipt.data,
+            form.reason.data,
+            g.user,
+        ),
+        _("상을 주었습니다."),
+    )
+
+
+@bp.post("/awards/publish")
+def publish_awards():
+    """Announce the results: /winners shows the awards from now on."""
+    return _apply(
+        ConfirmForm(),
+        lambda: awards.publish(current_contest(), g.user),
+        _("결과를 발표했습니다. 수상작 페이지가 공개되었습니다."),
+    )
+
+
+@bp.post("/awards/unpublish")
+def unpublish_awards():
+    """Withdraw the announcement (to correct the awards, for example)."""
+    return _apply(
+        ConfirmForm(),
+        lambda: awards.unpublish(current_contest(), g.user),
+        _("발표를 취소했습니다. 수상작 페이지는 다시 '발표 전'으로 보입니다."),
+    )
+
+
+def _apply(form: FlaskForm, change: Callable[[], object], done: str):
+    """Validate, make the change in one write transaction, commit, back to the awards page."""
+    if not form.validate_on_submit():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        return _render_awards(errors[0] if errors else BAD_FORM, 400)
+    begin_write()
+    try:
+        change()
+    except awards.AwardError as why:
+        db.session.rollback()
+        return _render_awards(why.message, why.status)
+    db.session.commit()
+    flash(done, "success")
+    return redirect(url_for("admin.show_awards"), 303)
+
+
+def _render_awards(error: str | None = None, status: int = 200):
+    contest = current_contest()
+    return render_template(
+        "admin/awards.html",
+        contest=contest,
+        groups=awards.award_rows(contest, current_app.config["QUORUM"]),
+        tiers=awards.tiers(),
+        error=error,
+    ), status
+
+
+def _award_or_404(award_id: int) -> Award:
+    award = db.get_or_404(Award, award_id)
+    if award.contest_id != current_contest().id:
+        abort(404)
+    return award
+
+
+def _category_or_404(raw: str) -> Category:
+    category = db.session.get(Category, int(raw)) if raw.isdigit() else None
+    if category is None or category.contest_id != current_contest().id:
+        abort(404)
+    return category

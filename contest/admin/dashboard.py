@@ -1,0 +1,32 @@
+"""The organisers' home page: the contest at a glance."""
+
+from __future__ import annotations
+
+from flask import current_app, render_template
+
+from contest.admin import bp
+from contest.services import dashboard, ranking, rounds
+from contest.services.contests import current_contest
+
+
+@bp.get("")
+def show_dashboard():
+    """The contest at a glance: entries, submissions per hour, judging progress, disk use."""
+    contest = current_contest()
+    round_ = rounds.active_round(contest)
+    progress = judges = None
+    if round_ is not None:
+        progress = ranking.round_progress(round_, current_app.config["QUORUM"])
+        judges = ranking.judge_stats(round_)
+    hours = dashboard.submissions_per_hour(contest)
+    return render_template(
+        "admin/dashboard.html",
+        contest=contest,
+        round=round_,
+        progress=progress,
+        judges=judges,
+        counts=dashboard.entry_counts(contest),
+        hours=hours,
+        busiest=dashboard.busiest(hours),
+        disk=dashboard.disk_use(),
+    )

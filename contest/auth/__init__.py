@@ -1,0 +1,1 @@
+"""Staff sign-in (`views`), its form, and the role guard the staff blueprints share."""

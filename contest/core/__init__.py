@@ -1,0 +1,1 @@
+"""Plumbing every part uses: extensions, the database, errors, languages, formatting, limits."""

@@ -1,0 +1,79 @@
+"""Connection settings, and write transactions that take the write lock up front.
+
+SQLite is the embedded default; PostgreSQL is the scale-out path (several app servers on one
+database). The app's check-then-write steps (an entrant's quota, the duplicate check, the last
+admin, the one open round) rely on `begin_write` making writers take turns, on either engine.
+"""
+
+from flask import Flask
+from sqlalchemy import event, func, select, text
+from sqlalchemy.engine import Connection
+
+from contest.core.extensions import db
+
+_IMMEDIATE = "contest_begin_immediate"
+# The PostgreSQL advisory lock that `begin_write` holds until the transaction ends (any 64-bit
+# number no other code of this database uses; advisory locks are scoped to one database).
+WRITE_LOCK_KEY = 0x636F6E74657374  # "contest"
+WRITE_LOCK_TIMEOUT_MS = 10_000  # as SQLite's busy_timeout below
+
+
+def init_app(app: Flask) -> None:
+    """Give every SQLite connection the pragmas and transaction control the app relies on."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
+
+
+def _configure_sqlite_connection(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, emit BEGIN: the module's own implicit BEGIN is
+    # always DEFERRED, and we need IMMEDIATE for writes (see begin_write).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+    # Writers queue for up to 10 s instead of failing.
+    cursor.execute(f"PRAGMA busy_timeout={WRITE_LOCK_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # FULL syncs the WAL at every commit: an entry we answered "accepted" survives a power cut.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def _begin_sqlite_transaction(conn: Connection) -> None:
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection.in_transaction:
+        # A COMMIT that SQLite refused (a deferred constraint, a full disk) leaves its
+        # transaction open, yet SQLAlchemy returns the connection to the pool as if it had
+        # ended; without this the next request on it would fail with "cannot start a
+        # transaction within a transaction".
+        dbapi_connection.rollback()
+    if conn.get_execution_options().get(_IMMEDIATE):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def begin_write() -> None:
+    """Start this session's transaction as a write that holds the write lock from the start.
+
+    SQLite: in WAL mode a DEFERRED transaction that reads and then writes fails at once with
+    "database is locked" when another writer committed in between, whatever the busy timeout;
+    BEGIN IMMEDIATE instead waits its turn on the busy handler.
+
+    PostgreSQL: at READ COMMITTED two writers could both pass a check (say, an entrant's quota)
+    before either inserts, so the transaction takes one advisory lock, released at its end. The
+    writers queue for it exactly as on SQLite; the slow work (decoding, storing files) is done
+    before `begin_write`, so the lock is held for milliseconds.
+
+    Any read-only transaction already open in the session is ended first (it has nothing to
+    commit).
+    """
+    if db.session().in_transaction():
+        db.session.commit()
+    connection = db.session.connection(execution_options={_IMMEDIATE: True})
+    if connection.dialect.name == "postgresql":
+        # Wait for the lock as long as SQLite's busy timeout, then fail rather than hang.
+        db.session.execute(text(f"SET LOCAL lock_timeout = '{WRITE_LOCK_TIMEOUT_MS}ms'"))
+        db.session.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK_KEY)))

@@ -1,0 +1,80 @@
+"""Friendly error pages in Korean, or JSON for callers that asked for it; never a bare 500."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, jsonify, render_template
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from contest.core.extensions import db
+from contest.core.formatting import file_size
+from contest.core.responses import wants_json
+from contest.storage import StorageUnavailable
+
+_MESSAGES = {
+    400: _l("요청을 처리할 수 없습니다. 페이지를 새로 고친 뒤 다시 시도해 주세요."),
+    403: _l("이 페이지를 볼 수 있는 권한이 없습니다."),
+    404: _l("찾는 페이지가 없습니다. 주소나 접수번호를 다시 확인해 주세요."),
+    405: _l("이 주소에서는 할 수 없는 요청입니다."),
+    429: _l("요청이 너무 많습니다. 잠시 뒤에 다시 시도해 주세요."),
+    500: _l("서버에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요. 응모하신 작품은 안전합니다."),
+    503: _l("파일 저장소에 잠시 연결할 수 없습니다. 잠시 뒤에 다시 시도해 주세요."),
+}
+_CSRF = _l(
+    "페이지를 연 지 오래되었거나 보안 확인에 실패했습니다."
+    " 페이지를 새로 고친 뒤 다시 제출해 주세요."
+)
+
+
+def _too_large_message() -> str:
+    limit = current_app.config["PHOTO_MAX_BYTES"]
+    return _("파일이 너무 큽니다: 사진은 %(limit)s까지 올릴 수 있습니다.", limit=file_size(limit))
+
+
+def _answer(status: int, message: object, field: str = "_form"):
+    if wants_json():
+        # str(): a lazy message becomes text in the visitor's language (JSON cannot hold it).
+        return jsonify(errors={field: [str(message)]}), status
+    template = f"errors/{status}.html" if status in (404, 413) else "errors/error.html"
+    return render_template(template, status=status, message=message), status
+
+
+def handle_csrf(error: CSRFError):
+    """A missing or stale CSRF token: a friendly 400 that says what to do."""
+    return _answer(400, _CSRF, "csrf_token")
+
+
+def handle_http(error: HTTPException):
+    """Any HTTP error raised by a view or by Werkzeug."""
+    status = error.code or 500
+    if status == 413:
+        return _answer(413, _too_large_message(), "media")
+    if status < 400 or error.response is not None:
+        return error
+    return _answer(status, _MESSAGES.get(status, error.description or _MESSAGES[400]))
+
+
+def handle_storage_unavailable(error: StorageUnavailable):
+    """The object store is down: say so with a 503, which tells clients to try again."""
+    db.session.rollback()
+    current_app.logger.error("storage unavailable: %s", error)
+    return _answer(503, _MESSAGES[503])
+
+
+def handle_unexpected(error: Exception):
+    """A bug: undo the request's database work and apologise instead of showing a trace."""
+    if current_app.testing:
+        raise error  # let the test show the traceback
+    db.session.rollback()
+    current_app.logger.exception("unhandled error", exc_info=error)
+    return _answer(500, _MESSAGES[500])
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers."""
+    app.register_error_handler(CSRFError, handle_csrf)
+    app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(StorageUnavailable, handle_storage_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)

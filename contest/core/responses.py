@@ -1,0 +1,23 @@
+"""Answering in the form the caller asked for, and where a redirect may go."""
+
+from urllib.parse import urlsplit
+
+from flask import request
+
+
+def wants_json() -> bool:
+    """Whether the caller prefers JSON (the page's own upload script, the booth kiosk, checks)."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a path on this site; never another host (an open redirect)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target

@@ -1,0 +1,1 @@
+"""What visitors see: the landing page, the entry form, receipts, winners, media, language."""

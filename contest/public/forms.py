@@ -1,0 +1,98 @@
+"""The visitor's forms: what each field must hold, with messages a visitor understands."""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, EmailField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from contest.core.fields import PhoneField, strip_whitespace
+
+
+def _valid_email(form, field) -> None:
+    try:
+        address = validate_email(field.data, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValidationError(_("이메일 주소를 확인해 주세요. 예: name@example.com")) from None
+    field.data = address.normalized.lower()
+
+
+class EntryForm(FlaskForm):
+    """An entry: the work, who sent it, and their consents."""
+
+    title = StringField(
+        _l("작품 제목"),
+        filters=[strip_whitespace],
+        validators=[
+            DataRequired(message=_l("작품 제목을 입력해 주세요.")),
+            Length(max=80, message=_l("제목은 80자 이내로 써 주세요.")),
+        ],
+    )
+    description = TextAreaField(
+        _l("작품 설명 (선택)"),
+        filters=[strip_whitespace],
+        validators=[Optional(), Length(max=1000, message=_l("설명은 1000자 이내로 써 주세요."))],
+    )
+    name = StringField(
+        _l("이름"),
+        filters=[strip_whitespace],
+        validators=[
+            DataRequired(message=_l("이름을 입력해 주세요.")),
+            Length(max=50, message=_l("이름은 50자 이내로 써 주세요.")),
+        ],
+    )
+    phone = PhoneField(
+        _l("휴대전화"),
+        filters=[strip_whitespace],
+        validators=[DataRequired(message=_l("휴대전화 번호를 입력해 주세요."))],
+    )
+    email = EmailField(
+        _l("이메일"),
+        filters=[strip_whitespace],
+        validators=[
+            DataRequired(message=_l("이메일 주소를 입력해 주세요.")),
+            Length(max=254, message=_l("이메일 주소가 너무 깁니다.")),
+            _valid_email,
+        ],
+    )
+    consent = BooleanField(
+        _l("개인정보 수집·이용에 동의합니다"),
+        validators=[DataRequired(message=_l("개인정보 수집·이용에 동의해야 응모할 수 있습니다."))],
+    )
+    consent_publish = BooleanField(_l("수상 시 이름(일부 가림)과 작품 공개에 동의합니다 (선택)"))
+    under14 = BooleanField(_l("응모자가 만 14세 미만입니다"))
+    guardian_name = StringField(
+        _l("법정대리인 이름"),
+        filters=[strip_whitespace],
+        validators=[Length(max=50, message=_l("이름은 50자 이내로 써 주세요."))],
+    )
+    guardian_phone = PhoneField(_l("법정대리인 연락처"), filters=[strip_whitespace])
+    guardian_consent = BooleanField(_l("법정대리인으로서 위 개인정보 수집·이용에 동의합니다"))
+    media = FileField(
+        _l("사진 또는 영상 파일"),
+        validators=[FileRequired(message=_l("사진이나 영상 파일을 선택해 주세요."))],
+    )
+
+    # Personal-information law, art. 22-2: a child under 14 enters only with a legal guardian's
+    # consent, so each guardian field is required exactly when `under14` is ticked.
+    def validate_guardian_name(self, field) -> None:
+        if self.under14.data and not field.data:
+            raise ValidationError(_("만 14세 미만은 법정대리인 이름이 필요합니다."))
+
+    def validate_guardian_phone(self, field) -> None:
+        if self.under14.data and not field.data:
+            raise ValidationError(_("만 14세 미만은 법정대리인 연락처가 필요합니다."))
+
+    def validate_guardian_consent(self, field) -> None:
+        if self.under14.data and not field.data:
+            raise ValidationError(
+                _("만 14세 미만은 법정대리인의 동의가 있어야 응모할 수 있습니다.")
+            )
+
+
+class WithdrawForm(FlaskForm):
+    """Withdrawing an entry: nothing to fill in, the CSRF token is the point."""

@@ -1,0 +1,151 @@
+"""The visitor's side: the landing page, the entry form, the receipt and withdrawing."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+
+from contest.core.extensions import db, limiter
+from contest.core.i18n import translatable
+from contest.core.responses import wants_json
+from contest.core.security import submit_rate_limit
+from contest.models import Contest, Entry, utcnow
+from contest.public.forms import EntryForm, WithdrawForm
+from contest.services import entries
+from contest.services.contests import current_contest
+
+bp = Blueprint("submit", __name__)
+
+# The consent notice shows RETENTION_AFTER_RESULTS through `_()`: the default value is listed
+# here only so that `pybabel extract -k translatable` finds it (config.py has no gettext).
+_EXTRACT_ONLY = (translatable("결과 발표 후 1년"),)
+
+
+@bp.get("/")
+def show_landing():
+    """The contest, its dates, prizes and rules, and the way in."""
+    return render_template("index.html", contest=current_contest(), now=utcnow())
+
+
+@bp.get("/submit")
+def show_form():
+    """The entry form."""
+    return _render_form(EntryForm(), current_contest())
+
+
+@bp.post("/submit")
+@limiter.limit(submit_rate_limit)
+def create_entry():
+    """Accept one entry from a visitor."""
+    contest = current_contest()
+    form = EntryForm()
+    if not form.validate_on_submit():
+        return _form_failed(form, contest, 400)
+    try:
+        entry = entries.accept(form, contest, utcnow())
+    except entries.Refused as why:
+        _add_error(form, why.field, why.message)
+        return _form_failed(form, contest, why.status)
+    db.session.commit()
+    entries.start_background_work(entry)
+    url = url_for("submit.show_receipt", code=entry.receipt)
+    if wants_json():
+        return jsonify(receipt=entry.receipt, url=url), 201
+    return redirect(url, 303)
+
+
+@bp.get("/receipt")
+def find_receipt():
+    """Look an entry up by the code the visitor typed on the landing page."""
+    entry = entries.find_by_receipt(request.args.get("code", ""))
+    if entry is None:
+        flash(_("접수번호를 찾을 수 없습니다. 받은 번호를 다시 확인해 주세요."), "error")
+        return redirect(url_for("submit.show_landing"), 303)
+    return redirect(url_for("submit.show_receipt", code=entry.receipt), 303)
+
+
+@bp.get("/receipt/<code>")
+def show_receipt(code: str):
+    """The visitor's receipt: their entry as the contest holds it."""
+    entry = _entry_or_404(code)
+    return render_template("submit/receipt.html", entry=entry, form=WithdrawForm())
+
+
+@bp.get("/receipt/<code>/withdraw")
+def confirm_withdraw(code: str):
+    """Ask before withdrawing: it deletes the entry for good."""
+    entry = _entry_or_404(code)
+    return render_template("submit/withdraw.html", entry=entry, form=WithdrawForm())
+
+
+@bp.post("/receipt/<code>/withdraw")
+def withdraw_entry(code: str):
+    """Withdraw an entry: delete it and all its files (the entrant withdrew consent)."""
+    entry = _entry_or_404(code)
+    if not WithdrawForm().validate_on_submit():
+        abort(400)
+    entries.withdraw(entry)
+    db.session.commit()
+    if wants_json():
+        return jsonify(withdrawn=entry.receipt)
+    flash(_("응모를 취소했습니다. 작품과 개인정보를 모두 삭제했습니다."), "success")
+    return redirect(url_for("submit.show_landing"), 303)
+
+
+def _entry_or_404(code: str) -> Entry:
+    entry = entries.find_by_receipt(code)
+    if entry is None:
+        abort(404)
+    return entry
+
+
+def _render_form(form: EntryForm, contest: Contest, status: int = 200):
+    config = current_app.config
+    page = render_template(
+        "submit/form.html",
+        form=form,
+        contest=contest,
+        now=utcnow(),
+        max_bytes=config["PHOTO_MAX_BYTES"],
+        max_video_bytes=config["VIDEO_MAX_BYTES"],
+        max_video_minutes=config["VIDEO_MAX_SECONDS"] // 60,
+        min_long_side=config["PHOTO_MIN_LONG_SIDE"],
+        max_entries=config["MAX_ENTRIES_PER_ENTRANT"],
+        retention=config["RETENTION_AFTER_RESULTS"],
+    )
+    return page, status
+
+
+def _form_failed(form: EntryForm, contest: Contest, status: int):
+    if wants_json():
+        return jsonify(errors=_errors(form)), status
+    return _render_form(form, contest, status)
+
+
+def _add_error(form: EntryForm, field: str, message: object) -> None:
+    if field == "_form":
+        form.form_errors.append(message)
+    else:
+        form[field].errors = [*form[field].errors, message]
+
+
+def _errors(form: EntryForm) -> dict[str, list[str]]:
+    """Field errors by field name; errors of the whole form under "_form".
+
+    Messages may be lazy strings (form labels, media refusals): made text here, since JSON
+    cannot hold them.
+    """
+    found = {name: [str(e) for e in f.errors] for name, f in form._fields.items() if f.errors}
+    if form.form_errors:
+        found["_form"] = [str(e) for e in form.form_errors]
+    return found

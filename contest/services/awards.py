@@ -1,0 +1,377 @@
+"""Awards: proposing them from the ranking, moving them by hand, publishing them.
+
+The tiers (대상, 최우수상, ...) and how many of each a category gives come from the
+`AWARD_TIERS` setting. A proposal assigns them down each category's leaderboard, so the one
+documented ranking (`ranking.leaderboard`) decides who wins; admins may then move an award by
+hand, with a reason that goes to the audit log.
+
+Rules:
+- A proposal replaces every award of the contest, hand moves included: it is a fresh start
+  from the leaderboard, and what it replaced is kept in the audit log (old → new).
+- Once the results are published the awards are frozen; unpublish to change them, so the
+  public page never changes silently under the announcement.
+
+Every function here flushes; the caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete, select
+from sqlalchemy.orm import contains_eager, joinedload
+
+from contest.core.extensions import db
+from contest.core.i18n import translatable, translate_name
+from contest.core.refusal import Refusal
+from contest.models import Award, Category, Contest, Entry, User, utcnow
+from contest.services import ranking, receipts
+from contest.services.audit import audit
+
+# The default tier names of config.AWARD_TIERS, listed here so the catalogue has them: pages show
+# a tier's name through `translate_name`. (Settings are plain data and import nothing.)
+_TIER_NAMES = (
+    translatable("대상"),
+    translatable("최우수상"),
+    translatable("우수상"),
+    translatable("장려상"),
+)
+
+
+class AwardError(Refusal):
+    """A refused award change."""
+
+
+@dataclass(frozen=True)
+class Tier:
+    """An award tier: its slug, its Korean name, how many a category gives, its order.
+
+    The name is the msgid of its translation: pages show it as `_(name)`; the exports for the
+    prize office keep it in Korean.
+    """
+
+    slug: str
+    name: str
+    count: int
+    order: int
+
+
+@dataclass(frozen=True)
+class AwardRow:
+    """An award beside its entry's figures on the leaderboard (None when not in the round)."""
+
+    award: Award
+    tier: Tier
+    standing: ranking.Standing | None
+
+
+@dataclass(frozen=True)
+class PublicWinner:
+    """What the public winners page may show of one award: nothing personal beyond consent."""
+
+    tier: Tier
+    public: bool  # the winner agreed to publication of their name and work
+    name: str  # masked; "" when not public
+    title: str  # "" when not public
+    entry: Entry | None  # for its preview/poster/playback; None when not public
+
+
+def tiers() -> list[Tier]:
+    """The configured tiers, first prize first."""
+    return [
+        Tier(slug, name, count, order)
+        for order, (slug, name, count) in enumerate(current_app.config["AWARD_TIERS"])
+    ]
+
+
+def tier_of(slug: str) -> Tier | None:
+    """The tier with this slug, or None."""
+    return next((t for t in tiers() if t.slug == slug), None)
+
+
+def awards_of(contest: Contest) -> list[Award]:
+    """The contest's awards in category order, then in order within each category."""
+    return list(
+        db.session.scalars(
+            select(Award)
+            .join(Category, Category.id == Award.category_id)
+            .where(Award.contest_id == contest.id)
+            .options(
+                joinedload(Award.entry).selectinload(Entry.assets),
+                contains_eager(Award.category),
+            )
+            .order_by(Category.position, Category.id, Award.position, Award.id)
+        )
+    )
+
+
+def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
+    """Replace the contest's awards by the tiers given down each category's leaderboard.
+
+    The leaderboard of `ranking.results_round` (the open round, else the latest) decides:
+    its ranked entries take the tiers in order (대상 to rank 1, 최우수상 to rank 2, ...).
+    Entries below the quorum have no rank and rejected entries are not in the round, so
+    neither is ever proposed. A category with fewer ranked entries leaves the last tiers empty.
+    Each award keeps the rank it was given for (`Award.rank`).
+    """
+    _check_unpublished(contest)
+    round_ = ranking.results_round(contest)
+    if round_ is None:
+        raise AwardError(_l("심사 라운드가 없어 수상작을 정할 수 없습니다."))
+    before = _snapshot(awards_of(contest))
+    db.session.execute(delete(Award).where(Award.contest_id == contest.id))
+    slots = [tier for tier in tiers() for _ in range(tier.count)]
+    awards = []
+    # The top of each category's leaderboard is enough: ranked entries come first there.
+    for page in ranking.leaderboard_pages(round_, quorum, per_page=max(len(slots), 1)):
+        ranked = [s for s in page.standings if s.rank is not None]
+        for position, (tier, standing) in enumerate(zip(slots, ranked, strict=False), 1):
+            awards.append(
+                Award(
+                    contest_id=contest.id,
+                    category_id=standing.category_id,
+                    entry_id=standing.entry_id,
+                    tier=tier.slug,
+                    position=position,
+                    rank=standing.rank,
+                    assigned_by_id=actor.id if actor else None,
+                    # Stored, and shown as written: the record stays in Korean.
+                    reason=f"{round_.name} 순위 {standing.rank}위",
+                )
+            )
+    db.session.add_all(awards)
+    db.session.flush()
+    audit(
+        actor,
+        "propose-awards",
+        f"contest:{contest.id}",
+        {"awards": before},
+        {"awards": _snapshot(awards), "round": round_.id, "quorum": quorum},
+    )
+    return awards
+
+
+def give(award: Award, typed_receipt: str, reason: str, actor: User | None) -> Award:
+    """Give an award to another entry of its category (by receipt code), with a reason."""
+    _check_unpublished(award.entry.contest)
+    reason = _required(reason)
+    entry = _eligible_entry(award.category, typed_receipt)
+    if entry.id == award.entry_id:
+        raise AwardError(_l("이미 이 작품에 주어진 상입니다."), 400)
+    old = _describe(award)
+    award.entry_id = entry.id
+    award.entry = entry
+    award.rank = _rank_now(entry)
+    award.assigned_by_id = actor.id if actor else None
+    award.reason = reason
+    db.session.flush()
+    audit(actor, "move-award", f"award:{award.id}", old, _describe(award) | {"reason": reason})
+    return award
+
+
+def remove(award: Award, reason: str, actor: User | None) -> None:
+    """Take an award back, with a reason."""
+    _check_unpublished(award.entry.contest)
+    reason = _required(reason)
+    old = _describe(award)
+    category = award.category
+    db.session.delete(award)
+    db.session.flush()
+    _renumber(category)
+    audit(actor, "remove-award", f"award:{award.id}", old, {"reason": reason})
+
+
+def add(
+    category: Category, tier_slug: str, typed_receipt: str, reason: str, actor: User | None
+) -> Award:
+    """Give a tier to an entry by hand (e.g. after removing one), within the tier's count."""
+    _check_unpublished(category.contest)
+    reason = _required(reason)
+    tier = tier_of(tier_slug)
+    if tier is None:
+        raise AwardError(_l("없는 상입니다."), 400)
+    given = db.session.scalars(
+        select(Award).where(Award.category_id == category.id, Award.tier == tier.slug)
+    ).all()
+    if len(given) >= tier.count:
+        raise AwardError(
+            _l(
+                "%(category)s 부문의 %(tier)s은 이미 %(count)s점 모두 있습니다.",
+                category=category.name,
+                tier=_l(tier.name),
+                count=tier.count,
+            )
+        )
+    entry = _eligible_entry(category, typed_receipt)
+    award = Award(
+        contest_id=category.contest_id,
+        category_id=category.id,
+        entry_id=entry.id,
+        tier=tier.slug,
+        position=10**6,  # renumbered below
+        rank=_rank_now(entry),
+        assigned_by_id=actor.id if actor else None,
+        reason=reason,
+    )
+    award.entry = entry
+    db.session.add(award)
+    db.session.flush()
+    _renumber(category)
+    audit(actor, "add-award", f"award:{award.id}", None, _describe(award) | {"reason": reason})
+    return award
+
+
+def publish(contest: Contest, actor: User | None) -> None:
+    """Announce the awards: /winners shows them from now on."""
+    if contest.results_published_at is not None:
+        raise AwardError(_l("이미 발표했습니다."))
+    if not awards_of(contest):
+        raise AwardError(_l("수상작이 없어 발표할 수 없습니다."))
+    contest.results_published_at = utcnow()
+    db.session.flush()
+    audit(
+        actor,
+        "publish-results",
+        f"contest:{contest.id}",
+        {"results_published_at": None},
+        {"results_published_at": contest.results_published_at.isoformat()},
+    )
+
+
+def unpublish(contest: Contest, actor: User | None) -> None:
+    """Withdraw the announcement: /winners says "not yet announced" again."""
+    if contest.results_published_at is None:
+        raise AwardError(_l("아직 발표하지 않았습니다."))
+    old = contest.results_published_at.isoformat()
+    contest.results_published_at = None
+    db.session.flush()
+    audit(
+        actor,
+        "unpublish-results",
+        f"contest:{contest.id}",
+        {"results_published_at": old},
+        {"results_published_at": None},
+    )
+
+
+def award_rows(contest: Contest, quorum: int) -> list[tuple[Category, list[AwardRow]]]:
+    """Each category with its awards and the winners' figures on the results round."""
+    round_ = ranking.results_round(contest)
+    given = awards_of(contest)
+    standings = {}
+    if round_ is not None:
+        standings = ranking.standings_of(round_, quorum, [a.entry_id for a in given])
+    by_category: dict[int, list[AwardRow]] = {c.id: [] for c in contest.categories}
+    unknown = Tier("?", "?", 0, len(tiers()))
+    for award in given:
+        tier = tier_of(award.tier) or unknown
+        row = AwardRow(award, tier, standings.get(award.entry_id))
+        by_category.setdefault(award.category_id, []).append(row)
+    return [(c, by_category[c.id]) for c in contest.categories]
+
+
+def public_winners(contest: Contest) -> list[tuple[Category, list[PublicWinner]]]:
+    """What /winners shows per category and tier: masked names, works only with consent.
+
+    An entry rejected after it was awarded is left out until an admin moves its award.
+    """
+    by_category: dict[int, list[PublicWinner]] = {c.id: [] for c in contest.categories}
+    for award in awards_of(contest):
+        tier, entry = tier_of(award.tier), award.entry
+        if tier is None or entry.status != "submitted":
+            continue
+        if entry.consent_publish:
+            winner = PublicWinner(tier, True, mask_name(entry.entrant_name), entry.title, entry)
+        else:
+            winner = PublicWinner(tier, False, "", "", None)
+        by_category.setdefault(award.category_id, []).append(winner)
+    return [(c, by_category[c.id]) for c in contest.categories]
+
+
+def mask_name(name: str) -> str:
+    """A name as the public page shows it, enough for the winner to recognise it.
+
+    One word: the first and last characters stay, the rest become * (홍길동 → 홍*동,
+    남궁민수 → 남**수, Madonna → M*****a); two characters keep only the first (김철 → 김*),
+    one becomes *. Several words (a foreign name, or 홍 길동 typed with a space): each word
+    keeps only its first letter (John Smith → J*** S****), since a last letter says much more
+    of a short word.
+    """
+    words = name.split()
+    if not words:
+        return ""
+    if len(words) > 1:
+        return " ".join(w[0] + "*" * (len(w) - 1) for w in words)
+    word = words[0]
+    if len(word) == 1:
+        return "*"
+    if len(word) == 2:
+        return word[0] + "*"
+    return word[0] + "*" * (len(word) - 2) + word[-1]
+
+
+def _check_unpublished(contest: Contest) -> None:
+    if contest.results_published_at is not None:
+        raise AwardError(_l("발표된 뒤에는 수상작을 바꿀 수 없습니다. 먼저 발표를 취소해 주세요."))
+
+
+def _required(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise AwardError(_l("사유를 적어 주세요."), 400)
+    return reason
+
+
+def _eligible_entry(category: Category, typed_receipt: str) -> Entry:
+    """The entry with this receipt code, if it may win in this category."""
+    code = receipts.clean(typed_receipt)
+    entry = None
+    if receipts.is_well_formed(code):
+        entry = db.session.scalar(select(Entry).where(Entry.receipt == code))
+    if entry is None or entry.contest_id != category.contest_id:
+        raise AwardError(_l("그 접수번호의 응모작이 없습니다."), 400)
+    if entry.category_id != category.id:
+        name = translate_name(category.name)
+        raise AwardError(_l("그 응모작은 %(category)s 부문이 아닙니다.", category=name), 400)
+    if entry.status != "submitted":
+        raise AwardError(_l("심사에서 제외된 응모작에는 상을 줄 수 없습니다."), 400)
+    holder = db.session.scalar(select(Award).where(Award.entry_id == entry.id))
+    if holder is not None:
+        tier = tier_of(holder.tier)
+        raise AwardError(
+            _l(
+                "그 응모작은 이미 %(tier)s 수상작입니다. 먼저 그 상을 옮기거나 취소해 주세요.",
+                tier=_l(tier.name) if tier else holder.tier,
+            )
+        )
+    return entry
+
+
+def _rank_now(entry: Entry) -> int | None:
+    """The entry's rank on the results round's leaderboard, for an award moved by hand."""
+    round_ = ranking.results_round(entry.contest)
+    if round_ is None:
+        return None
+    quorum = current_app.config["QUORUM"]
+    standing = ranking.standings_of(round_, quorum, [entry.id]).get(entry.id)
+    return standing.rank if standing else None
+
+
+def _renumber(category: Category) -> None:
+    """Positions 1, 2, ... in tier order (keeping the order within a tier)."""
+    order = {t.slug: t.order for t in tiers()}
+    awards = db.session.scalars(select(Award).where(Award.category_id == category.id)).all()
+    awards = sorted(awards, key=lambda a: (order.get(a.tier, len(order)), a.position, a.id))
+    for position, award in enumerate(awards, 1):
+        award.position = position
+    db.session.flush()
+
+
+def _describe(award: Award) -> dict:
+    return {"tier": award.tier, "entry": award.entry.receipt, "category": award.category_id}
+
+
+def _snapshot(awards: list[Award]) -> list[dict]:
+    return [_describe(a) for a in awards]

@@ -1,0 +1,98 @@
+"""What the admin dashboard shows beyond counts: submissions per hour, and disk use."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from contest.core.extensions import db
+from contest.core.formatting import SEOUL
+from contest.models import Asset, Category, Contest, Entry
+
+
+@dataclass(frozen=True)
+class HourCount:
+    """Entries received in one hour of a fair day (Seoul time)."""
+
+    day: date
+    hour: int
+    count: int
+
+
+@dataclass(frozen=True)
+class DiskUse:
+    """What the stored files take, and what the disk still has."""
+
+    stored_bytes: int
+    free_bytes: int
+    total_bytes: int
+
+    @property
+    def percent_used(self) -> int:
+        """How full the disk holding the uploads is."""
+        return round(100 * (self.total_bytes - self.free_bytes) / self.total_bytes)
+
+
+# A week of hours per statement: PostgreSQL takes at most 1664 columns in one SELECT.
+_HOURS_PER_STATEMENT = 7 * 24
+
+
+def submissions_per_hour(contest: Contest) -> list[list[HourCount]]:
+    """For each day of the fair, the entries received in each of its 24 hours (Seoul time).
+
+    One statement of a count per hour, each a range of the (contest, created_at) index: the
+    hours' bounds are worked out here, so no time-zone arithmetic differs between SQLite and
+    PostgreSQL, and no timestamp is read into Python (at 100 000 entries reading them all took
+    0.6 s a page).
+    """
+    first, last = contest.fair_starts_on, contest.fair_ends_on
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    hours = [(day, hour) for day in days for hour in range(24)]
+    starts = [datetime.combine(day, time(hour), SEOUL) for day, hour in hours]
+    counts: list[int] = []
+    for week in range(0, len(starts), _HOURS_PER_STATEMENT):
+        counts += db.session.execute(
+            select(
+                *(
+                    select(func.count())
+                    .where(
+                        Entry.contest_id == contest.id,
+                        Entry.created_at >= start,
+                        Entry.created_at < start + timedelta(hours=1),
+                    )
+                    .scalar_subquery()
+                    for start in starts[week : week + _HOURS_PER_STATEMENT]
+                )
+            )
+        ).one()
+    by_hour = dict(zip(hours, counts, strict=True))
+    return [[HourCount(day, hour, by_hour[day, hour]) for hour in range(24)] for day in days]
+
+
+def disk_use() -> DiskUse:
+    """The bytes of every stored file (from the database) and the upload disk's free space."""
+    stored = db.session.scalar(select(func.coalesce(func.sum(Asset.size), 0)))
+    usage = shutil.disk_usage(current_app.config["UPLOAD_FOLDER"])
+    return DiskUse(stored_bytes=stored, free_bytes=usage.free, total_bytes=usage.total)
+
+
+def busiest(days: list[list[HourCount]]) -> int:
+    """The largest hourly count (at least 1, so bar heights can be divided by it)."""
+    return max([1, *(h.count for day in days for h in day)])
+
+
+def entry_counts(contest: Contest) -> list[tuple[Category, dict[str, int]]]:
+    """Each category of the contest with its number of entries per status (none left out)."""
+    query = (
+        select(Entry.category_id, Entry.status, func.count(Entry.id))
+        .where(Entry.contest_id == contest.id)
+        .group_by(Entry.category_id, Entry.status)
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for category_id, status, count in db.session.execute(query):
+        counts.setdefault(category_id, {})[status] = count
+    return [(category, counts.get(category.id, {})) for category in contest.categories]

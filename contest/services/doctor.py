@@ -1,0 +1,202 @@
+"""Consistency between the database and the stored files, and its repair.
+
+Every asset row must have its file, of the recorded size; every stored file must belong to a
+row; temporary files belong only to uploads still in flight. A crash or a power cut can leave
+orphans and temporary files behind (never a row without its file: files are in place before the
+row commits), and a lost derivative can always be made again from its original.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from contest.core.extensions import db
+from contest.media import Rejected
+from contest.media.photo import process_photo
+from contest.media.video import inspect_video
+from contest.models import Asset, Entry, utcnow
+from contest.services import playback
+from contest.storage import Storage
+
+STALE_TEMP_SECONDS = 24 * 3600
+# A playback copy still pending after this long has lost its job (say, a queue wiped by hand).
+STALLED_PLAYBACK = timedelta(hours=6)
+KINDS = (
+    "missing-original",
+    "damaged-original",  # not the size recorded when it was accepted
+    "missing-derivative",
+    "damaged-derivative",
+    "orphan-file",
+    "stale-temp",
+    "playback-failed",  # the background transcode failed: retried by --repair
+    "playback-stalled",  # pending for hours: its job was lost; queued again by --repair
+)
+
+
+@dataclass
+class Problem:
+    """One inconsistency: what it is, and whether `repair` can fix it."""
+
+    kind: str  # one of KINDS
+    detail: str
+    key: str | None = None
+    asset_id: int | None = None
+    path: Path | None = None
+    entry_id: int | None = None
+
+    @property
+    def repairable(self) -> bool:
+        """Whether `repair` can mend it (a lost original cannot be made again)."""
+        return self.kind not in ("missing-original", "damaged-original")
+
+
+def examine(storage: Storage) -> list[Problem]:
+    """Every inconsistency between the database and the storage, in a stable order."""
+    problems: list[Problem] = []
+    known: set[str] = set()
+    # One listing with sizes rather than a request per asset: on S3, one call per 1000 keys.
+    stored = dict(storage.sizes())
+    for asset in db.session.scalars(select(Asset).order_by(Asset.id)):
+        known.add(asset.key)
+        problems.extend(_check_asset(stored, asset))
+    for key in sorted(stored):
+        if key not in known:
+            detail = _("파일에 해당하는 응모작이 없음: %(key)s", key=key)
+            problems.append(Problem("orphan-file", detail, key=key))
+    for path in sorted(_stale_temp_files(storage)):
+        detail = _("중단된 업로드의 임시 파일: %(name)s", name=path.name)
+        problems.append(Problem("stale-temp", detail, path=path))
+    problems.extend(_playback_problems())
+    return problems
+
+
+@dataclass
+class Repair:
+    """What `repair` left broken, and the video entries whose playback job must be queued."""
+
+    remaining: list[Problem] = field(default_factory=list)
+    requeue: list[int] = field(default_factory=list)
+
+
+def repair(storage: Storage, problems: list[Problem]) -> Repair:
+    """Mend what can be mended (the caller commits, then queues `requeue`)."""
+    result = Repair()
+    for problem in problems:
+        if not problem.repairable:
+            result.remaining.append(problem)
+        elif problem.kind == "orphan-file":
+            storage.delete(problem.key)
+        elif problem.kind == "stale-temp":
+            problem.path.unlink(missing_ok=True)
+        elif problem.kind.startswith("playback-"):
+            playback.retry(db.session.get(Entry, problem.entry_id))
+            result.requeue.append(problem.entry_id)
+        elif (asset := db.session.get(Asset, problem.asset_id)).role == "full":
+            # A judge's zoom copy is made again on the next request for it.
+            storage.delete(asset.key)
+            db.session.delete(asset)
+        elif asset.role == "playback":
+            # A lost playback copy is made again by the background job, not here.
+            entry = asset.entry
+            db.session.delete(asset)
+            playback.retry(entry)
+            result.requeue.append(entry.id)
+        elif not _rebuild_derivative(storage, asset):
+            result.remaining.append(problem)
+    return result
+
+
+def _check_asset(stored: dict[str, int], asset: Asset) -> Iterator[Problem]:
+    receipt, role = asset.entry.receipt_display, asset.role
+    which = "original" if asset.role == "original" else "derivative"
+    size = stored.get(asset.key)
+    if size is None:
+        detail = _(
+            "응모작 %(receipt)s의 %(role)s 파일이 없음: %(key)s",
+            receipt=receipt,
+            role=role,
+            key=asset.key,
+        )
+        yield Problem(f"missing-{which}", detail, asset.key, asset.id)
+    elif size != asset.size:
+        detail = _(
+            "응모작 %(receipt)s의 %(role)s 파일 크기 %(size)s가"
+            " 기록된 %(recorded)s와 다름: %(key)s",
+            receipt=receipt,
+            role=role,
+            size=size,
+            recorded=asset.size,
+            key=asset.key,
+        )
+        yield Problem(f"damaged-{which}", detail, asset.key, asset.id)
+
+
+def _playback_problems() -> Iterator[Problem]:
+    stalled_before = utcnow() - STALLED_PLAYBACK
+    query = select(Entry).where(Entry.playback_status.in_(("failed", "pending"))).order_by(Entry.id)
+    for entry in db.session.scalars(query):
+        if entry.playback_status == "failed":
+            detail = _(
+                "응모작 %(receipt)s의 재생용 변환 실패: %(error)s",
+                receipt=entry.receipt_display,
+                error=entry.playback_error,
+            )
+            yield Problem("playback-failed", detail, entry_id=entry.id)
+        elif entry.created_at < stalled_before:
+            detail = _(
+                "응모작 %(receipt)s의 재생용 변환이 오래 대기 중", receipt=entry.receipt_display
+            )
+            yield Problem("playback-stalled", detail, entry_id=entry.id)
+
+
+def _rebuild_derivative(storage: Storage, asset: Asset) -> bool:
+    entry = asset.entry
+    original = entry.asset("original")
+    if original is None:
+        return False
+    try:
+        with storage.local_copy(original.key) as path:
+            if entry.is_video:
+                video = inspect_video(path, max_seconds=10**6, min_seconds=0)
+                big, small = video.poster, video.thumbnail
+            else:
+                photo = process_photo(path, min_long_side=1, max_pixels=10**10)
+                big, small = photo.preview, photo.thumbnail
+    except (Rejected, FileNotFoundError):
+        return False
+    derivative = big if asset.role == "preview" else small
+    storage.delete(asset.key)
+    asset.size = storage.put(derivative.data, asset.key)
+    asset.width, asset.height = derivative.width, derivative.height
+    return True
+
+
+def _stale_temp_files(storage: Storage) -> Iterator[Path]:
+    """Temporary files whose upload is over: its process is gone, or it is a day old."""
+    now = time.time()
+    for path in storage.temp_files():
+        if now - path.stat().st_mtime > STALE_TEMP_SECONDS or not _writer_alive(path):
+            yield path
+
+
+def _writer_alive(path: Path) -> bool:
+    # Names are upload-<pid>-<random>.part (see TempFolder.temp_file).
+    try:
+        pid = int(path.name.split("-")[1])
+    except (IndexError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,309 @@
+"""Entries: accepting a visitor's photo or video and withdrawing it.
+
+The order of work keeps the database's write lock short and loses nothing: cheap checks first,
+then the media work (hashing, decoding, derivatives) with no transaction open, then the files are
+renamed into place, and only then is the write lock taken to check the limits once more and add
+the row. If that transaction does not commit, the files go (see `file_transactions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from contest.core import jobs
+from contest.core.database import begin_write
+from contest.core.extensions import db
+from contest.core.file_transactions import delete_once_committed, remove_unless_committed
+from contest.core.formatting import file_size
+from contest.core.uploads import spooled_path
+from contest.media import Rejected, perceptual_hash
+from contest.media.fingerprint import fingerprint
+from contest.media.kinds import sniff_kind
+from contest.media.photo import Photo, process_photo
+from contest.media.video import Video, inspect_video
+from contest.models import Asset, Contest, Entry
+from contest.public.forms import EntryForm
+from contest.services import flags, playback, receipts
+from contest.storage import StorageUnavailable, get_storage
+
+_UNAVAILABLE = _l(
+    "작품을 저장할 곳에 지금 연결할 수 없어 응모가 접수되지 않았습니다."
+    " 잠시 뒤 파일을 다시 골라 제출해 주세요."
+)
+_DUPLICATE = _l("이 사진은 이미 응모된 작품입니다. 다른 사진을 선택해 주세요.")
+
+
+class Refused(Exception):
+    """An entry the contest will not take: the message for the visitor, the status, the field."""
+
+    def __init__(self, message: str | LazyString, status: int, field: str = "media") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+@dataclass(frozen=True)
+class _Entrant:
+    phone: str
+    email: str
+
+
+def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
+    """Check, store and record a validated entry; raises `Refused` and leaves nothing behind."""
+    config = current_app.config
+    entrant = _Entrant(phone=form.phone.data, email=form.email.data)
+    upload_path = spooled_path(form.media.data)
+    _check_window(contest, now)
+    _check_quota(contest, entrant, config["MAX_ENTRIES_PER_ENTRANT"])
+    try:
+        kind = sniff_kind(upload_path)
+        _check_size(kind, upload_path.stat().st_size, config)
+        # Decoding first: it names what a non-image is ("not a supported format") before the
+        # byte scan in `fingerprint` could call it a polyglot.
+        media = _inspect(kind, upload_path, config)
+        facts = fingerprint(upload_path)
+        _check_duplicate(contest, facts.sha256)
+    except Rejected as why:
+        raise Refused(why.message, why.status) from None
+    category = contest.category_for(kind)
+    if category is None:
+        raise Refused(_("지금은 이 부문의 응모를 받지 않습니다."), 403, "_form")
+    phash = perceptual_hash.phash_of(media.thumbnail.data)  # ~1 ms, so outside the write lock
+    # The contest-wide comparison too: inside the lock only the entries committed since remain.
+    earlier = flags.scan_near_duplicates(contest.id, phash)
+
+    try:
+        assets = _store(upload_path, media)
+    except StorageUnavailable:
+        current_app.logger.exception("could not store an entry's files")
+        raise Refused(_UNAVAILABLE, 503, "_form") from None
+    try:
+        begin_write()  # from here to the commit, this request is the only writer
+        _check_window(contest, now)
+        _check_quota(contest, entrant, config["MAX_ENTRIES_PER_ENTRANT"])
+        _check_duplicate(contest, facts.sha256)
+        entry = Entry(
+            contest=contest,
+            category=category,
+            receipt=receipts.new_code(),
+            title=form.title.data,
+            description=form.description.data or "",
+            created_at=now,
+            entrant_name=form.name.data,
+            email=entrant.email,
+            phone=entrant.phone,
+            under14=form.under14.data,
+            guardian_name=form.guardian_name.data if form.under14.data else None,
+            guardian_phone=form.guardian_phone.data if form.under14.data else None,
+            consent_version=config["CONSENT_NOTICE_VERSION"],
+            consented_at=now,
+            consent_publish=form.consent_publish.data,
+            guardian_consented_at=now if form.under14.data else None,
+            original_filename=_display_name(form.media.data.filename),
+            file_size=facts.size,
+            sha256=facts.sha256,
+            phash=phash,
+            assets=assets,
+            **_media_columns(media),
+        )
+        db.session.add(entry)
+        db.session.flush()
+        # Inside the lock, so near-duplicates compare against every entry committed before.
+        flags.flag_new_entry(entry, earlier)
+    except BaseException as error:
+        db.session.rollback()
+        _remove([a.key for a in assets])
+        if isinstance(error, IntegrityError):
+            # A database with concurrent writers (not SQLite) can race past the check above:
+            # say so if that is what happened.
+            _check_duplicate(contest, facts.sha256)
+        raise
+    remove_unless_committed([a.key for a in assets])
+    return entry
+
+
+def start_background_work(entry: Entry) -> None:
+    """Queue what an entry still needs once its row has committed (a video's playback copy).
+
+    The entry is accepted by then: a queue that cannot be reached (Redis down) must not turn
+    that into an error page. The copy is recorded as failed instead, which `doctor` reports
+    and `doctor --repair` queues again.
+    """
+    if entry.playback_status == "pending":
+        try:
+            jobs.enqueue_playback(entry.id)
+        except Exception as error:  # noqa: BLE001 - whatever the queue's client raises
+            current_app.logger.exception("could not queue the playback copy of entry %s", entry.id)
+            playback.record_failure(entry.id, f"not queued: {type(error).__name__}: {error}")
+
+
+def withdraw(entry: Entry) -> None:
+    """Delete an entry and, once that has committed, its files (the entrant withdrew consent)."""
+    keys = [asset.key for asset in entry.assets]
+    db.session.delete(entry)
+    db.session.flush()
+    delete_once_committed(keys)
+
+
+def find_by_receipt(typed: str) -> Entry | None:
+    """The entry with this receipt code, however the visitor typed it."""
+    code = receipts.clean(typed)
+    if not receipts.is_well_formed(code):
+        return None
+    return db.session.scalar(select(Entry).where(Entry.receipt == code))
+
+
+def entries_of(contest: Contest, phone: str, email: str) -> int:
+    """How many entries this person (same phone or same e-mail) has in the contest."""
+    return db.session.scalar(
+        select(func.count(Entry.id)).where(
+            Entry.contest_id == contest.id, or_(Entry.phone == phone, Entry.email == email)
+        )
+    )
+
+
+def _check_window(contest: Contest, now: datetime) -> None:
+    if now < contest.opens_at:
+        raise Refused(_("아직 응모 기간이 아닙니다."), 403, "_form")
+    if now >= contest.closes_at:
+        raise Refused(_("응모 기간이 끝났습니다. 참여해 주셔서 감사합니다."), 403, "_form")
+
+
+def _check_size(kind: str, size: int, config) -> None:
+    limit = config["VIDEO_MAX_BYTES"] if kind == "video" else config["PHOTO_MAX_BYTES"]
+    if size > limit:
+        if kind == "video":
+            message = _(
+                "파일이 너무 큽니다: 영상은 %(limit)s까지 올릴 수 있습니다 (올린 파일 %(size)s).",
+                limit=file_size(limit),
+                size=file_size(size),
+            )
+        else:
+            message = _(
+                "파일이 너무 큽니다: 사진은 %(limit)s까지 올릴 수 있습니다 (올린 파일 %(size)s).",
+                limit=file_size(limit),
+                size=file_size(size),
+            )
+        raise Rejected(message, 413)
+
+
+def _inspect(kind: str, path: Path, config) -> Photo | Video:
+    if kind == "video":
+        return inspect_video(
+            path,
+            max_seconds=config["VIDEO_MAX_SECONDS"],
+            min_seconds=config["VIDEO_MIN_SECONDS"],
+            max_bytes=config["VIDEO_MAX_BYTES"],
+            timeout=config["VIDEO_PROBE_TIMEOUT"],
+        )
+    return process_photo(
+        path, min_long_side=config["PHOTO_MIN_LONG_SIDE"], max_pixels=config["PHOTO_MAX_PIXELS"]
+    )
+
+
+def _media_columns(media: Photo | Video) -> dict:
+    """What the entry row records of its file (never a location)."""
+    if isinstance(media, Photo):
+        return {
+            "media_format": media.format,
+            "width": media.width,
+            "height": media.height,
+            "captured_at": media.captured_at,  # camera-local, as EXIF has it
+            "camera_make": media.camera_make,
+            "camera_model": media.camera_model,
+        }
+    captured = media.captured_at
+    return {
+        "media_format": media.container,
+        "width": media.width,
+        "height": media.height,
+        # A container's creation time is a moment in UTC: stored naive like EXIF times.
+        "captured_at": captured.astimezone(UTC).replace(tzinfo=None) if captured else None,
+        "video_codec": media.video_codec,
+        "audio_codec": media.audio_codec,
+        "duration": media.duration,
+        "frame_rate": media.frame_rate,
+        "rotation": media.rotation,
+        "playback_status": "pending",
+    }
+
+
+def _check_quota(contest: Contest, entrant: _Entrant, limit: int) -> None:
+    if entries_of(contest, entrant.phone, entrant.email) >= limit:
+        raise Refused(
+            _(
+                "한 사람당 %(limit)s개 작품까지 응모할 수 있습니다."
+                " 이미 %(limit)s개를 응모하셨습니다.",
+                limit=limit,
+            ),
+            409,
+            "_form",
+        )
+
+
+def _check_duplicate(contest: Contest, sha256: str) -> None:
+    same = select(Entry.id).where(Entry.contest_id == contest.id, Entry.sha256 == sha256)
+    if db.session.scalar(same) is not None:
+        raise Refused(_DUPLICATE, 409)
+
+
+def _store(upload_path: Path, media: Photo | Video) -> list[Asset]:
+    """Put the original and its derivatives in place; on any failure remove what was written."""
+    storage = get_storage()
+    original = Asset(
+        role="original",
+        key=storage.new_key("originals", media.extension),
+        content_type=media.content_type,
+        size=upload_path.stat().st_size,
+        width=media.width,
+        height=media.height,
+    )
+    # A photo's preview and a video's poster play the same part on every page.
+    big = media.preview if isinstance(media, Photo) else media.poster
+    derivatives = (("preview", big), ("thumbnail", media.thumbnail))
+    derived = [
+        Asset(
+            role=role,
+            key=storage.new_key("derived", d.extension),
+            content_type=d.content_type,
+            size=len(d.data),
+            width=d.width,
+            height=d.height,
+        )
+        for role, d in derivatives
+    ]
+    written: list[str] = []
+    try:
+        storage.adopt(upload_path, original.key)
+        written.append(original.key)
+        for asset, (_, derivative) in zip(derived, derivatives, strict=True):
+            storage.put(derivative.data, asset.key)
+            written.append(asset.key)
+    except BaseException:
+        _remove(written)
+        raise
+    return [original, *derived]
+
+
+def _remove(keys: list[str]) -> None:
+    storage = get_storage()
+    for key in keys:
+        try:
+            storage.delete(key)
+        except StorageUnavailable:  # an orphan for `doctor --repair`, once the store is back
+            current_app.logger.warning("could not remove %s: storage unavailable", key)
+
+
+def _display_name(filename: str | None) -> str:
+    """The visitor's file name, kept only as text to show (escaped by the templates)."""
+    return (filename or "").replace("\x00", "")[:255]

@@ -1,0 +1,381 @@
+"""Personal data leaving the contest: the winners' exports, the entries' record, the purge.
+
+Every winners' export is built on one function, `winners`, so the admin page, the downloads
+and the CLI cannot disagree. Text cells pass through `csv_cell`: a cell that a spreadsheet
+would run as a formula (starting with = + - @ tab CR or LF) gets a leading ', and the same
+neutralised rows go into the XLSX, where strings are also stored as text, never as formulas.
+
+Phones are written as people write them (`display_phone`): 010-1234-5678 for Korean numbers,
+so they need no quote; a foreign number such as +44 20 7946 0958 starts with + and is
+therefore written '+44 20 7946 0958.
+
+The purge (`purge_personal_data`) erases non-winners' personal data once it is no longer
+needed; see its docstring for the rule.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from openpyxl import Workbook
+from sqlalchemy import select
+
+from contest.core.extensions import db
+from contest.core.formatting import SEOUL, seoul_time
+from contest.core.phones import display_phone
+from contest.models import Award, Category, Contest, Entry, Flag, User
+from contest.services import awards, ranking, receipts
+from contest.services.audit import audit
+from contest.storage import get_storage
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+# The files' contents (headers, award and status names, the ZIP's notes) are for the Korean
+# prize office: they stay in Korean, untranslated, whatever the admin's page language.
+WINNERS_HEADER = (
+    "상",
+    "부문",
+    "부문 내 순서",
+    "심사 순위",
+    "접수번호",
+    "제목",
+    "이름",
+    "이메일",
+    "전화번호",
+    "보호자 이름",
+    "보호자 전화번호",
+    "가중 평균",
+    "심사 수",
+)
+ENTRIES_HEADER = (
+    "접수번호",
+    "부문",
+    "제목",
+    "상태",
+    "제외 사유",
+    "접수 시각",
+    "플래그",
+    "수상",
+    "개인정보 파기",
+)
+MISSING_LIST = "missing-originals.txt"
+_CHUNK = 1024 * 1024
+
+Cell = str | int | float
+
+
+@dataclass(frozen=True)
+class WinnerRow:
+    """One award and its winner, as every winners' export writes it."""
+
+    tier: str  # 대상, 최우수상, ...
+    category: str
+    position: int  # order within the category
+    rank: int | None  # the rank the award was given for (`Award.rank`); None when unranked
+    receipt: str  # as entrants see it: ABCD-EFGH-JKLMN
+    title: str
+    entrant_name: str
+    email: str
+    phone: str  # display format
+    guardian_name: str  # minors only, else ""
+    guardian_phone: str
+    mean: float | None
+    scores: int
+    original_key: str | None  # not a column: the ZIP's source file
+
+    def cells(self) -> tuple[Cell, ...]:
+        """The row's cells, in `WINNERS_HEADER` order, text neutralised."""
+        return (
+            csv_cell(self.tier),
+            csv_cell(self.category),
+            self.position,
+            "" if self.rank is None else self.rank,
+            csv_cell(self.receipt),
+            csv_cell(self.title),
+            csv_cell(self.entrant_name),
+            csv_cell(self.email),
+            csv_cell(self.phone),
+            csv_cell(self.guardian_name),
+            csv_cell(self.guardian_phone),
+            "" if self.mean is None else round(self.mean, 2),
+            self.scores,
+        )
+
+    @property
+    def zip_name(self) -> str:
+        """<award>_<category>_<receipt>.<ext>, safe as a name inside a ZIP on any system."""
+        suffix = PurePosixPath(self.original_key or "").suffix.lower()
+        if not re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
+            suffix = ".bin"
+        return "_".join(_safe(p) for p in (self.tier, self.category, self.receipt)) + suffix
+
+
+def csv_cell(value: str) -> str:
+    """Text a spreadsheet shows as text: a leading ' if it would otherwise start a formula."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def winners(contest: Contest) -> list[WinnerRow]:
+    """Every award of the contest with its winner's details and figures, in award order.
+
+    The rank is the one each award was given for, read from the award; the counted scores
+    and weighted mean are those of `ranking.results_round` (the round the awards were
+    proposed from, unless a later round was opened since), aggregated for the winners alone.
+    So the cost follows the number of awards, not of entries.
+    """
+    round_ = ranking.results_round(contest)
+    given = awards.awards_of(contest)
+    figures = ranking.entry_figures(round_, [a.entry_id for a in given]) if round_ else {}
+    rows = []
+    for award in given:
+        entry = award.entry
+        scores, mean = figures.get(award.entry_id, (0, None))
+        tier = awards.tier_of(award.tier)
+        original = entry.asset("original")
+        rows.append(
+            WinnerRow(
+                tier=tier.name if tier else award.tier,
+                category=award.category.name,
+                position=award.position,
+                rank=award.rank,
+                receipt=entry.receipt_display,
+                title=entry.title,
+                entrant_name=entry.entrant_name,
+                email=entry.email,
+                phone=_phone(entry.phone),
+                guardian_name=(entry.guardian_name or "") if entry.under14 else "",
+                guardian_phone=_phone(entry.guardian_phone) if entry.under14 else "",
+                mean=mean,
+                scores=scores,
+                original_key=original.key if original else None,
+            )
+        )
+    return rows
+
+
+def winners_csv(rows: list[WinnerRow]) -> bytes:
+    """The winners as CSV for Korean Excel: UTF-8 with a BOM, every field quoted."""
+    return _csv(WINNERS_HEADER, (row.cells() for row in rows))
+
+
+def winners_xlsx(rows: list[WinnerRow]) -> bytes:
+    """The same rows as an Excel workbook; text is stored as text, never as a formula."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "수상작"
+    sheet.append(WINNERS_HEADER)
+    for row in rows:
+        sheet.append(row.cells())
+    for line in sheet.iter_rows():
+        for cell in line:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # openpyxl would take a leading = as a formula
+            elif isinstance(cell.value, float):
+                cell.number_format = "0.00"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def winners_zip(rows: list[WinnerRow], csv_bytes: bytes) -> Iterator[bytes]:
+    """The winners' untouched originals and winners.csv, as a ZIP made while it is sent.
+
+    Nothing is held in memory beyond one chunk of a file: ZipFile writes into a sink whose
+    bytes are handed out as soon as they are written. Entries are stored, not deflated:
+    photos and videos are compressed already. An original missing from storage (see
+    `doctor`) is listed in missing-originals.txt instead of breaking the download.
+    """
+    storage = get_storage()
+    present = [r for r in rows if r.original_key and storage.exists(r.original_key)]
+    missing = [r.receipt for r in rows if not (r.original_key and storage.exists(r.original_key))]
+    stamp = datetime.now(SEOUL).timetuple()[:6]
+
+    def generate() -> Iterator[bytes]:
+        sink = _Sink()
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
+            for row in present:
+                info = zipfile.ZipInfo(row.zip_name, date_time=stamp)
+                info.file_size = storage.size(row.original_key)  # lets ZipFile choose ZIP64
+                with storage.open(row.original_key) as source, archive.open(info, "w") as target:
+                    while chunk := source.read(_CHUNK):
+                        target.write(chunk)
+                        yield sink.take()
+                yield sink.take()
+            archive.writestr(zipfile.ZipInfo("winners.csv", date_time=stamp), csv_bytes)
+            if missing:
+                text = "원본 파일이 없는 수상작:\n" + "\n".join(missing) + "\n"
+                archive.writestr(zipfile.ZipInfo(MISSING_LIST, date_time=stamp), text)
+        yield sink.take()
+
+    return (chunk for chunk in generate() if chunk)
+
+
+def entries_csv(contest: Contest) -> tuple[bytes, int]:
+    """Every entry with its status, flags and award, for the record (no contact data).
+
+    Returns the CSV and its number of rows.
+    """
+    # Columns, not ORM objects: at 100 000 entries, loading each whole Entry (and keeping it in
+    # the session) cost more than writing the file.
+    flags: dict[int, list[str]] = {}
+    flag_query = (
+        select(Flag.entry_id, Flag.kind, Flag.dismissed_at)
+        .join(Entry, Entry.id == Flag.entry_id)
+        .where(Entry.contest_id == contest.id)
+        .order_by(Flag.id)
+    )
+    for entry_id, kind, dismissed_at in db.session.execute(flag_query):
+        flags.setdefault(entry_id, []).append(kind + (" (해제)" if dismissed_at else ""))
+    tier_names = {t.slug: t.name for t in awards.tiers()}
+    award_of = {
+        entry_id: tier_names.get(tier, tier)
+        for entry_id, tier in db.session.execute(
+            select(Award.entry_id, Award.tier).where(Award.contest_id == contest.id)
+        )
+    }
+    query = (
+        select(
+            Entry.id,
+            Entry.receipt,
+            Category.name,
+            Entry.title,
+            Entry.status,
+            Entry.rejected_reason,
+            Entry.created_at,
+            Entry.personal_data_purged_at,
+        )
+        .join(Category, Category.id == Entry.category_id)
+        .where(Entry.contest_id == contest.id)
+        .order_by(Entry.created_at, Entry.id)
+    )
+    status_names = {"submitted": "접수", "rejected": "제외"}
+    lines = [
+        (
+            csv_cell(receipts.grouped(row.receipt)),
+            csv_cell(row.name),
+            csv_cell(row.title),
+            csv_cell(status_names.get(row.status, row.status)),
+            csv_cell(row.rejected_reason or ""),
+            seoul_time(row.created_at),
+            csv_cell("; ".join(flags.get(row.id, []))),
+            csv_cell(award_of.get(row.id, "")),
+            seoul_time(row.personal_data_purged_at),
+        )
+        for row in db.session.execute(query)
+    ]
+    return _csv(ENTRIES_HEADER, lines), len(lines)
+
+
+def record_export(
+    actor: User | None, what: str, contest: Contest, file_format: str, rows: int
+) -> None:
+    """Log a download of personal data: who (an admin, or "cli"), when, what, how many rows."""
+    audit(
+        actor,
+        f"export-{what}",
+        f"contest:{contest.id}",
+        None,
+        {
+            "format": file_format,
+            "rows": rows,
+            "by": actor.username if actor else "cli",
+        },
+    )
+
+
+def _csv(header: tuple[str, ...], lines) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(header)
+    for line in lines:
+        writer.writerow(f"{cell:.2f}" if isinstance(cell, float) else cell for cell in line)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _phone(e164: str | None) -> str:
+    return display_phone(e164) if e164 else ""
+
+
+def _safe(part: str) -> str:
+    """A name part with only letters (Hangul too), digits and - left: _ separates the parts."""
+    return re.sub(r"[^\w-]+|_+", "-", part).strip("-") or "x"
+
+
+class _Sink:
+    """A write-only file for ZipFile whose bytes are taken out as soon as they are written."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+# The CSV is a file for the Korean prize office: its header and cells stay in Korean whatever
+# the language of the admin who downloads it, and are deliberately not marked for translation.
+CSV_HEADER = (
+    "부문",
+    "순위",
+    "제목",
+    "접수번호",
+    "심사 수",
+    "가중 평균",
+    "표준편차",
+    "최고-최저",
+    "정규화 점수",
+    "정족수 미달",
+)
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def leaderboard_csv(standings: list[ranking.Standing]) -> bytes:
+    """The ranking as CSV for Korean Excel: UTF-8 with a BOM, every field quoted.
+
+    Numbers have two decimals. Text cells (titles come from entrants) that start with
+    = + - @ tab or CR get a leading ' so a spreadsheet shows them instead of running them as a
+    formula; numbers we formatted ourselves are left as numbers (a -0.42 stays a number).
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for s in standings:
+        writer.writerow(
+            (
+                _text(s.category),
+                "" if s.rank is None else s.rank,
+                _text(s.title),
+                _text(s.receipt_display),
+                s.scores,
+                _number(s.mean),
+                _number(s.stdev),
+                _number(s.spread),
+                _number(s.normalised),
+                "예" if s.below_quorum else "",
+            )
+        )
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _text(value: str) -> str:
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
