@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from jinja2 import BytecodeCache
 from sqlalchemy import select
 from sqlalchemy.pool import NullPool
 
@@ -20,7 +21,7 @@ from contest import create_app
 from contest.core.extensions import db
 
 from . import databases
-from .photos import photo_bytes
+from .photos import photo_bytes, stored_photo
 
 
 def _config(tmp: Path, **overrides) -> dict:
@@ -100,6 +101,28 @@ def _fresh_rate_limits() -> None:
             counters.flushdb()
 
 
+class _CompiledTemplates(BytecodeCache):
+    """Compiled templates shared by every test app of the session, kept in memory.
+
+    Each app has its own Jinja environment, which would otherwise parse and compile the same
+    templates again for every test. Jinja checks each entry against the template's current
+    source, so an edited template is compiled afresh.
+    """
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        if (code := self.code.get(bucket.key)) is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+_compiled_templates = _CompiledTemplates()
+
+
 @pytest.fixture
 def make_app(tmp_path, migrated_database, monkeypatch) -> Iterator[Callable[..., Flask]]:
     """Build an app on a fresh copy of the migrated database, with settings overridden."""
@@ -111,6 +134,7 @@ def make_app(tmp_path, migrated_database, monkeypatch) -> Iterator[Callable[...,
     def build(**overrides) -> Flask:
         databases.copy_template(migrated_database, tmp_path)
         app = create_app(_config(tmp_path, **overrides))
+        app.jinja_env.bytecode_cache = _compiled_templates
         built.append(app)
         return app
 
@@ -234,7 +258,8 @@ def make_entry(app) -> Callable:
     """Insert an entry straight into the database, with small real derivative files.
 
     Much faster than posting a photo: for tests about judging and admin pages, where the
-    upload itself is not the point. Returns the entry id.
+    upload itself is not the point. The n-th entry of every test gets the same files, each
+    drawn once per session (stored_photo). Returns the entry id.
     """
     import itertools
 
@@ -253,7 +278,7 @@ def make_entry(app) -> Callable:
             storage = get_storage()
             assets = []
             for role, size in (("preview", (160, 120)), ("thumbnail", (80, 60))):
-                data = photo_bytes(size=size, seed=n)
+                data = stored_photo(size, seed=n)
                 key = storage.new_key("derived", ".jpg")
                 storage.put(data, key)
                 assets.append(
@@ -267,7 +292,7 @@ def make_entry(app) -> Callable:
                     )
                 )
             key = storage.new_key("originals", ".jpg")
-            original = photo_bytes(size=(1200, 900), seed=n)
+            original = stored_photo((1200, 900), seed=n)
             storage.put(original, key)
             assets.append(
                 Asset(

@@ -19,6 +19,7 @@ from .imagegen import (
     GREEN,
     RED,
     camera_like,
+    camera_like_file,
     encode,
     png_header_only,
     quadrants,
@@ -86,8 +87,11 @@ def test_accepts_each_format(
     content_type: str,
 ) -> None:
     # HEVC-encoding noise takes over a second: the HEIC gets the test card instead.
-    source = quadrants((1200, 900)) if fmt == "HEIF" else camera_like((1200, 900))
-    photo = process_photo(write(encode(source, fmt, **params)))
+    if fmt == "HEIF":
+        data = encode(quadrants((1200, 900)), fmt, **params)
+    else:
+        data = camera_like_file(fmt, (1200, 900), **params)
+    photo = process_photo(write(data))
     assert isinstance(photo, Photo)
     assert (photo.format, photo.extension, photo.content_type) == (
         expected_format,
@@ -387,7 +391,7 @@ def test_extreme_strip_is_refused(write: Write) -> None:
     [("JPEG", (1200, 900)), ("JPEG", (3200, 2400)), ("PNG", (1200, 900)), ("WEBP", (1200, 900))],
 )
 def test_file_cut_in_half_is_refused(write: Write, fmt: str, size: tuple[int, int]) -> None:
-    data = encode(camera_like(size), fmt)
+    data = camera_like_file(fmt, size)
     why = rejected(write(data[: len(data) // 2]))
     assert (why.status, why.message) == (422, DAMAGED)
 
@@ -399,7 +403,7 @@ def test_progressive_jpeg_cut_in_half_is_refused(write: Write) -> None:
 
 
 def test_png_with_corrupt_pixel_data_is_refused(write: Write) -> None:
-    data = bytearray(encode(camera_like((1200, 900)), "PNG"))
+    data = bytearray(camera_like_file("PNG", (1200, 900)))
     middle = len(data) // 2
     data[middle : middle + 64] = bytes(64)
     why = rejected(write(bytes(data)))
