@@ -92,38 +92,6 @@ def _close(app, round_id: int) -> None:
         db.session.commit()
 
 
-ROUTES = [
-    ("get", "/admin/rounds"),
-    ("get", "/admin/rounds/{rid}/criteria"),
-    ("post", "/admin/rounds/{rid}/criteria"),
-    ("post", "/admin/rounds/{rid}/reopen"),
-    ("post", "/admin/rounds/{rid}/method"),
-]
-
-
-@pytest.mark.parametrize(("method", "path"), ROUTES)
-def test_visitors_are_sent_to_sign_in(app, client, first_round, method, path):
-    _close(app, first_round)
-    data = _rows(("only", "하나", 100)) | {"method": "screening"}
-    response = getattr(client, method)(path.format(rid=first_round), data=data)
-    assert response.status_code == 303
-    assert response.headers["Location"].startswith("/login?next=")
-    round_ = _round(app, first_round)
-    assert (round_.status, round_.method) == ("closed", "scoring")
-    assert _criteria(app, first_round) == SEEDED
-
-
-@pytest.mark.parametrize(("method", "path"), ROUTES)
-def test_judges_are_refused(app, client, judge, first_round, method, path):
-    _close(app, first_round)
-    data = _rows(("only", "하나", 100)) | {"method": "screening"}
-    response = getattr(client, method)(path.format(rid=first_round), data=data)
-    assert response.status_code == 403
-    round_ = _round(app, first_round)
-    assert (round_.status, round_.method) == ("closed", "scoring")
-    assert _criteria(app, first_round) == SEEDED
-
-
 def test_the_dashboard_shows_the_open_round_and_the_entries(app, client, admin, make_entry):
     make_entry()
     make_entry()

@@ -65,7 +65,3 @@ def test_dashboard_shows_judge_progress_and_disk_use(app, client, admin, make_en
     assert row.groups() == ("2", "1")
     disk = re.search(r'<dl class="meta" id="disk-use">(.*?)</dl>', page, re.S).group(1)
     assert "응모 파일" in disk and "사용" in disk and re.search(r"\d+ (KB|MB|GB)", disk)
-
-
-def test_the_dashboard_is_for_admins_only(client, judge):
-    assert client.get("/admin").status_code == 403
