@@ -1,4 +1,5 @@
-"""Winners' exports (CSV, XLSX, streamed ZIP of originals), the entries' record, the CLI export."""
+"""Winners' exports (CSV, XLSX, streamed ZIP of originals), the entries' record, the CLI export,
+and the one CSV writer and formula neutraliser they and the leaderboard share."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from sqlalchemy import select, update
 
 from contest.core.extensions import db
 from contest.models import AuditLog, Award, Entry, Flag, utcnow
-from contest.services.exports import WINNERS_HEADER
+from contest.services.exports import CSV_HEADER, WINNERS_HEADER
+from contest.services.spreadsheet import csv_bytes, safe_cell, starts_formula
 from contest.storage import get_storage
 
 from .test_awards import give_scores, judges  # noqa: F401 - judges is a fixture
@@ -26,7 +28,7 @@ EXPORTS = [
     "/admin/export/winners.zip",
     "/admin/export/entries.csv",
 ]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 HYPERLINK = '=HYPERLINK("http://x?"&A1,"a")'
 
 
@@ -84,22 +86,6 @@ def export_audits(app) -> list[AuditLog]:
         return rows
 
 
-# --- Who may -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("path", EXPORTS)
-def test_visitors_are_sent_to_login(client, path):
-    response = client.get(path)
-    assert response.status_code == 303
-    assert response.headers["Location"].startswith("/login")
-
-
-@pytest.mark.parametrize("path", EXPORTS)
-def test_judges_cannot_export(app, client, judge, path):
-    assert client.get(path).status_code == 403
-    assert export_audits(app) == []
-
-
 # --- CSV -----------------------------------------------------------------------------------
 
 
@@ -144,7 +130,7 @@ def test_winners_csv_is_quoted_neutralised_and_for_korean_excel(app, client, adm
 
     assert by_receipt[receipt(app, winners["video"])]["부문"] == "영상"
     for row in rows:
-        assert not any(cell.startswith(FORMULA_STARTS) for cell in row)
+        assert not any(starts_formula(cell) for cell in row)
     assert "최낙선" not in text and "loser@example.com" not in text
 
 
@@ -304,3 +290,160 @@ def test_the_winners_export_reads_the_awards_and_never_ranks_every_entry(
     by_receipt = {row[4]: dict(zip(header, row, strict=True)) for row in rows}
     gold = by_receipt[receipt(app, winners["gold"])]
     assert gold["심사 순위"] == "5" and gold["가중 평균"] == "8.00" and gold["심사 수"] == "3"
+
+
+# --- The neutraliser and the writer ----------------------------------------------------------
+
+# Text an entrant could send that a spreadsheet might run as a formula: every ASCII start, their
+# full-width forms (a Korean IME types them), and a start behind an invisible character.
+ATTACKS = [
+    "=1+1",
+    "+1+1",
+    "-1+1",
+    "@SUM(1)",
+    "\t=1+1",
+    "\r=1+1",
+    "\n=1+1",
+    "＝1+1",
+    "＋1+1",
+    "－1+1",
+    "＠SUM(1)",
+    "\u200b=1+1",
+    "\ufeff=1+1",
+]
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+def test_every_formula_start_gets_a_quote(start):
+    assert safe_cell(f"{start}1+1") == f"'{start}1+1"
+
+
+@pytest.mark.parametrize(
+    ("wide", "ascii"),
+    [("＝", "="), ("＋", "+"), ("－", "-"), ("＠", "@"), ("﹦", "="), ("﹢", "+"), ("﹣", "-")],
+)
+def test_full_width_and_small_forms_count_as_what_they_fold_to(wide, ascii):
+    # NFKC decides; the cell keeps what the entrant typed, behind the quote.
+    assert safe_cell(f"{wide}HYPERLINK(1)") == f"'{wide}HYPERLINK(1)"
+    assert safe_cell(f"{ascii}HYPERLINK(1)") == f"'{ascii}HYPERLINK(1)"
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\ufeff", "\u200c", "\u200d", "\u2060", "\u00ad"])
+def test_a_start_behind_invisible_characters_is_seen(invisible):
+    assert safe_cell(f"{invisible}=1+1") == f"'{invisible}=1+1"
+    assert safe_cell(f"{invisible}{invisible}＝1") == f"'{invisible}{invisible}＝1"
+    assert safe_cell(f"{invisible}\t1") == f"'{invisible}\t1"
+    assert safe_cell(f"{invisible}사진") == f"{invisible}사진"  # invisible, but harmless
+
+
+@pytest.mark.parametrize("blank", [" ", "   ", "\u00a0", "\u3000", "\x0b", "\x00"])
+def test_a_start_behind_blanks_or_control_characters_is_seen(blank):
+    assert safe_cell(f"{blank}=1+1") == f"'{blank}=1+1"
+    assert safe_cell(f"{blank}+82 10") == f"'{blank}+82 10"
+    assert safe_cell(f"{blank}사진") == f"{blank}사진"
+
+
+def test_a_start_hidden_by_normalising_is_seen_too():
+    # = followed by a combining long solidus composes to ≠ under NFKC; the raw text starts with =.
+    assert safe_cell("=\u0338SUM(1)") == "'=\u0338SUM(1)"
+    # And folding can make a start: ⁼ (superscript) is = under NFKC.
+    assert safe_cell("⁼1") == "'⁼1"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "\u200b",
+        "김철수",
+        "a=b",
+        "1+1",
+        "010-1234-5678",
+        "ABCD-EFGH-JKLMN",
+        "사진 @ 코엑스",
+    ],
+)
+def test_ordinary_text_is_left_alone(text):
+    assert safe_cell(text) == text and not starts_formula(text)
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_neutralising_is_idempotent(attack):
+    once = safe_cell(attack)
+    assert once == "'" + attack and safe_cell(once) == once
+
+
+def test_csv_bytes_is_for_korean_excel_and_neutralises_text_only():
+    body = csv_bytes(
+        ("제목", "점수", "순위", "비고"), [("=1+1", -0.42, 3, None), ("-0.42", 7.0, 1, "")]
+    )
+    assert body.startswith(b"\xef\xbb\xbf")
+    assert body.decode("utf-8-sig") == (
+        '"제목","점수","순위","비고"\r\n'
+        '"\'=1+1","-0.42","3",""\r\n'
+        '"\'-0.42","7.00","1",""\r\n'  # text is text; our own numbers stay numbers
+    )
+
+
+# --- Every export, end to end ---------------------------------------------------------------
+
+
+@pytest.fixture
+def attacks(app, make_entry, judges) -> dict[str, str]:  # noqa: F811
+    """Receipt → attack: one scored and awarded entry per attack, in its title and name."""
+    by_receipt = {}
+    for position, attack in enumerate(ATTACKS, 1):
+        entry_id = make_entry(title=attack, entrant_name=attack)
+        give_scores(app, entry_id, judges, 9.0 - position / 10)
+        award(app, entry_id, "grand", position, rank=position)
+        by_receipt[receipt(app, entry_id)] = attack
+    return by_receipt
+
+
+def test_the_winners_csv_neutralises_every_attack(client, admin, attacks):
+    header, *rows = parse(client.get("/admin/export/winners.csv").get_data())
+    cells = {row[4]: dict(zip(header, row, strict=True)) for row in rows}
+    assert set(cells) == set(attacks)
+    for code, attack in attacks.items():
+        assert cells[code]["제목"] == "'" + attack
+        assert cells[code]["이름"] == "'" + attack
+    assert not any(starts_formula(cell) for row in rows for cell in row)
+
+
+def test_the_winners_xlsx_neutralises_every_attack(client, admin, attacks):
+    sheet = load_workbook(io.BytesIO(client.get("/admin/export/winners.xlsx").get_data())).active
+    header, *rows = list(sheet.iter_rows())
+    titles = {row[4].value: row[5] for row in rows}
+    assert set(titles) == set(attacks)
+    for code, attack in attacks.items():
+        # XML reads a stored CR back as LF: what matters is the quote in front and no formula.
+        assert titles[code].value == "'" + attack.replace("\r", "\n")
+        assert titles[code].data_type == "s"
+
+
+def test_the_entries_csv_neutralises_every_attack(client, admin, attacks):
+    header, *rows = parse(client.get("/admin/export/entries.csv").get_data())
+    titles = {row[0]: row[2] for row in rows}
+    assert titles == {code: "'" + attack for code, attack in attacks.items()}
+    assert not any(starts_formula(cell) for row in rows for cell in row)
+
+
+def test_the_leaderboard_csv_neutralises_every_attack(client, admin, attacks):
+    response = client.get("/admin/export/leaderboard.csv")
+    assert response.status_code == 200
+    header, *rows = parse(response.get_data())
+    assert tuple(header) == CSV_HEADER
+    titles = {row[3]: row[2] for row in rows}
+    assert titles == {code: "'" + attack for code, attack in attacks.items()}
+    assert [row[5] for row in rows][:2] == ["8.90", "8.80"]
+    text_columns = (0, 2, 3, 9)  # the others are our own numbers, a -1.23 left as a number
+    assert not any(starts_formula(row[i]) for row in rows for i in text_columns)
+
+
+def test_the_cli_leaderboard_csv_neutralises_every_attack(runner, attacks, tmp_path):
+    out = tmp_path / "leaderboard.csv"
+    result = runner.invoke(args=["leaderboard", "--csv", str(out)])
+    assert result.exit_code == 0, result.output
+    header, *rows = parse(out.read_bytes())
+    assert {row[3]: row[2] for row in rows} == {c: "'" + a for c, a in attacks.items()}

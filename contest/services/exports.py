@@ -1,21 +1,19 @@
-"""Personal data leaving the contest: the winners' exports, the entries' record, the purge.
+"""Data leaving the contest: the winners' exports, the entries' record, the leaderboard CSV.
 
 Every winners' export is built on one function, `winners`, so the admin page, the downloads
-and the CLI cannot disagree. Text cells pass through `csv_cell`: a cell that a spreadsheet
-would run as a formula (starting with = + - @ tab CR or LF) gets a leading ', and the same
-neutralised rows go into the XLSX, where strings are also stored as text, never as formulas.
+and the CLI cannot disagree. Every CSV (winners, entries, leaderboard) is written by
+`spreadsheet.csv_bytes`, and every text cell, in the CSVs and the XLSX alike, passes through
+`spreadsheet.safe_cell`: a cell that a spreadsheet would run as a formula gets a leading '
+(see that module for the exact rule). In the XLSX strings are also stored as text, never as
+formulas.
 
 Phones are written as people write them (`display_phone`): 010-1234-5678 for Korean numbers,
 so they need no quote; a foreign number such as +44 20 7946 0958 starts with + and is
 therefore written '+44 20 7946 0958.
-
-The purge (`purge_personal_data`) erases non-winners' personal data once it is no longer
-needed; see its docstring for the rule.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import zipfile
@@ -31,11 +29,10 @@ from contest.core.extensions import db
 from contest.core.formatting import SEOUL, seoul_time
 from contest.core.phones import display_phone
 from contest.models import Award, Category, Contest, Entry, Flag, User
-from contest.services import awards, ranking, receipts
+from contest.services import awards, ranking, receipts, spreadsheet
 from contest.services.audit import audit
 from contest.storage import get_storage
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 # The files' contents (headers, award and status names, the ZIP's notes) are for the Korean
 # prize office: they stay in Korean, untranslated, whatever the admin's page language.
 WINNERS_HEADER = (
@@ -90,19 +87,19 @@ class WinnerRow:
     original_key: str | None  # not a column: the ZIP's source file
 
     def cells(self) -> tuple[Cell, ...]:
-        """The row's cells, in `WINNERS_HEADER` order, text neutralised."""
+        """The row's cells, in `WINNERS_HEADER` order, as typed: each writer neutralises text."""
         return (
-            csv_cell(self.tier),
-            csv_cell(self.category),
+            self.tier,
+            self.category,
             self.position,
             "" if self.rank is None else self.rank,
-            csv_cell(self.receipt),
-            csv_cell(self.title),
-            csv_cell(self.entrant_name),
-            csv_cell(self.email),
-            csv_cell(self.phone),
-            csv_cell(self.guardian_name),
-            csv_cell(self.guardian_phone),
+            self.receipt,
+            self.title,
+            self.entrant_name,
+            self.email,
+            self.phone,
+            self.guardian_name,
+            self.guardian_phone,
             "" if self.mean is None else round(self.mean, 2),
             self.scores,
         )
@@ -114,11 +111,6 @@ class WinnerRow:
         if not re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
             suffix = ".bin"
         return "_".join(_safe(p) for p in (self.tier, self.category, self.receipt)) + suffix
-
-
-def csv_cell(value: str) -> str:
-    """Text a spreadsheet shows as text: a leading ' if it would otherwise start a formula."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def winners(contest: Contest) -> list[WinnerRow]:
@@ -161,17 +153,21 @@ def winners(contest: Contest) -> list[WinnerRow]:
 
 def winners_csv(rows: list[WinnerRow]) -> bytes:
     """The winners as CSV for Korean Excel: UTF-8 with a BOM, every field quoted."""
-    return _csv(WINNERS_HEADER, (row.cells() for row in rows))
+    return spreadsheet.csv_bytes(WINNERS_HEADER, (row.cells() for row in rows))
 
 
 def winners_xlsx(rows: list[WinnerRow]) -> bytes:
-    """The same rows as an Excel workbook; text is stored as text, never as a formula."""
+    """The same rows as an Excel workbook; text is stored as text, never as a formula.
+
+    Text cells are neutralised as in the CSV, so both files show the same cells: a workbook
+    saved again as CSV, or a cell pasted elsewhere, must not become a formula either.
+    """
     book = Workbook()
     sheet = book.active
     sheet.title = "수상작"
     sheet.append(WINNERS_HEADER)
     for row in rows:
-        sheet.append(row.cells())
+        sheet.append([spreadsheet.safe_cell(c) if isinstance(c, str) else c for c in row.cells()])
     for line in sheet.iter_rows():
         for cell in line:
             if isinstance(cell.value, str):
@@ -197,6 +193,7 @@ def winners_zip(rows: list[WinnerRow], csv_bytes: bytes) -> Iterator[bytes]:
     stamp = datetime.now(SEOUL).timetuple()[:6]
 
     def generate() -> Iterator[bytes]:
+        """The archive's bytes, as ZipFile writes them."""
         sink = _Sink()
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
             for row in present:
@@ -257,19 +254,19 @@ def entries_csv(contest: Contest) -> tuple[bytes, int]:
     status_names = {"submitted": "접수", "rejected": "제외"}
     lines = [
         (
-            csv_cell(receipts.grouped(row.receipt)),
-            csv_cell(row.name),
-            csv_cell(row.title),
-            csv_cell(status_names.get(row.status, row.status)),
-            csv_cell(row.rejected_reason or ""),
+            receipts.grouped(row.receipt),
+            row.name,
+            row.title,
+            status_names.get(row.status, row.status),
+            row.rejected_reason or "",
             seoul_time(row.created_at),
-            csv_cell("; ".join(flags.get(row.id, []))),
-            csv_cell(award_of.get(row.id, "")),
+            "; ".join(flags.get(row.id, [])),
+            award_of.get(row.id, ""),
             seoul_time(row.personal_data_purged_at),
         )
         for row in db.session.execute(query)
     ]
-    return _csv(ENTRIES_HEADER, lines), len(lines)
+    return spreadsheet.csv_bytes(ENTRIES_HEADER, lines), len(lines)
 
 
 def record_export(
@@ -289,16 +286,8 @@ def record_export(
     )
 
 
-def _csv(header: tuple[str, ...], lines) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(header)
-    for line in lines:
-        writer.writerow(f"{cell:.2f}" if isinstance(cell, float) else cell for cell in line)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
 def _phone(e164: str | None) -> str:
+    """A stored E.164 number as people write it, or "" when there is none."""
     return display_phone(e164) if e164 else ""
 
 
@@ -311,16 +300,19 @@ class _Sink:
     """A write-only file for ZipFile whose bytes are taken out as soon as they are written."""
 
     def __init__(self) -> None:
+        """An empty sink."""
         self._parts: list[bytes] = []
 
     def write(self, data) -> int:
+        """Keep the bytes until they are taken."""
         self._parts.append(bytes(data))
         return len(data)
 
     def flush(self) -> None:
-        pass
+        """Nothing to flush: the bytes wait for `take`."""
 
     def take(self) -> bytes:
+        """The bytes written since the last take."""
         data = b"".join(self._parts)
         self._parts.clear()
         return data
@@ -342,40 +334,33 @@ CSV_HEADER = (
 )
 
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def leaderboard_csv(standings: list[ranking.Standing]) -> bytes:
-    """The ranking as CSV for Korean Excel: UTF-8 with a BOM, every field quoted.
+    """The ranking as CSV for Korean Excel (`spreadsheet.csv_bytes`), every standing a row.
 
-    Numbers have two decimals. Text cells (titles come from entrants) that start with
-    = + - @ tab or CR get a leading ' so a spreadsheet shows them instead of running them as a
-    formula; numbers we formatted ourselves are left as numbers (a -0.42 stays a number).
+    Titles come from entrants: text cells are neutralised by the writer. The aggregates are
+    passed as numbers, so the writer gives them two decimals and leaves them numbers (a -0.42
+    stays a number, with no ').
     """
-    out = io.StringIO()
-    writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for s in standings:
-        writer.writerow(
+    return spreadsheet.csv_bytes(
+        CSV_HEADER,
+        (
             (
-                _text(s.category),
-                "" if s.rank is None else s.rank,
-                _text(s.title),
-                _text(s.receipt_display),
+                s.category,
+                s.rank,
+                s.title,
+                s.receipt_display,
                 s.scores,
-                _number(s.mean),
-                _number(s.stdev),
-                _number(s.spread),
-                _number(s.normalised),
+                _fraction(s.mean),
+                _fraction(s.stdev),
+                _fraction(s.spread),
+                _fraction(s.normalised),
                 "예" if s.below_quorum else "",
             )
-        )
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+            for s in standings
+        ),
+    )
 
 
-def _text(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
-
-
-def _number(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}"
+def _fraction(value: float | None) -> float | None:
+    """An aggregate as a float, so the writer gives it two decimals even when it is whole."""
+    return None if value is None else float(value)
