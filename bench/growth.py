@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from contest import create_app  # noqa: E402
 from contest.core.extensions import db  # noqa: E402
 from contest.models import Category, Contest, Round, Score, User, utcnow  # noqa: E402
-from contest.services import awards, entries, judging  # noqa: E402
+from contest.services import awards, entries, queue_counts  # noqa: E402
 from tests.photos import photo_image  # noqa: E402
 
 PASSWORD = "bench password 123"
@@ -103,7 +103,7 @@ def build(app, entries: int, judges: int, seed: int) -> dict:
                 scores.append(score_row(round_, entry_id, judge_id, values, now))
         for chunk in range(0, len(scores), 20_000):
             db.session.execute(insert(Score), scores[chunk : chunk + 20_000])
-        judging.recount_queue(contest_id)  # bulk inserts bypass the ORM events that keep it
+        queue_counts.recount_queue(contest_id)  # bulk inserts bypass the ORM events that keep it
         db.session.commit()
         admin = db.session.scalar(select(User).where(User.username == "bench-admin"))
         contest = db.session.get(Contest, contest_id)

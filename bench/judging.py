@@ -39,7 +39,7 @@ from sqlalchemy import exists, insert, select, text  # noqa: E402
 from contest import create_app  # noqa: E402
 from contest.core.extensions import db  # noqa: E402
 from contest.models import Category, Recusal, Round, Score, utcnow  # noqa: E402
-from contest.services import judging, ranking  # noqa: E402
+from contest.services import queue_counts, ranking  # noqa: E402
 from contest.services.rounds import entry_ids_in  # noqa: E402
 
 PASSWORD = "bench password 123"
@@ -76,7 +76,7 @@ def build(app, entries: int, judges: int, per_entry: int, seed: int) -> dict:
         for start in range(0, len(scores), 20_000):
             db.session.execute(insert(Score), scores[start : start + 20_000])
         db.session.execute(insert(Recusal), recusals)
-        judging.recount_queue(contest_id)  # bulk inserts bypass the ORM events that keep it
+        queue_counts.recount_queue(contest_id)  # bulk inserts bypass the ORM events that keep it
         db.session.commit()
         db.session.execute(text("ANALYZE"))
         db.session.commit()

@@ -155,7 +155,7 @@ class Entry(db.Model):
     # The entry's place in the judges' queue: its counted scores in the contest's open round
     # (scores of judges not recused from it), or NULL when no open round holds it (none is
     # open, it was rejected, or it did not advance into the open round). Kept by
-    # `judging.recount_queue` on every change that moves it, so /judge/next walks an index
+    # `queue_counts` on every change that moves it, so /judge/next walks an index
     # in this order instead of counting every entry's scores (bench/growth.py).
     queue_scores: Mapped[int | None] = mapped_column(server_default=text("0"))
 

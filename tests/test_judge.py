@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 from sqlalchemy import event, func, select
+from werkzeug.datastructures import MultiDict
 
 from contest.core.extensions import db
 from contest.models import Asset, AuditLog, Entry, Recusal, Round, Score, User, utcnow
@@ -14,6 +15,7 @@ from contest.models import Asset, AuditLog, Entry, Recusal, Round, Score, User, 
 from .conftest import PASSWORD, csrf_token
 
 GOOD = {"relevance": "8", "creativity": "7", "quality": "9"}
+CLEAN = {"relevance": 8, "creativity": 7, "quality": 9}  # what the form hands the service
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -442,7 +444,7 @@ def test_the_service_itself_refuses_a_closed_round(app, judge, make_entry):
         round_ = db.session.scalar(select(Round))
         entry, user = db.session.get(Entry, entry_id), db.session.get(User, judge)
         with pytest.raises(judging.ScoreRefused) as refused:
-            judging.save_score(round_, entry, user, GOOD)
+            judging.save_score(round_, entry, user, CLEAN)
         assert refused.value.status == 409
     assert _scores(app) == []
 
@@ -541,34 +543,7 @@ def test_the_dashboard_shows_progress_per_category_and_the_scored_entries(
     assert f"/judge/entries/{photos[1]}" not in page
 
 
-# --- guards and CSRF --------------------------------------------------------------------------
-
-ROUTES = [
-    ("get", "/judge"),
-    ("get", "/judge/next"),
-    ("get", "/judge/entries/{id}"),
-    ("post", "/judge/entries/{id}/score"),
-    ("post", "/judge/entries/{id}/recuse"),
-]
-
-
-@pytest.mark.parametrize(("method", "path"), ROUTES)
-def test_visitors_are_sent_to_sign_in(app, client, make_entry, method, path):
-    path = path.format(id=make_entry())
-    response = getattr(client, method)(path, data=GOOD if method == "post" else None)
-    assert response.status_code == 303
-    assert response.headers["Location"].startswith("/login?next=")
-    assert _scores(app) == []
-
-
-@pytest.mark.parametrize(("method", "path"), ROUTES)
-def test_admins_are_not_judges(app, client, admin, make_entry, method, path):
-    path = path.format(id=make_entry())
-    response = getattr(client, method)(path, data=GOOD if method == "post" else None)
-    assert response.status_code == 403
-    assert _scores(app) == []
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Recusal)) == 0
+# --- CSRF -------------------------------------------------------------------------------------
 
 
 def test_score_and_recuse_forms_need_the_csrf_token(make_app):
@@ -598,6 +573,12 @@ def test_score_and_recuse_forms_need_the_csrf_token(make_app):
     with app.app_context():
         [score] = db.session.scalars(select(Score)).all()
         assert score.judge_id == judge_id
+
+    # JSON posts carry the token in the X-CSRFToken header: CSRFProtect checks them too.
+    as_json = {"json": CLEAN, "headers": {"Accept": "application/json"}}
+    assert client.post(f"/judge/entries/{entry_id}/score", **as_json).status_code == 400
+    as_json["headers"]["X-CSRFToken"] = token(page)
+    assert client.post(f"/judge/entries/{entry_id}/score", **as_json).status_code == 200
 
 
 def _entry_in(app) -> int:
@@ -639,3 +620,150 @@ def test_the_scored_list_is_paged(client, judge, make_entry, monkeypatch):
     assert f"/judge/entries/{entries[0]}" not in first  # the latest come first
     second = client.get("/judge?page=2").get_data(as_text=True)
     assert f"/judge/entries/{entries[0]}" in second and f"/judge/entries/{entries[2]}" not in second
+
+
+# --- the score form ---------------------------------------------------------------------------
+
+
+def _post_json(client, entry_id: int, body: object):
+    return client.post(
+        f"/judge/entries/{entry_id}/score", json=body, headers={"Accept": "application/json"}
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (True, "완성도 점수를 선택해 주세요"),  # a bool is not a score, never 1
+        (False, "완성도 점수를 선택해 주세요"),
+        (None, "완성도 점수를 선택해 주세요"),
+        (7.5, "1부터 10까지의 정수"),
+        (7.0, "1부터 10까지의 정수"),  # not rounded, not truncated
+        ("7.5", "1부터 10까지의 정수"),
+        ("abc", "1부터 10까지의 정수"),
+        ("1_0", "1부터 10까지의 정수"),
+        ("７", "1부터 10까지의 정수"),
+        (-1, "1부터 10까지의 정수"),
+        (1000, "1부터 10까지의 정수"),
+        ([9], "1부터 10까지의 정수"),
+        ({"value": 9}, "1부터 10까지의 정수"),
+    ],
+)
+def test_json_scores_that_are_not_whole_numbers_are_refused(
+    app, client, judge, make_entry, value, message
+):
+    entry_id = make_entry()
+    response = _post_json(client, entry_id, CLEAN | {"quality": value})
+    assert response.status_code == 400
+    errors = response.get_json()["errors"]
+    assert set(errors) == {"quality"} and len(errors["quality"]) == 1
+    assert message in errors["quality"][0]
+    assert _scores(app) == []
+
+
+def test_json_numbers_or_their_text_are_saved_and_the_comment_stripped(
+    app, client, judge, make_entry
+):
+    entry_id = make_entry()
+    body = {"relevance": " 8 ", "creativity": 7, "quality": "9", "comment": "  좋습니다\n"}
+    assert _post_json(client, entry_id, body).status_code == 200
+    [score] = _scores(app)
+    assert score.values == CLEAN and score.comment == "좋습니다"
+    assert _post_json(client, entry_id, CLEAN | {"comment": None}).status_code == 200
+    assert _scores(app)[0].comment == ""
+
+
+def test_a_comment_that_is_not_text_is_refused(app, client, judge, make_entry):
+    entry_id = make_entry()
+    response = _post_json(client, entry_id, CLEAN | {"comment": ["좋음"]})
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == {"comment": ["심사평은 글로 입력해 주세요."]}
+
+
+def test_a_screening_verdict_must_be_y_or_n_even_in_json(app, client, judge, make_entry):
+    _set_round(app, method="screening")
+    entry_id = make_entry()
+    for wrong in (True, 1, "yes", ["y"], None):
+        refused = _post_json(client, entry_id, {"verdict": wrong})
+        assert refused.status_code == 400
+        assert set(refused.get_json()["errors"]) == {"verdict"}
+    assert _post_json(client, entry_id, {"verdict": " Y "}).status_code == 200
+    assert _scores(app)[0].values == {"verdict": True}
+
+
+def test_a_recused_judge_hears_of_the_recusal_whatever_they_typed(app, client, judge, make_entry):
+    entry_id = make_entry()
+    client.post(f"/judge/entries/{entry_id}/recuse")
+    page = _score(client, entry_id, relevance="abc")
+    assert page.status_code == 409 and "회피" in page.get_data(as_text=True)
+    as_json = _post_json(client, entry_id, {"relevance": "abc"})
+    assert as_json.status_code == 409 and set(as_json.get_json()["errors"]) == {"_form"}
+    assert _scores(app) == []
+
+
+def test_criteria_named_like_form_attributes_still_work(app, client, judge, make_entry):
+    with app.app_context():
+        round_ = db.session.scalar(select(Round))
+        for criterion, slug in zip(round_.criteria, ("data", "validate", "errors"), strict=True):
+            criterion.slug = slug
+        db.session.commit()
+    entry_id = make_entry()
+    page = client.get(f"/judge/entries/{entry_id}").get_data(as_text=True)
+    assert 'name="data"' in page and 'name="validate"' in page
+
+    refused = _score(client, entry_id, data="8", validate="7")
+    assert refused.status_code == 400
+    assert re.search(r'id="errors-error">[^<]*점수를 선택해 주세요', refused.get_data(as_text=True))
+    assert _score(client, entry_id, data="8", validate="7", errors="9").status_code == 303
+    assert _scores(app)[0].values == {"data": 8, "validate": 7, "errors": 9}
+
+
+def test_the_score_form_has_a_field_per_criterion_in_position_order(app):
+    from contest.judge.forms import score_form
+
+    with app.test_request_context():
+        round_ = db.session.scalar(select(Round))
+        round_.criteria[2].position = -1  # quality first
+        db.session.commit()
+        db.session.expire_all()
+        round_ = db.session.scalar(select(Round))
+        form = score_form(round_)(MultiDict({"quality": "9", "relevance": "8", "creativity": "7"}))
+        assert [field.name for field in form] == ["quality", "relevance", "creativity", "comment"]
+        assert form.validate() and form.values() == CLEAN and form.comment.data == ""
+        round_.method = "screening"
+        form = score_form(round_)(MultiDict({"verdict": "n"}))
+        assert [field.name for field in form] == ["verdict", "comment"]
+        assert form.validate() and form.values() == {"verdict": False}
+        db.session.rollback()
+
+
+def test_a_json_body_becomes_the_form_data_a_post_would_give():
+    from contest.judge.forms import formdata_from_json
+
+    data = formdata_from_json({"a": 7, "b": 7.5, "c": True, "d": None, "e": [8, 9], "f": "x"})
+    assert data.getlist("a") == ["7"] and data.getlist("b") == ["7.5"]
+    assert data.getlist("c") == [True]  # kept a bool, for the fields to refuse; never "1"
+    assert "d" not in data
+    assert data.getlist("e") == [[8, 9]]  # one value, not spread into two
+    assert data.getlist("f") == ["x"]
+    assert len(formdata_from_json([1, 2])) == 0 and len(formdata_from_json("x")) == 0
+
+
+def test_the_service_takes_clean_values_only(app, judge, make_entry):
+    from contest.services import judging
+
+    entry_id = make_entry()
+    with app.app_context():
+        round_ = db.session.scalar(select(Round))
+        entry, user = db.session.get(Entry, entry_id), db.session.get(User, judge)
+        for raw in (GOOD, CLEAN | {"quality": 11}, CLEAN | {"quality": True}, {"relevance": 8}):
+            with pytest.raises(TypeError):  # a caller that skipped the form, never a judge
+                judging.save_score(round_, entry, user, raw)
+        judging.save_score(round_, entry, user, CLEAN, "좋음")
+        db.session.commit()
+        round_.method = "screening"
+        with pytest.raises(TypeError):
+            judging.save_score(round_, entry, user, {"verdict": "n"})  # would count as a pass
+        db.session.rollback()
+    [score] = _scores(app)
+    assert score.values == CLEAN and score.comment == "좋음"

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -11,7 +15,7 @@ from sqlalchemy import select, text, update
 
 from contest.core.extensions import db
 from contest.models import Entry, Recusal, Round, Score, User
-from contest.services import judging, moderation, rounds
+from contest.services import judging, moderation, queue_counts, rounds
 
 GOOD = {"relevance": 8, "creativity": 7, "quality": 9}
 MIGRATION = next(
@@ -27,7 +31,7 @@ def judges(make_user) -> list[int]:
 def counts(app) -> dict[int, int | None]:
     """Every entry's stored queue count, checked against a recount from scratch."""
     with app.app_context():
-        assert judging.queue_drift() == []
+        assert queue_counts.queue_drift() == []
         return dict(db.session.execute(select(Entry.id, Entry.queue_scores)).all())
 
 
@@ -55,6 +59,57 @@ def test_each_score_counts_once_and_a_revision_does_not(app, make_entry, judges)
     score(app, entry, judges[1])
     score(app, entry, judges[1])  # revised, not a second score
     assert counts(app) == {entry: 2, other: 0}
+
+
+# A script with the app and the models only: no service module imported by hand.
+_SCRIPT_WITH_MODELS_ONLY = """
+import json, sys
+from sqlalchemy import inspect, select
+from contest import create_app
+from contest.core.extensions import db
+from contest.models import Entry, Round, Score
+
+registered_before = bool(inspect(Score).dispatch.after_insert)
+app = create_app(json.loads(sys.argv[1]))
+with app.app_context():
+    round_id = db.session.scalar(select(Round.id).where(Round.status == "open"))
+    entry_id, judge_id = int(sys.argv[2]), int(sys.argv[3])
+    db.session.add(Score(round_id=round_id, entry_id=entry_id, judge_id=judge_id,
+                         values={"relevance": 8, "creativity": 7, "quality": 9}, total=8.0))
+    db.session.commit()
+    count = db.session.get(Entry, entry_id).queue_scores
+print(json.dumps({"registered_before": registered_before, "count": count}))
+"""
+
+
+def test_a_script_that_builds_the_app_keeps_the_counts_right(app, make_entry, judges):
+    entry = make_entry()
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-only-key",
+        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "UPLOAD_FOLDER": str(app.config["UPLOAD_FOLDER"]),
+        "HUEY_NAME": app.config["HUEY_NAME"],
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _SCRIPT_WITH_MODELS_ONLY,
+            json.dumps(config),
+            str(entry),
+            str(judges[0]),
+        ],
+        cwd=Path(__file__).parent.parent,
+        env={**os.environ, "CONTEST_INSTANCE_PATH": app.instance_path},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    # Importing the models registers nothing: create_app does, and the count moved.
+    assert result == {"registered_before": False, "count": 1}
+    assert counts(app) == {entry: 1}
 
 
 def test_a_score_inserted_directly_counts_too(app, make_entry, judges):
@@ -133,7 +188,7 @@ def test_a_screening_round_hands_only_the_advancing_entries_to_the_next_round(
         round_.criteria.clear()
         db.session.commit()
         for judge_id in judges:
-            for entry_id, verdict in ((advancing, "y"), (dropped, "n")):
+            for entry_id, verdict in ((advancing, True), (dropped, False)):
                 judging.save_score(
                     round_,
                     db.session.get(Entry, entry_id),
@@ -169,8 +224,8 @@ def test_drift_is_found_and_a_recount_repairs_it(app, make_entry, judges):
     with app.app_context():
         db.session.execute(update(Entry).values(queue_scores=7))  # a bulk write: no events
         db.session.commit()
-        assert sorted(judging.queue_drift()) == sorted([entry, other])
-        judging.recount_queue()
+        assert sorted(queue_counts.queue_drift()) == sorted([entry, other])
+        queue_counts.recount_queue()
         db.session.commit()
     assert counts(app) == {entry: 1, other: 0}
 

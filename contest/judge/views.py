@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     flash,
     g,
@@ -17,11 +18,14 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from contest.auth.guards import require_role
-from contest.core.database import begin_write
+from contest.core import jobs
+from contest.core.database import write_transaction
 from contest.core.extensions import db
 from contest.core.responses import wants_json
+from contest.judge.forms import formdata_from_json, score_form
 from contest.models import Asset, Entry, Round, Score
 from contest.services import judging, zoom
 from contest.services.contests import current_contest
@@ -91,12 +95,16 @@ def show_full(entry_id: int):
     entry = judging.entry_for_judging(round_, entry_id) or abort(404)
     if judging.is_recused(entry.id, g.user.id):
         abort(403)
-    asset = zoom.full_asset(entry) or abort(404)
-    response = send_stored(
-        asset.key,
-        mimetype=asset.content_type,
-        max_age=3600,
-    )
+    asset = zoom.recorded_copy(entry)
+    if asset is not None:
+        response = send_stored(asset.key, mimetype=asset.content_type, max_age=3600)
+    else:
+        original_key = zoom.original_to_zoom(entry) or abort(404)
+        db.session.rollback()  # no transaction stays open through the full-size decode
+        copy = zoom.make_copy(entry_id, original_key)
+        jobs.enqueue_zoom_copy(copy)  # a worker records it: this GET writes no row
+        response = Response(copy.data, mimetype=copy.content_type)
+        response.cache_control.max_age = 3600
     response.cache_control.private = True  # judges only: no shared cache may keep it
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
@@ -105,19 +113,23 @@ def show_full(entry_id: int):
 @bp.post("/entries/<int:entry_id>/score")
 def score_entry(entry_id: int):
     """Save or revise this judge's score, then go on to the next entry."""
-    begin_write()
-    round_ = active_round(current_contest())
     data = _posted()
+    round_ = active_round(current_contest())
     if round_ is None or str(data.get("round_id", round_.id)) != str(round_.id):
         # The page was opened in a round that has since closed: never score it in another.
-        return _refused(judging.ScoreRefused({"_form": [str(ROUND_CLOSED)]}, 409))
+        return _refused({"_form": [str(ROUND_CLOSED)]}, 409)
     entry = judging.entry_for_judging(round_, entry_id) or abort(404)
+    form = score_form(round_)(data)
     try:
-        judging.save_score(round_, entry, g.user, data, data.get("comment") or "")
+        # A recused judge is told so (409) whatever they typed, before the typing is checked.
+        judging.refuse_unless_scorable(round_, entry, g.user)
+        if not form.validate():
+            return _refused(form.field_errors(), 400, round_, entry, data)
+        with write_transaction():
+            # save_score checks the round and the recusal again, now under the write lock.
+            judging.save_score(round_, entry, g.user, form.values(), form.comment.data)
     except judging.ScoreRefused as why:
-        db.session.rollback()
-        return _refused(why, round_, entry, data)
-    db.session.commit()
+        return _refused({"_form": [str(why)]}, why.status, round_, entry, data)
     if wants_json():
         return jsonify(saved=True, next=url_for("judge.show_next"))
     return redirect(url_for("judge.show_next"), 303)
@@ -126,49 +138,48 @@ def score_entry(entry_id: int):
 @bp.post("/entries/<int:entry_id>/recuse")
 def recuse_entry(entry_id: int):
     """Declare a conflict of interest: the entry leaves this judge's queue and aggregates."""
-    begin_write()
-    round_ = active_round(current_contest())
-    if round_ is None:
-        return _refused(judging.ScoreRefused({"_form": [str(ROUND_CLOSED)]}, 409))
-    entry = judging.entry_for_judging(round_, entry_id) or abort(404)
-    judging.recuse(entry, g.user)
-    db.session.commit()
+    with write_transaction():
+        round_ = active_round(current_contest())
+        if round_ is None:
+            return _refused({"_form": [str(ROUND_CLOSED)]}, 409)
+        entry = judging.entry_for_judging(round_, entry_id) or abort(404)
+        judging.recuse(entry, g.user)
     if wants_json():
         return jsonify(recused=True, next=url_for("judge.show_next"))
     flash(_("회피 신청을 기록했습니다. 이 작품은 더 이상 보이지 않습니다."), "success")
     return redirect(url_for("judge.show_next"), 303)
 
 
-def _posted() -> dict:
-    """The posted fields, from a form or a JSON body."""
+def _posted() -> MultiDict:
+    """The posted fields, from a form or a JSON body, as a MultiDict for the score form."""
     if request.is_json:
-        body = request.get_json(silent=True)
-        return body if isinstance(body, dict) else {}
-    return request.form.to_dict()
+        return formdata_from_json(request.get_json(silent=True))
+    return request.form
 
 
 def _refused(
-    why: judging.ScoreRefused,
+    errors: dict[str, list[str]],
+    status: int,
     round_: Round | None = None,
     entry: Entry | None = None,
-    data: dict | None = None,
+    data: MultiDict | None = None,
 ):
     """A refused score: JSON errors, or the entry page again with the messages by the fields."""
     if wants_json():
-        return jsonify(errors=why.errors), why.status
+        return jsonify(errors=errors), status
     if round_ is None or entry is None:
-        message = " ".join(m for ms in why.errors.values() for m in ms)
-        return render_template("errors/error.html", status=why.status, message=message), why.status
+        message = " ".join(m for ms in errors.values() for m in ms)
+        return render_template("errors/error.html", status=status, message=message), status
     if judging.is_recused(entry.id, g.user.id):
-        return render_template("judge/recused.html"), why.status
-    return _entry_page(round_, entry, errors=why.errors, data=data, status=why.status)
+        return render_template("judge/recused.html"), status
+    return _entry_page(round_, entry, errors=errors, data=data, status=status)
 
 
 def _entry_page(
     round_: Round,
     entry: Entry,
     errors: dict | None = None,
-    data: dict | None = None,
+    data: MultiDict | None = None,
     status: int = 200,
 ):
     """Render the entry page: the media, the form, the ← → neighbours and the next preload."""
@@ -211,7 +222,7 @@ def _neighbours(sequence: list[int], entry_id: int) -> tuple[int | None, str | N
     return prev_id, url_for("judge.show_next")
 
 
-def _chosen(score: Score | None, data: dict | None) -> dict[str, str]:
+def _chosen(score: Score | None, data: MultiDict | None) -> dict[str, str]:
     """What the form shows selected: the refused input when re-rendering, else the saved score."""
     if data is not None:
         return {k: str(v) for k, v in data.items() if k != "comment" and v is not None}

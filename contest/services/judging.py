@@ -3,48 +3,37 @@
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    and_,
     case,
-    event,
     exists,
     func,
-    inspect,
     literal_column,
-    or_,
     select,
     union_all,
-    update,
 )
 from sqlalchemy.orm import joinedload
 
 from contest.core.extensions import db
-from contest.models import Category, Entry, Recusal, Round, RoundEntry, Score, User, utcnow
+from contest.core.refusal import Refusal
+from contest.models import Category, Entry, Recusal, Round, Score, User, utcnow
 from contest.services.audit import audit
-from contest.services.rounds import OUT_OF_JUDGING, SCORE_MAX, SCORE_MIN, entry_ids_in, total_of
+from contest.services.rounds import SCORE_MAX, SCORE_MIN, entry_ids_in, total_of
 
-COMMENT_MAX = 2000
+COMMENT_MAX = 2000  # characters of a judge's comment (the judge's form refuses longer)
 # /judge/next picks at random among this many of the least-scored entries, taken from a random
 # point of their ids: exactly uniform when as few tie, and the cost never grows with the round.
 QUEUE_WINDOW = 32
-VERDICTS = {"y": True, "n": False}
-_WHOLE_NUMBER = re.compile(r"\s*\d{1,3}\s*")
 
 
-class ScoreRefused(ValueError):
-    """A score that cannot be saved: per-field messages for the judge, and an HTTP status."""
+class ScoreRefused(Refusal):
+    """A score that cannot be saved: the round is closed, or the judge recused from the entry.
 
-    def __init__(self, errors: dict[str, list[str]], status: int = 400) -> None:
-        super().__init__("; ".join(m for ms in errors.values() for m in ms))
-        self.errors = errors
-        self.status = status
+    What the judge typed is checked by the judge's form (`contest.judge.forms`) before this.
+    """
 
 
 @dataclass(frozen=True)
@@ -72,7 +61,7 @@ def next_entry_id(
     reaches its quorum; ties are broken at random, so no order bias builds up, except that
     `prefer` (the entry whose preview the last page preloaded) wins a tie it is part of.
 
-    The counts are the stored `Entry.queue_scores` (see `recount_queue`), walked in index
+    The counts are the stored `Entry.queue_scores` (see `queue_counts`), walked in index
     order: the fewest is the first row this judge may take. The random choice is among up to
     `QUEUE_WINDOW` of the tied entries, the first ones from a random id between the tie's lowest
     and highest, wrapping round: uniform when no more than that tie, and with no preference
@@ -119,141 +108,6 @@ def next_entry_id(
     return db.session.scalar(query.order_by(func.random()).limit(1))
 
 
-# --- The stored queue counts ------------------------------------------------------------------
-#
-# `Entry.queue_scores` is what `next_entry_id` walks. It is recomputed, inside the transaction
-# that changes it, for the entries each change can move: a score given or removed, a recusal
-# declared or withdrawn, an entry added, rejected or restored, an entry advancing into a round,
-# a round opened, closed, reopened or removed. ORM flush events do it, so no service (or test
-# inserting a row) can forget; bulk INSERTs bypass them and must call `recount_queue` after.
-
-
-def queue_place() -> ColumnElement:
-    """What `Entry.queue_scores` should hold, as SQL correlated to an entry row.
-
-    NULL unless the contest's open round holds the entry (not rejected; in the round, for a
-    round of advancing entries); else the entry's scores in that round less those of judges
-    recused from it. Portable SQL: it also backfills the column in its migration.
-    """
-    # Correlated explicitly: auto-correlation reaches only the enclosing query, not the entry
-    # row two levels up.
-    open_round = (
-        select(Round.id)
-        .where(Round.contest_id == Entry.contest_id, Round.status == "open")
-        .correlate(Entry)
-        .scalar_subquery()
-    )
-    advanced = (
-        exists()
-        .where(RoundEntry.round_id == Round.id, RoundEntry.entry_id == Entry.id)
-        .correlate(Round, Entry)
-    )
-    held = (
-        exists()
-        .where(
-            Round.contest_id == Entry.contest_id,
-            Round.status == "open",
-            or_(Round.takes_all_entries.is_(True), advanced),
-        )
-        .correlate(Entry)
-    )
-    recused = (
-        exists()
-        .where(Recusal.entry_id == Score.entry_id, Recusal.judge_id == Score.judge_id)
-        .correlate(Score)
-    )
-    counted = (
-        select(func.count())
-        .select_from(Score)
-        .where(Score.round_id == open_round, Score.entry_id == Entry.id, ~recused)
-        .correlate(Entry)
-        .scalar_subquery()
-    )
-    return case((and_(Entry.status.not_in(OUT_OF_JUDGING), held), counted), else_=None)
-
-
-def recount_queue(contest_id: int | None = None, connection: Connection | None = None) -> None:
-    """Recompute every stored queue count (of one contest, or of all); the caller commits."""
-    statement = update(Entry).values(queue_scores=queue_place())
-    if contest_id is not None:
-        statement = statement.where(Entry.contest_id == contest_id)
-    (connection or db.session.connection()).execute(statement)
-
-
-def queue_drift() -> list[int]:
-    """Ids of the entries whose stored queue count is wrong (it should be none)."""
-    return list(
-        db.session.scalars(
-            select(Entry.id).where(Entry.queue_scores.is_distinct_from(queue_place()))
-        )
-    )
-
-
-def _recount_entries(connection: Connection, entry_ids: set[int]) -> None:
-    entry_ids.discard(None)
-    if entry_ids:
-        connection.execute(
-            update(Entry).where(Entry.id.in_(entry_ids)).values(queue_scores=queue_place())
-        )
-
-
-def _old_and_new(target, *names: str) -> tuple[bool, set]:
-    """Whether any of these attributes changed in this flush, and every value they held."""
-    state = inspect(target)
-    changed, values = False, set()
-    for name in names:
-        history = state.attrs[name].history
-        changed = changed or history.has_changes()
-        values.update(history.deleted or ())
-        values.add(getattr(target, name))
-    return changed, values
-
-
-@event.listens_for(Score, "after_insert")
-@event.listens_for(Score, "after_delete")
-@event.listens_for(Recusal, "after_insert")
-@event.listens_for(Recusal, "after_delete")
-@event.listens_for(RoundEntry, "after_insert")
-@event.listens_for(RoundEntry, "after_delete")
-def _row_came_or_went(mapper, connection, target) -> None:
-    _recount_entries(connection, {target.entry_id})
-
-
-@event.listens_for(Score, "after_update")
-def _score_moved(mapper, connection, score: Score) -> None:
-    # A revision changes values and totals only; a score moved to another entry, round or
-    # judge (no page does that) moves both entries' counts.
-    changed, entry_ids = _old_and_new(score, "entry_id")
-    if changed or _old_and_new(score, "round_id", "judge_id")[0]:
-        _recount_entries(connection, entry_ids)
-
-
-@event.listens_for(Entry, "after_insert")
-def _entry_added(mapper, connection, entry: Entry) -> None:
-    _recount_entries(connection, {entry.id})
-
-
-@event.listens_for(Entry, "after_update")
-def _entry_changed(mapper, connection, entry: Entry) -> None:
-    if _old_and_new(entry, "status", "contest_id")[0]:
-        _recount_entries(connection, {entry.id})
-
-
-@event.listens_for(Round, "after_insert")
-@event.listens_for(Round, "after_delete")
-def _round_came_or_went(mapper, connection, round_: Round) -> None:
-    recount_queue(round_.contest_id, connection)
-
-
-@event.listens_for(Round, "after_update")
-def _round_changed(mapper, connection, round_: Round) -> None:
-    # Only the contest ids are recounted: the other attributes' values are strings and flags.
-    changed = _old_and_new(round_, "status", "takes_all_entries")[0]
-    moved, contest_ids = _old_and_new(round_, "contest_id")
-    for contest_id in contest_ids if changed or moved else ():
-        recount_queue(contest_id, connection)
-
-
 def entry_for_judging(round_: Round, entry_id: int) -> Entry | None:
     """The entry if the round holds it (not rejected, in the round), else None."""
     # A primary-key probe on the round's own query, rather than an IN over all its entries.
@@ -275,69 +129,27 @@ def score_of(round_: Round, entry_id: int, judge_id: int) -> Score | None:
     )
 
 
-def validate(round_: Round, data: Mapping[str, object]) -> tuple[dict, str]:
-    """The values and comment from a posted form or JSON body, or ScoreRefused (400)."""
-    errors: dict[str, list[str]] = {}
-    values: dict = {}
-    if round_.method == "screening":
-        verdict = str(data.get("verdict") or "").strip().lower()
-        if verdict not in VERDICTS:
-            errors["verdict"] = [_("통과(Y) 또는 탈락(N)을 선택해 주세요.")]
-        else:
-            values["verdict"] = VERDICTS[verdict]
-    else:
-        for criterion in round_.criteria:
-            value = _whole_number(data.get(criterion.slug))
-            if value is None:
-                errors[criterion.slug] = [
-                    _("%(criterion)s 점수를 선택해 주세요.", criterion=_(criterion.name))
-                ]
-            elif not SCORE_MIN <= value <= SCORE_MAX:
-                errors[criterion.slug] = [
-                    _(
-                        "%(criterion)s 점수는 %(min)s부터 %(max)s까지의 정수여야 합니다.",
-                        criterion=_(criterion.name),
-                        min=SCORE_MIN,
-                        max=SCORE_MAX,
-                    )
-                ]
-            else:
-                values[criterion.slug] = value
-    comment = data.get("comment") or ""
-    if not isinstance(comment, str):
-        errors["comment"] = [_("심사평은 글로 입력해 주세요.")]
-    elif len(comment.strip()) > COMMENT_MAX:
-        errors["comment"] = [_("심사평은 %(max)s자 이하로 입력해 주세요.", max=COMMENT_MAX)]
-    if errors:
-        raise ScoreRefused(errors)
-    return values, comment.strip()
-
-
-def _whole_number(raw: object) -> int | None:
-    """An integer from a form string or a JSON number; None if missing, -1 if not a whole number."""
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int):
-        return raw
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    # "7.5" and "abc" are refused, not rounded: an ambiguous score is asked for again.
-    return int(raw) if isinstance(raw, str) and _WHOLE_NUMBER.fullmatch(raw) else -1
+def refuse_unless_scorable(round_: Round, entry: Entry, judge: User) -> None:
+    """Raise ScoreRefused (409) if the round is closed or the judge recused from the entry."""
+    if round_.status != "open":
+        raise ScoreRefused(_("심사가 마감된 라운드에는 점수를 줄 수 없습니다."))
+    if is_recused(entry.id, judge.id):
+        raise ScoreRefused(_("회피 신청한 작품에는 점수를 줄 수 없습니다."))
 
 
 def save_score(
-    round_: Round, entry: Entry, judge: User, values: Mapping[str, object], comment: str = ""
+    round_: Round, entry: Entry, judge: User, values: Mapping[str, int | bool], comment: str = ""
 ) -> Score:
     """Record or revise this judge's score of the entry; audited old → new (the caller commits).
 
-    `values` is the raw input (criterion slugs, or `verdict`), validated here. One row per
-    judge, entry and round: posting again revises it.
+    `values` and `comment` are already clean (the judge's form made them): criterion slug →
+    whole number from SCORE_MIN to SCORE_MAX, or {"verdict": True or False}. A closed round or
+    a recused judge is refused (ScoreRefused, 409). One row per judge, entry and round:
+    posting again revises it.
     """
-    if round_.status != "open":
-        raise ScoreRefused({"_form": [_("심사가 마감된 라운드에는 점수를 줄 수 없습니다.")]}, 409)
-    if is_recused(entry.id, judge.id):
-        raise ScoreRefused({"_form": [_("회피 신청한 작품에는 점수를 줄 수 없습니다.")]}, 409)
-    clean, comment = validate(round_, {**values, "comment": comment})
+    refuse_unless_scorable(round_, entry, judge)
+    clean = dict(values)
+    _check_clean(round_, clean)
     total = total_of(round_, clean)
     score = score_of(round_, entry.id, judge.id)
     new = {"values": clean, "total": total, "comment": comment}
@@ -355,6 +167,22 @@ def save_score(
     if old != new:
         audit(judge, action, f"score:{score.id}", old, new | {"entry_id": entry.id})
     return score
+
+
+def _check_clean(round_: Round, values: dict) -> None:
+    """Raise TypeError for values no form would give: a caller's mistake, never a judge's.
+
+    Stored as given, "n" would count as a pass and 11 would inflate a total, so a caller that
+    skipped the form fails loudly here rather than corrupting the scores.
+    """
+    if round_.method == "screening":
+        clean = set(values) == {"verdict"} and isinstance(values["verdict"], bool)
+    else:
+        clean = set(values) == {c.slug for c in round_.criteria} and all(
+            type(v) is int and SCORE_MIN <= v <= SCORE_MAX for v in values.values()
+        )
+    if not clean:
+        raise TypeError(f"save_score needs clean values for round {round_.id}: {values!r}")
 
 
 def recuse(entry: Entry, judge: User) -> Recusal:

@@ -15,7 +15,7 @@ down_revision = 'ee2f21169608'
 branch_labels = None
 depends_on = None
 
-# The same rule as contest.judging.queue_place (kept here so the migration never imports the
+# The same rule as contest.services.queue_counts.queue_place (kept here so the migration never imports the
 # app): the entry's counted scores in its contest's open round, or NULL when that round does
 # not hold it. Portable SQL: SQLite and PostgreSQL.
 BACKFILL = """
