@@ -39,17 +39,19 @@ def create_app(test_config: dict | None = None) -> Flask:
         jobs,
         security,
     )
-    from contest.core.extensions import csrf, db, migrate
+    from contest.core.extensions import db, migrate
     from contest.core.uploads import UploadRequest
     from contest.judge import views as judge
     from contest.public import language, media, submit, winners
+    from contest.services import queue_counts
 
     app.request_class = UploadRequest
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
-    csrf.init_app(app)
+    security.csrf.init_app(app)
     security.init_app(app)
     database.init_app(app)
+    queue_counts.init_app(app)
     storage.init_app(app)
     file_transactions.init_app(app)
     jobs.init_app(app)

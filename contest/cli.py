@@ -16,7 +16,7 @@ from contest.core import jobs
 from contest.core.extensions import db
 from contest.core.formatting import SEOUL
 from contest.models import Contest, Round, utcnow
-from contest.services import accounts, doctor, exports, purge, ranking
+from contest.services import accounts, contests, doctor, exports, purge, ranking
 from contest.services.audit import audit
 from contest.services.contests import seed_fair_contest
 from contest.services.rounds import seed_first_round
@@ -116,7 +116,7 @@ def init_app(app: Flask) -> None:
 @with_appcontext
 def leaderboard_command(number: int | None, csv_path: str | None) -> None:
     """Print a round's ranking (the admin page's), or write its CSV export."""
-    contest = db.session.scalar(select(Contest).order_by(Contest.id))
+    contest = contests.find_current_contest()
     round_ = None
     if contest is not None and number is not None:
         round_ = db.session.scalar(
@@ -165,7 +165,7 @@ def _num(value: float | None) -> str:
 @with_appcontext
 def export_winners_command(out_dir: Path) -> None:
     """Write the winners' CSV, XLSX and ZIP of originals (the admin downloads' own functions)."""
-    contest = db.session.scalar(select(Contest).order_by(Contest.id))
+    contest = contests.find_current_contest()
     if contest is None:
         raise click.ClickException("No contest.")
     rows = exports.winners(contest)

@@ -7,10 +7,10 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from contest.admin.staff import set_account_active
 from contest.core.extensions import db
 from contest.models import AuditLog, User
 from contest.services import accounts
+from contest.services.accounts import set_account_active
 
 from .conftest import PASSWORD, csrf_token
 
@@ -56,39 +56,6 @@ def _new_judge(**fields) -> dict:
     }
     data.update(fields)
     return {k: v for k, v in data.items() if v is not None}
-
-
-ROUTES = [
-    ("get", "/admin"),
-    ("get", "/admin/judges"),
-    ("get", "/admin/judges/new"),
-    ("post", "/admin/judges/new"),
-    ("post", "/admin/judges/{uid}/disable"),
-    ("post", "/admin/judges/{uid}/enable"),
-    ("get", "/admin/judges/{uid}/password"),
-    ("post", "/admin/judges/{uid}/password"),
-]
-
-
-@pytest.mark.parametrize(("method", "path"), ROUTES)
-def test_visitors_are_sent_to_sign_in(app, client, make_user, method, path):
-    uid = make_user("judge-target")
-    response = getattr(client, method)(path.format(uid=uid), data=_new_judge())
-    assert response.status_code == 303
-    assert response.headers["Location"].startswith("/login?next=")
-    assert _user(app, "judge-choi") is None
-    assert _user(app, "judge-target").active
-
-
-@pytest.mark.parametrize(("method", "path"), ROUTES)
-def test_judges_are_refused(app, client, judge, make_user, method, path):
-    uid = make_user("judge-target")
-    data = _new_judge(generate="y")
-    response = getattr(client, method)(path.format(uid=uid), data=data)
-    assert response.status_code == 403
-    assert _user(app, "judge-choi") is None
-    assert _user(app, "judge-target").active
-    assert _can_log_in(app, "judge-target", PASSWORD) == 303  # password untouched
 
 
 def test_the_list_shows_every_staff_account(client, admin, make_user):

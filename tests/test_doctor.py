@@ -67,7 +67,7 @@ def test_a_lost_derivative_is_rebuilt_from_the_original(app, runner, submit, upl
     assert report.exit_code == 1 and "missing-derivative" in report.output
 
     assert runner.invoke(args=["doctor", "--repair"]).exit_code == 0
-    rebuilt = (upload_folder / thumbnail.key).read_bytes()
+    rebuilt = (upload_folder / _asset(app, "thumbnail").key).read_bytes()  # under a new key
     assert rebuilt[:3] == b"\xff\xd8\xff" and len(rebuilt) == len(before)
     assert runner.invoke(args=["doctor"]).exit_code == 0
 
@@ -80,7 +80,9 @@ def test_a_damaged_derivative_is_rebuilt(app, runner, submit, upload_folder):
     report = runner.invoke(args=["doctor"])
     assert report.exit_code == 1 and "damaged-derivative" in report.output
     assert runner.invoke(args=["doctor", "--repair"]).exit_code == 0
-    assert path.stat().st_size == preview.size
+    rebuilt = _asset(app, "preview")
+    assert (upload_folder / rebuilt.key).stat().st_size == rebuilt.size == preview.size
+    assert not path.exists()  # the damaged file went once the new one was recorded
 
 
 def test_a_lost_original_is_reported_and_cannot_be_repaired(app, runner, submit, upload_folder):

@@ -375,7 +375,8 @@ def test_doctor_lists_repairs_and_then_passes_on_s3(app, runner, submit, s3, buc
     assert runner.invoke(args=["doctor", "--repair"]).exit_code == 0
     assert runner.invoke(args=["doctor"]).exit_code == 0
     assert f"{PREFIX}/derived/zz/left-behind.jpg" not in objects(s3, bucket)
-    assert objects(s3, bucket)[f"{PREFIX}/{thumbnail.key}"] == assets(app)["thumbnail"].size
+    rebuilt = assets(app)["thumbnail"]  # under a new key
+    assert objects(s3, bucket)[f"{PREFIX}/{rebuilt.key}"] == rebuilt.size
     assert "not-ours/other-site.jpg" in objects(s3, bucket)
     assert local_files(app) == []
 

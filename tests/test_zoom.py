@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from contest.core.extensions import db
 from contest.models import Asset, Entry
 
+from .conftest import stored_files
 from .photos import photo_image
 
 
@@ -91,3 +92,34 @@ def test_a_lost_zoom_copy_is_dropped_by_doctor_and_made_again(
     with client.get(f"/judge/entries/{entry_id}/full") as again:
         assert again.status_code == 200
     assert _full_assets(app) == 1
+
+
+def test_the_judges_get_writes_no_row_a_job_records_the_copy(app, client, make_entry, judge):
+    queue = app.extensions["contest.huey"]
+    queue.immediate = False  # a real queue and no worker yet: what the GET itself does
+    entry_id = make_entry()
+    with client.get(f"/judge/entries/{entry_id}/full") as first:
+        assert first.status_code == 200 and first.cache_control.private
+        served = first.data
+    assert _full_assets(app) == 0  # the request committed nothing
+
+    queue.execute(queue.dequeue())  # what `flask worker` does
+    assert _full_assets(app) == 1
+    with client.get(f"/judge/entries/{entry_id}/full") as again:
+        assert again.data == served  # the copy the first judge saw, now stored and kept
+    assert len(queue) == 0  # and no second job
+
+
+def test_two_judges_zooming_at_once_keep_one_copy(app, client, make_entry, judge, upload_folder):
+    queue = app.extensions["contest.huey"]
+    queue.immediate = False
+    entry_id = make_entry()
+    for _ in range(2):
+        with client.get(f"/judge/entries/{entry_id}/full") as response:
+            assert response.status_code == 200
+    while len(queue):
+        queue.execute(queue.dequeue())
+    assert _full_assets(app) == 1
+    with app.app_context():
+        recorded = set(db.session.scalars(select(Asset.key)))
+    assert set(stored_files(upload_folder)) == recorded  # the second copy's file is gone

@@ -13,8 +13,9 @@ from wtforms.validators import DataRequired, Length
 
 from contest.admin import bp
 from contest.admin.forms import ConfirmForm
-from contest.core.database import begin_write
+from contest.core.database import write_transaction
 from contest.core.extensions import db
+from contest.core.refusal import Refusal
 from contest.models import Award, Category
 from contest.services import awards
 from contest.services.contests import current_contest
@@ -126,13 +127,11 @@ def _apply(form: FlaskForm, change: Callable[[], object], done: str):
     if not form.validate_on_submit():
         errors = [e for field_errors in form.errors.values() for e in field_errors]
         return _render_awards(errors[0] if errors else BAD_FORM, 400)
-    begin_write()
     try:
-        change()
-    except awards.AwardError as why:
-        db.session.rollback()
+        with write_transaction():
+            change()
+    except Refusal as why:
         return _render_awards(why.message, why.status)
-    db.session.commit()
     flash(done, "success")
     return redirect(url_for("admin.show_awards"), 303)
 

@@ -12,16 +12,18 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from contest.admin import bp
-from contest.core.database import begin_write
+from contest.core.database import write_transaction
+from contest.core.errors import show_on_form
 from contest.core.extensions import db
 from contest.core.fields import strip_whitespace
 from contest.core.i18n import translate_name
+from contest.core.refusal import Refusal
 from contest.core.responses import safe_next
 from contest.models import Entry, Flag, User
 from contest.services import moderation
 from contest.services.contests import current_contest
 from contest.services.flags import KIND_LABELS, local_capture_time
-from contest.services.moderation import REASON_MAX, EntryFilter, ModerationError
+from contest.services.moderation import REASON_MAX, EntryFilter
 from contest.storage.responses import send_stored
 
 PER_PAGE = 50
@@ -143,19 +145,16 @@ def download_original(entry_id: int):
 @bp.post("/entries/<int:entry_id>/reject")
 def reject_entry(entry_id: int):
     """Take an entry out of every judging queue, with a reason its entrant will see."""
-    begin_write()
     entry = db.get_or_404(Entry, entry_id)
     form = RejectForm()
     if not form.validate_on_submit():
-        db.session.rollback()
         return _entry_page(entry, reject_form=form, status=400)
     try:
-        moderation.reject(entry, form.reason.data, g.user)
-    except ModerationError as why:
-        db.session.rollback()
-        form.form_errors.append(why.message)
+        with write_transaction():
+            moderation.reject(entry, form.reason.data, g.user)
+    except Refusal as why:
+        show_on_form(form, why)
         return _entry_page(entry, reject_form=form, status=why.status)
-    db.session.commit()
     flash(_("작품을 반려했습니다. 모든 심사 대상에서 빠졌습니다."), "success")
     return redirect(_back(form, entry), 303)
 
@@ -163,19 +162,16 @@ def reject_entry(entry_id: int):
 @bp.post("/entries/<int:entry_id>/restore")
 def restore_entry(entry_id: int):
     """Put a rejected entry back into judging; its reason is cleared."""
-    begin_write()
     entry = db.get_or_404(Entry, entry_id)
     form = RestoreForm()
     if not form.validate_on_submit():
-        db.session.rollback()
         return _entry_page(entry, restore_form=form, status=400)
     try:
-        moderation.restore(entry, g.user)
-    except ModerationError as why:
-        db.session.rollback()
-        form.form_errors.append(why.message)
+        with write_transaction():
+            moderation.restore(entry, g.user)
+    except Refusal as why:
+        show_on_form(form, why)
         return _entry_page(entry, restore_form=form, status=why.status)
-    db.session.commit()
     flash(_("작품을 다시 심사 대상에 넣었습니다."), "success")
     return redirect(_back(form, entry), 303)
 
@@ -190,19 +186,16 @@ def show_flag(flag_id: int):
 @bp.post("/flags/<int:flag_id>/dismiss")
 def dismiss_flag(flag_id: int):
     """Dismiss a flag with a reason: it stays on record, struck through and no longer counted."""
-    begin_write()
     flag = db.get_or_404(Flag, flag_id)
     form = DismissForm()
     if not form.validate_on_submit():
-        db.session.rollback()
         return _flag_page(flag, form, 400)
     try:
-        moderation.dismiss_flag(flag, form.reason.data, g.user)
-    except ModerationError as why:
-        db.session.rollback()
-        form.form_errors.append(why.message)
+        with write_transaction():
+            moderation.dismiss_flag(flag, form.reason.data, g.user)
+    except Refusal as why:
+        show_on_form(form, why)
         return _flag_page(flag, form, why.status)
-    db.session.commit()
     flash(_("표시를 확인 처리했습니다."), "success")
     return redirect(_back(form, flag.entry), 303)
 

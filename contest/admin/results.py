@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -14,8 +13,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
 from contest.admin import bp
-from contest.core.database import begin_write
+from contest.core.database import write_transaction
+from contest.core.errors import show_on_form
 from contest.core.extensions import db
+from contest.core.refusal import Refusal
 from contest.models import Contest, Round
 from contest.services import exports, ranking, rounds
 from contest.services.audit import audit
@@ -103,9 +104,8 @@ def export_leaderboard():
         abort(404)
     quorum = current_app.config["QUORUM"]
     body = exports.leaderboard_csv(ranking.leaderboard(round_, quorum))
-    begin_write()
-    audit(g.user, "export-leaderboard", f"round:{round_.id}", None, {"format": "csv"})
-    db.session.commit()
+    with write_transaction():  # an audited download: the one write a GET makes
+        audit(g.user, "export-leaderboard", f"round:{round_.id}", None, {"format": "csv"})
     response = Response(body, mimetype="text/csv")
     response.charset = "utf-8"
     response.headers["Content-Disposition"] = (
@@ -145,25 +145,20 @@ def show_close_round(round_id: int):
 @bp.post("/rounds/<int:round_id>/close")
 def close_round(round_id: int):
     """Close the round as previewed; after screening, open the next round with the advancing."""
-    begin_write()
     round_ = db.get_or_404(Round, round_id)
     form = CloseRoundForm()
     if not form.validate_on_submit():
-        db.session.rollback()
         return _render_close(round_, form, DEFAULT_THRESHOLD, status=400)
     quorum = current_app.config["QUORUM"]
     try:
-        rounds.close_round(
-            round_, quorum, form.threshold.data, form.next_method.data, g.user, form.digest.data
-        )
-    except rounds.RoundNotOpen:
-        db.session.rollback()
-        return _render_close(round_, form, form.threshold.data, status=409)
-    except rounds.PreviewOutdated:
-        db.session.rollback()
-        form.form_errors.append(_("미리 보기 이후 점수가 바뀌었습니다. 결과를 다시 확인해 주세요."))
-        return _render_close(round_, form, form.threshold.data, status=409)
-    db.session.commit()
+        with write_transaction():
+            round_ = db.get_or_404(Round, round_id)  # read again under the write lock
+            rounds.close_round(
+                round_, quorum, form.threshold.data, form.next_method.data, g.user, form.digest.data
+            )
+    except Refusal as why:
+        show_on_form(form, why)
+        return _render_close(round_, form, form.threshold.data, status=why.status)
     return redirect(url_for("admin.show_leaderboard", round=round_.id), 303)
 
 

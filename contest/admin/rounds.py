@@ -8,9 +8,11 @@ from sqlalchemy import select
 
 from contest.admin import bp
 from contest.admin.forms import METHOD_CHOICES, ConfirmForm, CriteriaForm, MethodForm
-from contest.core.database import begin_write
+from contest.core.database import write_transaction
+from contest.core.errors import show_on_form
 from contest.core.extensions import db
 from contest.core.i18n import translate_name
+from contest.core.refusal import Refusal
 from contest.models import Round
 from contest.services import rounds
 from contest.services.contests import current_contest
@@ -32,7 +34,6 @@ def show_criteria(round_id: int):
 @bp.post("/rounds/<int:round_id>/criteria")
 def update_criteria(round_id: int):
     """Replace a round's criteria: all of the change, or (on any error) none of it."""
-    begin_write()  # no score can slip in between the lock check and the commit
     round_ = _round_or_404(round_id)
     form = CriteriaForm()
     if rounds.criteria_lock(round_):
@@ -40,11 +41,12 @@ def update_criteria(round_id: int):
     if not form.validate_on_submit():
         return _render_criteria(round_, form, 400)
     try:
-        rounds.replace_criteria(round_, form.kept_rows(), g.user)
-    except rounds.RoundError as why:
-        form.form_errors.append(why.message)
+        # The lock is checked again inside: no score can slip in before the commit.
+        with write_transaction():
+            rounds.replace_criteria(round_, form.kept_rows(), g.user)
+    except Refusal as why:
+        show_on_form(form, why)
         return _render_criteria(round_, form, why.status)
-    db.session.commit()
     flash(
         _("'%(round)s'의 채점 기준을 저장했습니다.", round=translate_name(round_.name)), "success"
     )
@@ -56,13 +58,12 @@ def reopen_round(round_id: int):
     """Open a closed round again, when no other round is open."""
     if not ConfirmForm().validate_on_submit():
         return _render_rounds(_("요청을 처리할 수 없습니다. 페이지를 새로 고쳐 주세요."), 400)
-    begin_write()  # the one-open-round check and the change in one write transaction
     round_ = _round_or_404(round_id)
     try:
-        rounds.reopen_round(round_, g.user)
-    except rounds.RoundError as why:
+        with write_transaction():  # the one-open-round check and the change together
+            rounds.reopen_round(round_, g.user)
+    except Refusal as why:
         return _render_rounds(why.message, why.status)
-    db.session.commit()
     flash(_("'%(round)s' 심사를 다시 열었습니다.", round=translate_name(round_.name)), "success")
     return redirect(url_for("admin.list_rounds"), 303)
 
@@ -74,13 +75,12 @@ def switch_method(round_id: int):
     if not form.validate_on_submit():
         message = " ".join(str(error) for error in form.method.errors)
         return _render_rounds(message or _("심사 방식을 골라 주세요."), 400)
-    begin_write()
     round_ = _round_or_404(round_id)
     try:
-        rounds.set_method(round_, form.method.data, g.user)
-    except rounds.RoundError as why:
+        with write_transaction():
+            rounds.set_method(round_, form.method.data, g.user)
+    except Refusal as why:
         return _render_rounds(why.message, why.status)
-    db.session.commit()
     flash(
         _("'%(round)s'의 심사 방식을 저장했습니다.", round=translate_name(round_.name)), "success"
     )

@@ -1,4 +1,4 @@
-"""Staff sign-in: login, logout, the signed-in user, and the role guard for staff blueprints."""
+"""Staff sign-in: login, logout and the signed-in user (`g.user`)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 
 from contest.auth.forms import LoginForm
+from contest.core.errors import show_on_form
 from contest.core.extensions import db, limiter
 from contest.core.responses import safe_next, wants_json
 from contest.core.security import login_rate_limit
@@ -27,8 +27,6 @@ from contest.models import User
 from contest.services import accounts
 
 bp = Blueprint("auth", __name__)
-
-THROTTLED = _l("로그인에 여러 번 실패했습니다. 15분 뒤에 다시 시도해 주세요.")
 
 
 @bp.before_app_request
@@ -66,12 +64,12 @@ def login():
         return render_template("auth/login.html", form=form), 400
     try:
         user = accounts.authenticate(form.username.data, form.password.data, _address())
-    except accounts.Throttled:
-        db.session.commit()
+    except accounts.Throttled as why:
+        db.session.commit()  # keep the expired failures' clean-up
         if wants_json():
-            return jsonify(errors={"_form": [str(THROTTLED)]}), 429
-        form.form_errors.append(str(THROTTLED))
-        return render_template("auth/login.html", form=form), 429
+            return jsonify(errors={"_form": [str(why)]}), why.status
+        show_on_form(form, why)
+        return render_template("auth/login.html", form=form), why.status
     db.session.commit()
     if user is None:
         form.form_errors.append(_("아이디나 비밀번호가 맞지 않습니다."))

@@ -5,13 +5,20 @@ database). The app's check-then-write steps (an entrant's quota, the duplicate c
 admin, the one open round) rely on `begin_write` making writers take turns, on either engine.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import Flask
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, SessionTransaction
 
 from contest.core.extensions import db
 
 _IMMEDIATE = "contest_begin_immediate"
+_WROTE = "contest.transaction_wrote"
+# The file_transactions lists live in session.info under keys with this prefix.
+PENDING_FILES_PREFIX = "contest.files."
 # The PostgreSQL advisory lock that `begin_write` holds until the transaction ends (any 64-bit
 # number no other code of this database uses; advisory locks are scoped to one database).
 WRITE_LOCK_KEY = 0x636F6E74657374  # "contest"
@@ -20,6 +27,9 @@ WRITE_LOCK_TIMEOUT_MS = 10_000  # as SQLite's busy_timeout below
 
 def init_app(app: Flask) -> None:
     """Give every SQLite connection the pragmas and transaction control the app relies on."""
+    if not event.contains(db.session, "after_flush", _note_written):
+        event.listen(db.session, "after_flush", _note_written)
+        event.listen(db.session, "after_transaction_end", _forget_written)
     with app.app_context():
         engine = db.engine
     if engine.dialect.name == "sqlite":
@@ -67,13 +77,58 @@ def begin_write() -> None:
     writers queue for it exactly as on SQLite; the slow work (decoding, storing files) is done
     before `begin_write`, so the lock is held for milliseconds.
 
-    Any read-only transaction already open in the session is ended first (it has nothing to
-    commit).
+    A read-only transaction already open in the session is ended first: it has nothing to
+    keep. One that wrote anything is refused with an error, never committed here: its work
+    belongs to whoever started it, and committing it would end its file clean-ups too.
     """
-    if db.session().in_transaction():
-        db.session.commit()
+    session = db.session()
+    if session.in_transaction():
+        if _has_work(session):
+            raise RuntimeError("begin_write() would end a transaction that has written")
+        session.rollback()
     connection = db.session.connection(execution_options={_IMMEDIATE: True})
     if connection.dialect.name == "postgresql":
         # Wait for the lock as long as SQLite's busy timeout, then fail rather than hang.
         db.session.execute(text(f"SET LOCAL lock_timeout = '{WRITE_LOCK_TIMEOUT_MS}ms'"))
         db.session.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK_KEY)))
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """A view's or a command's write: the write lock, the change, then one commit.
+
+    On any exception (a `Refusal` included) the transaction is rolled back, so nothing of the
+    change stays, and the exception goes on to the caller:
+
+        try:
+            with write_transaction():
+                rounds.reopen_round(round_, g.user)
+        except Refusal as why:
+            ...
+    """
+    begin_write()
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+
+
+def _has_work(session: Session) -> bool:
+    """Whether the open transaction holds anything that a rollback would lose."""
+    pending_files = any(
+        key.startswith(PENDING_FILES_PREFIX) and session.info[key] for key in session.info
+    )
+    return bool(
+        session.new or session.dirty or session.deleted or session.info.get(_WROTE) or pending_files
+    )
+
+
+def _note_written(session: Session, _context) -> None:
+    session.info[_WROTE] = True
+
+
+def _forget_written(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)

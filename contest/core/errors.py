@@ -1,4 +1,9 @@
-"""Friendly error pages in Korean, or JSON for callers that asked for it; never a bare 500."""
+"""Friendly error pages in Korean, or JSON for callers that asked for it; never a bare 500.
+
+Refusals (`core.refusal.Refusal`) are answered here too: a view that re-renders its form puts
+the message next to the field with `show_on_form`; any refusal a view lets through becomes the
+error page, or JSON `{"errors": {field: [message]}}`, with the refusal's status.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from contest.core.extensions import db
 from contest.core.formatting import file_size
+from contest.core.refusal import Refusal
 from contest.core.responses import wants_json
 from contest.storage import StorageUnavailable
 
@@ -56,6 +62,21 @@ def handle_http(error: HTTPException):
     return _answer(status, _MESSAGES.get(status, error.description or _MESSAGES[400]))
 
 
+def show_on_form(form, refusal: Refusal) -> None:
+    """Put a refusal's message next to its field of a WTForms form, or above the form."""
+    if refusal.field and refusal.field in form:
+        field = form[refusal.field]
+        field.errors = [*field.errors, refusal.message]
+    else:
+        form.form_errors.append(refusal.message)
+
+
+def handle_refusal(refusal: Refusal):
+    """A refusal no view turned into a form error: undo the request's writes and say why."""
+    db.session.rollback()
+    return _answer(refusal.status, refusal.message, refusal.field or "_form")
+
+
 def handle_storage_unavailable(error: StorageUnavailable):
     """The object store is down: say so with a 503, which tells clients to try again."""
     db.session.rollback()
@@ -76,5 +97,6 @@ def init_app(app: Flask) -> None:
     """Register the handlers."""
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
+    app.register_error_handler(Refusal, handle_refusal)
     app.register_error_handler(StorageUnavailable, handle_storage_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

@@ -1,10 +1,13 @@
-"""The Flask extensions, created unbound here and bound to the app in `create_app`."""
+"""The Flask extensions the domain needs, created unbound here and bound in `create_app`.
+
+CSRF protection belongs to the web layer and lives in `core.security`, so that importing the
+domain never loads a form library.
+"""
 
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -26,6 +29,5 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 # SQLite cannot ALTER most things in place: batch mode lets Alembic rebuild tables instead.
 migrate = Migrate(render_as_batch=True)
-csrf = CSRFProtect()
 # Limits are declared on the views (see security.py); storage and switches come from config.
 limiter = Limiter(key_func=get_remote_address)

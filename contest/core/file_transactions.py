@@ -13,11 +13,12 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from contest.core.database import PENDING_FILES_PREFIX
 from contest.core.extensions import db
 from contest.storage import Storage, StorageUnavailable, get_storage
 
-_ON_ROLLBACK = "contest.remove_unless_committed"
-_ON_COMMIT = "contest.delete_once_committed"
+_ON_ROLLBACK = f"{PENDING_FILES_PREFIX}remove_unless_committed"
+_ON_COMMIT = f"{PENDING_FILES_PREFIX}delete_once_committed"
 
 
 def remove_unless_committed(keys: list[str]) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
+from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from contest.core.extensions import limiter
+
+# Every POST of every form and of the page's own scripts (X-CSRFToken header) is checked.
+csrf = CSRFProtect()
 
 # No inline script or style anywhere, so the policy can be strict. blob: lets the entry form
 # preview the chosen photo before it is sent; nothing is ever loaded from another site

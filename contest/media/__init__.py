@@ -1,10 +1,10 @@
 """Media checks and derivatives: what the contest accepts, judged by content."""
 
+from contest.core.refusal import Refusal
 
-class Rejected(Exception):
-    """A file the contest refuses: `message` for the visitor (Korean), `status` for HTTP."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class Rejected(Refusal):
+    """A file the contest refuses: the message for the visitor, next to the file field."""
+
+    status = 422
+    field = "media"

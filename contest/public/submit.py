@@ -15,10 +15,15 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from contest.core import jobs
+from contest.core.database import write_transaction
+from contest.core.errors import show_on_form
 from contest.core.extensions import db, limiter
 from contest.core.i18n import translatable
+from contest.core.refusal import Refusal
 from contest.core.responses import wants_json
 from contest.core.security import submit_rate_limit
+from contest.core.uploads import spooled_path
 from contest.models import Contest, Entry, utcnow
 from contest.public.forms import EntryForm, WithdrawForm
 from contest.services import entries
@@ -52,12 +57,12 @@ def create_entry():
     if not form.validate_on_submit():
         return _form_failed(form, contest, 400)
     try:
-        entry = entries.accept(form, contest, utcnow())
-    except entries.Refused as why:
-        _add_error(form, why.field, why.message)
+        entry = entries.accept(_submission(form), contest, utcnow())
+    except Refusal as why:
+        show_on_form(form, why)
         return _form_failed(form, contest, why.status)
     db.session.commit()
-    entries.start_background_work(entry)
+    jobs.start_entry_jobs(entry.id, entry.playback_status)
     url = url_for("submit.show_receipt", code=entry.receipt)
     if wants_json():
         return jsonify(receipt=entry.receipt, url=url), 201
@@ -91,15 +96,32 @@ def confirm_withdraw(code: str):
 @bp.post("/receipt/<code>/withdraw")
 def withdraw_entry(code: str):
     """Withdraw an entry: delete it and all its files (the entrant withdrew consent)."""
-    entry = _entry_or_404(code)
     if not WithdrawForm().validate_on_submit():
         abort(400)
-    entries.withdraw(entry)
-    db.session.commit()
+    with write_transaction():
+        entry = _entry_or_404(code)
+        entries.withdraw(entry)
     if wants_json():
         return jsonify(withdrawn=entry.receipt)
     flash(_("응모를 취소했습니다. 작품과 개인정보를 모두 삭제했습니다."), "success")
     return redirect(url_for("submit.show_landing"), 303)
+
+
+def _submission(form: EntryForm) -> entries.Submission:
+    """The validated form as the plain values the entries service takes."""
+    return entries.Submission(
+        title=form.title.data,
+        description=form.description.data or "",
+        name=form.name.data,
+        phone=form.phone.data,
+        email=form.email.data,
+        under14=form.under14.data,
+        guardian_name=form.guardian_name.data,
+        guardian_phone=form.guardian_phone.data,
+        consent_publish=form.consent_publish.data,
+        upload_path=spooled_path(form.media.data),
+        filename=form.media.data.filename,
+    )
 
 
 def _entry_or_404(code: str) -> Entry:
@@ -130,13 +152,6 @@ def _form_failed(form: EntryForm, contest: Contest, status: int):
     if wants_json():
         return jsonify(errors=_errors(form)), status
     return _render_form(form, contest, status)
-
-
-def _add_error(form: EntryForm, field: str, message: object) -> None:
-    if field == "_form":
-        form.form_errors.append(message)
-    else:
-        form[field].errors = [*form[field].errors, message]
 
 
 def _errors(form: EntryForm) -> dict[str, list[str]]:

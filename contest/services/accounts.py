@@ -1,4 +1,4 @@
-"""Staff accounts: creating judges and admins, checking passwords, throttling guesses."""
+"""Staff accounts: adding, disabling (never the last admin), passwords, throttled sign-in."""
 
 from __future__ import annotations
 
@@ -7,35 +7,45 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from contest.core.extensions import db
+from contest.core.refusal import Refusal
 from contest.models import LoginFailure, User, utcnow
 from contest.services.audit import audit
 
 ROLES = ("judge", "admin")
+# No look-alikes (0/o, 1/l/i), so a judge can copy it from a note: 16 of 31 symbols, ~79 bits.
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 # Checked against when the username is unknown, so a wrong name takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(8), method="scrypt:65536:8:1")
 
 
-class Throttled(Exception):
+class Throttled(Refusal):
     """Too many failed logins for this account or address: try again later."""
 
+    status = 429
 
-class AccountError(ValueError):
-    """A refused account change, with a message for the admin."""
+    def __init__(self):
+        super().__init__(_l("로그인에 여러 번 실패했습니다. 15분 뒤에 다시 시도해 주세요."))
+
+
+class AccountError(Refusal):
+    """A refused account change: 409 when the accounts' state forbids it (the last admin),
+    400 when what was typed cannot be an account (the view shows it next to the form)."""
 
 
 def create_user(username: str, role: str, password: str, actor: User | None = None) -> User:
     """Add a judge or an admin (the caller commits)."""
     username = username.strip()
     if role not in ROLES:
-        raise AccountError(_("역할은 %(roles)s 중 하나여야 합니다.", roles=", ".join(ROLES)))
+        raise AccountError(_("역할은 %(roles)s 중 하나여야 합니다.", roles=", ".join(ROLES)), 400)
     if not username or len(username) > 50:
-        raise AccountError(_("아이디는 1자 이상 50자 이하여야 합니다."))
+        raise AccountError(_("아이디는 1자 이상 50자 이하여야 합니다."), 400)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError(_("'%(username)s' 아이디는 이미 있습니다.", username=username))
+        raise AccountError(_("'%(username)s' 아이디는 이미 있습니다.", username=username), 400)
     _check_password(password)
     user = User(username=username, role=role, password_hash=_hash(password))
     db.session.add(user)
@@ -55,6 +65,50 @@ def set_active(user: User, active: bool, actor: User | None = None) -> None:
     """Disable or re-enable an account (the caller commits)."""
     audit(actor, "set-active", f"user:{user.id}", {"active": user.active}, {"active": active})
     user.active = active
+
+
+def generate_password() -> str:
+    """A random password easy to read aloud and type: four groups of four, e.g. ab3d-x7kq-…."""
+    symbols = "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(16))
+    return "-".join(symbols[i : i + 4] for i in range(0, 16, 4))
+
+
+def add_staff(username: str, display_name: str, role: str, password: str, actor: User) -> User:
+    """Create a personal account with its display name, both recorded against `actor`."""
+    user = create_user(username, role, password, actor=actor)
+    user.display_name = display_name
+    audit(actor, "set-display-name", f"user:{user.id}", None, {"display_name": display_name})
+    return user
+
+
+def set_account_active(user: User, active: bool, actor: User) -> bool:
+    """Disable or enable an account; False when it already was. The caller commits.
+
+    Nobody disables their own account, and the last active admin stays: someone must always
+    be able to sign in and run the contest.
+    """
+    if user.active == active:
+        return False
+    if not active:
+        if user.id == actor.id:
+            raise AccountError(
+                _("자기 계정은 중지할 수 없습니다. 필요하면 다른 운영자에게 부탁해 주세요.")
+            )
+        if user.is_admin and _active_admins() <= 1:
+            raise AccountError(
+                _(
+                    "'%(username)s'은(는) 마지막 활성 운영자라 중지할 수 없습니다."
+                    " 다른 운영자 계정을 먼저 만들거나 다시 쓸 수 있게 해 주세요.",
+                    username=user.username,
+                )
+            )
+    set_active(user, active, actor=actor)
+    return True
+
+
+def _active_admins() -> int:
+    query = select(func.count(User.id)).where(User.role == "admin", User.active.is_(True))
+    return db.session.scalar(query)
 
 
 def authenticate(username: str, password: str, address: str) -> User | None:
@@ -99,4 +153,4 @@ def _hash(password: str) -> str:
 
 def _check_password(password: str) -> None:
     if len(password) < 10:
-        raise AccountError(_("비밀번호는 10자 이상이어야 합니다."))
+        raise AccountError(_("비밀번호는 10자 이상이어야 합니다."), 400, field="password")

@@ -1,9 +1,10 @@
-"""The fair's own contest, created by `init-db` when the database has none."""
+"""The contest this site runs: found for every request, seeded by `init-db` when there is none."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from flask import abort
 from sqlalchemy import select
 
 from contest.core.extensions import db
@@ -61,6 +62,14 @@ def seed_fair_contest(now: datetime) -> Contest | None:
     return contest
 
 
+def find_current_contest() -> Contest | None:
+    """The contest this site runs (the fair's, seeded by `init-db`), or None before that."""
+    return db.session.scalar(select(Contest).order_by(Contest.id).limit(1))
+
+
 def current_contest() -> Contest:
-    """The contest this site runs (the fair's, seeded by `init-db`)."""
-    return db.first_or_404(select(Contest).order_by(Contest.id))
+    """The contest this site runs; a 404 for a request made before `init-db` seeded it."""
+    contest = find_current_contest()
+    if contest is None:
+        abort(404)
+    return contest

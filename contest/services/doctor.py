@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from contest.core.extensions import db
+from contest.core.file_transactions import delete_once_committed, remove_unless_committed
 from contest.media import Rejected
 from contest.media.photo import process_photo
 from contest.media.video import inspect_video
@@ -100,9 +101,10 @@ def repair(storage: Storage, problems: list[Problem]) -> Repair:
             playback.retry(db.session.get(Entry, problem.entry_id))
             result.requeue.append(problem.entry_id)
         elif (asset := db.session.get(Asset, problem.asset_id)).role == "full":
-            # A judge's zoom copy is made again on the next request for it.
-            storage.delete(asset.key)
+            # A judge's zoom copy is made again on the next request for it. Its file goes
+            # once the row's delete has committed, never before.
             db.session.delete(asset)
+            delete_once_committed([asset.key])
         elif asset.role == "playback":
             # A lost playback copy is made again by the background job, not here.
             entry = asset.entry
@@ -173,8 +175,13 @@ def _rebuild_derivative(storage: Storage, asset: Asset) -> bool:
     except (Rejected, FileNotFoundError):
         return False
     derivative = big if asset.role == "preview" else small
-    storage.delete(asset.key)
-    asset.size = storage.put(derivative.data, asset.key)
+    # A new key for the new file: the old one stays until the row points at the new one and
+    # that has committed; if the commit fails, the new file goes instead.
+    key = storage.new_key("derived", derivative.extension)
+    asset.size = storage.put(derivative.data, key)
+    remove_unless_committed([key])
+    delete_once_committed([asset.key])
+    asset.key = key
     asset.width, asset.height = derivative.width, derivative.height
     return True
 

@@ -15,24 +15,21 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel.speaklater import LazyString
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from contest.core import jobs
 from contest.core.database import begin_write
 from contest.core.extensions import db
 from contest.core.file_transactions import delete_once_committed, remove_unless_committed
 from contest.core.formatting import file_size
-from contest.core.uploads import spooled_path
+from contest.core.refusal import Refusal
 from contest.media import Rejected, perceptual_hash
 from contest.media.fingerprint import fingerprint
 from contest.media.kinds import sniff_kind
 from contest.media.photo import Photo, process_photo
 from contest.media.video import Video, inspect_video
 from contest.models import Asset, Contest, Entry
-from contest.public.forms import EntryForm
-from contest.services import flags, playback, receipts
+from contest.services import flags, receipts
 from contest.storage import StorageUnavailable, get_storage
 
 _UNAVAILABLE = _l(
@@ -42,42 +39,47 @@ _UNAVAILABLE = _l(
 _DUPLICATE = _l("이 사진은 이미 응모된 작품입니다. 다른 사진을 선택해 주세요.")
 
 
-class Refused(Exception):
-    """An entry the contest will not take: the message for the visitor, the status, the field."""
-
-    def __init__(self, message: str | LazyString, status: int, field: str = "media") -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.field = field
+class Refused(Refusal):
+    """An entry the contest will not take now: closed window, over the limit, a duplicate..."""
 
 
 @dataclass(frozen=True)
-class _Entrant:
+class Submission:
+    """What a visitor sent, as plain values the entry form has already validated.
+
+    `upload_path` is the spooled file on local disk; `filename` is the name the visitor's
+    device gave it, kept only as text to show. Phone numbers are in E.164.
+    """
+
+    title: str
+    description: str
+    name: str
     phone: str
     email: str
+    under14: bool
+    guardian_name: str | None
+    guardian_phone: str | None
+    consent_publish: bool
+    upload_path: Path
+    filename: str | None
 
 
-def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
-    """Check, store and record a validated entry; raises `Refused` and leaves nothing behind."""
+def accept(sent: Submission, contest: Contest, now: datetime) -> Entry:
+    """Check, store and record a validated entry; raises a `Refusal` and leaves nothing behind."""
     config = current_app.config
-    entrant = _Entrant(phone=form.phone.data, email=form.email.data)
-    upload_path = spooled_path(form.media.data)
+    upload_path = sent.upload_path
     _check_window(contest, now)
-    _check_quota(contest, entrant, config["MAX_ENTRIES_PER_ENTRANT"])
-    try:
-        kind = sniff_kind(upload_path)
-        _check_size(kind, upload_path.stat().st_size, config)
-        # Decoding first: it names what a non-image is ("not a supported format") before the
-        # byte scan in `fingerprint` could call it a polyglot.
-        media = _inspect(kind, upload_path, config)
-        facts = fingerprint(upload_path)
-        _check_duplicate(contest, facts.sha256)
-    except Rejected as why:
-        raise Refused(why.message, why.status) from None
+    _check_quota(contest, sent, config["MAX_ENTRIES_PER_ENTRANT"])
+    kind = sniff_kind(upload_path)
+    _check_size(kind, upload_path.stat().st_size, config)
+    # Decoding first: it names what a non-image is ("not a supported format") before the
+    # byte scan in `fingerprint` could call it a polyglot.
+    media = _inspect(kind, upload_path, config)
+    facts = fingerprint(upload_path)
+    _check_duplicate(contest, facts.sha256)
     category = contest.category_for(kind)
     if category is None:
-        raise Refused(_("지금은 이 부문의 응모를 받지 않습니다."), 403, "_form")
+        raise Refused(_("지금은 이 부문의 응모를 받지 않습니다."), 403)
     phash = perceptual_hash.phash_of(media.thumbnail.data)  # ~1 ms, so outside the write lock
     # The contest-wide comparison too: inside the lock only the entries committed since remain.
     earlier = flags.scan_near_duplicates(contest.id, phash)
@@ -86,30 +88,30 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
         assets = _store(upload_path, media)
     except StorageUnavailable:
         current_app.logger.exception("could not store an entry's files")
-        raise Refused(_UNAVAILABLE, 503, "_form") from None
+        raise Refused(_UNAVAILABLE, 503) from None
     try:
         begin_write()  # from here to the commit, this request is the only writer
         _check_window(contest, now)
-        _check_quota(contest, entrant, config["MAX_ENTRIES_PER_ENTRANT"])
+        _check_quota(contest, sent, config["MAX_ENTRIES_PER_ENTRANT"])
         _check_duplicate(contest, facts.sha256)
         entry = Entry(
             contest=contest,
             category=category,
             receipt=receipts.new_code(),
-            title=form.title.data,
-            description=form.description.data or "",
+            title=sent.title,
+            description=sent.description or "",
             created_at=now,
-            entrant_name=form.name.data,
-            email=entrant.email,
-            phone=entrant.phone,
-            under14=form.under14.data,
-            guardian_name=form.guardian_name.data if form.under14.data else None,
-            guardian_phone=form.guardian_phone.data if form.under14.data else None,
+            entrant_name=sent.name,
+            email=sent.email,
+            phone=sent.phone,
+            under14=sent.under14,
+            guardian_name=sent.guardian_name if sent.under14 else None,
+            guardian_phone=sent.guardian_phone if sent.under14 else None,
             consent_version=config["CONSENT_NOTICE_VERSION"],
             consented_at=now,
-            consent_publish=form.consent_publish.data,
-            guardian_consented_at=now if form.under14.data else None,
-            original_filename=_display_name(form.media.data.filename),
+            consent_publish=sent.consent_publish,
+            guardian_consented_at=now if sent.under14 else None,
+            original_filename=_display_name(sent.filename),
             file_size=facts.size,
             sha256=facts.sha256,
             phash=phash,
@@ -130,21 +132,6 @@ def accept(form: EntryForm, contest: Contest, now: datetime) -> Entry:
         raise
     remove_unless_committed([a.key for a in assets])
     return entry
-
-
-def start_background_work(entry: Entry) -> None:
-    """Queue what an entry still needs once its row has committed (a video's playback copy).
-
-    The entry is accepted by then: a queue that cannot be reached (Redis down) must not turn
-    that into an error page. The copy is recorded as failed instead, which `doctor` reports
-    and `doctor --repair` queues again.
-    """
-    if entry.playback_status == "pending":
-        try:
-            jobs.enqueue_playback(entry.id)
-        except Exception as error:  # noqa: BLE001 - whatever the queue's client raises
-            current_app.logger.exception("could not queue the playback copy of entry %s", entry.id)
-            playback.record_failure(entry.id, f"not queued: {type(error).__name__}: {error}")
 
 
 def withdraw(entry: Entry) -> None:
@@ -174,9 +161,9 @@ def entries_of(contest: Contest, phone: str, email: str) -> int:
 
 def _check_window(contest: Contest, now: datetime) -> None:
     if now < contest.opens_at:
-        raise Refused(_("아직 응모 기간이 아닙니다."), 403, "_form")
+        raise Refused(_("아직 응모 기간이 아닙니다."), 403)
     if now >= contest.closes_at:
-        raise Refused(_("응모 기간이 끝났습니다. 참여해 주셔서 감사합니다."), 403, "_form")
+        raise Refused(_("응모 기간이 끝났습니다. 참여해 주셔서 감사합니다."), 403)
 
 
 def _check_size(kind: str, size: int, config) -> None:
@@ -238,7 +225,7 @@ def _media_columns(media: Photo | Video) -> dict:
     }
 
 
-def _check_quota(contest: Contest, entrant: _Entrant, limit: int) -> None:
+def _check_quota(contest: Contest, entrant: Submission, limit: int) -> None:
     if entries_of(contest, entrant.phone, entrant.email) >= limit:
         raise Refused(
             _(
@@ -247,14 +234,13 @@ def _check_quota(contest: Contest, entrant: _Entrant, limit: int) -> None:
                 limit=limit,
             ),
             409,
-            "_form",
         )
 
 
 def _check_duplicate(contest: Contest, sha256: str) -> None:
     same = select(Entry.id).where(Entry.contest_id == contest.id, Entry.sha256 == sha256)
     if db.session.scalar(same) is not None:
-        raise Refused(_DUPLICATE, 409)
+        raise Refused(_DUPLICATE, 409, field="media")
 
 
 def _store(upload_path: Path, media: Photo | Video) -> list[Asset]:

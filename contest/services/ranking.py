@@ -1,4 +1,4 @@
-"""Results: per-entry aggregates, the ranking, judges' leniency, and closing a round.
+"""Results: per-entry aggregates, the ranking and judges' leniency (closing is in `rounds`).
 
 Every number here is computed over the round's *counted* scores: scores of entries the round
 holds (`rounds.entry_ids_in`, so rejected entries never count) by judges not recused from that

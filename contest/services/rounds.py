@@ -12,6 +12,7 @@ from sqlalchemy import Select, func, select
 
 from contest.core.extensions import db
 from contest.core.i18n import translatable
+from contest.core.refusal import Refusal
 from contest.models import Contest, Criterion, Entry, Round, RoundEntry, Score, User, utcnow
 from contest.services import ranking
 from contest.services.audit import audit
@@ -58,6 +59,14 @@ def total_of(round_: Round, values: dict[str, int]) -> float:
     return sum(c.weight * values[c.slug] for c in round_.criteria) / 100
 
 
+def default_criteria() -> list[Criterion]:
+    """New rows of the default criteria, for a round that scores and has none of its own."""
+    return [
+        Criterion(slug=slug, name=name, weight=weight, position=i)
+        for i, (slug, name, weight) in enumerate(DEFAULT_CRITERIA)
+    ]
+
+
 def seed_first_round(contest: Contest) -> Round | None:
     """Give a contest without rounds its first, open, scoring round with the default criteria."""
     if db.session.scalar(select(Round.id).where(Round.contest_id == contest.id)) is not None:
@@ -70,10 +79,7 @@ def seed_first_round(contest: Contest) -> Round | None:
         status="open",
         takes_all_entries=True,
         opened_at=utcnow(),
-        criteria=[
-            Criterion(slug=slug, name=name, weight=weight, position=i)
-            for i, (slug, name, weight) in enumerate(DEFAULT_CRITERIA)
-        ],
+        criteria=default_criteria(),
     )
     db.session.add(round_)
     db.session.flush()
@@ -88,13 +94,8 @@ SLUG_MAX = 30
 WEIGHT_TOTAL = 100
 
 
-class RoundError(ValueError):
-    """A refused change to a round, with a message for the admin and an HTTP status."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class RoundError(Refusal):
+    """A refused change to a round (409 unless the request itself was malformed)."""
 
 
 def entry_count(round_: Round) -> int:
@@ -230,10 +231,7 @@ def set_method(round_: Round, method: str, actor: User) -> None:
     )
     round_.method = method
     if method == "scoring" and not round_.criteria:
-        round_.criteria = [
-            Criterion(slug=slug, name=name, weight=weight, position=i)
-            for i, (slug, name, weight) in enumerate(DEFAULT_CRITERIA)
-        ]
+        round_.criteria = default_criteria()
     db.session.flush()
 
 
@@ -270,11 +268,11 @@ class ClosePreview:
         return hashlib.sha256(f"{self.round_id}|{self.threshold!r}|{ids}".encode()).hexdigest()
 
 
-class RoundNotOpen(ValueError):
+class RoundNotOpen(RoundError):
     """Only the open round can be closed."""
 
 
-class PreviewOutdated(ValueError):
+class PreviewOutdated(RoundError):
     """The scores changed between the preview and the commit: the admin must look again."""
 
 
@@ -317,12 +315,12 @@ def close_round(
     Returns the new round, or None after a scoring round. Flushes; the caller commits.
     """
     if round_.status != "open":
-        raise RoundNotOpen(f"{round_.name} is {round_.status}, not open")
+        raise RoundNotOpen(_("이 라운드는 이미 마감되었습니다."))
     if next_method not in NEXT_METHODS:
         raise ValueError(f"next_method must be one of {NEXT_METHODS}")
     preview = close_preview(round_, quorum, threshold)
     if expected_digest is not None and expected_digest != preview.digest:
-        raise PreviewOutdated("the scores changed since the preview")
+        raise PreviewOutdated(_("미리 보기 이후 점수가 바뀌었습니다. 결과를 다시 확인해 주세요."))
     round_.status = "closed"
     round_.closed_at = utcnow()
     db.session.flush()  # the old round stops being the open one before the next one opens
@@ -339,12 +337,7 @@ def close_round(
             status="open",
             takes_all_entries=False,
             opened_at=utcnow(),
-            criteria=[
-                Criterion(slug=slug, name=name, weight=weight, position=i)
-                for i, (slug, name, weight) in enumerate(DEFAULT_CRITERIA)
-            ]
-            if next_method == "scoring"
-            else [],
+            criteria=default_criteria() if next_method == "scoring" else [],
         )
         db.session.add(next_round)
         db.session.flush()

@@ -1,52 +1,77 @@
-"""Full-resolution views of photo entries for judges, made on first request and kept."""
+"""Judges zoom into photos at full resolution: a metadata-free copy, made once, judges only.
+
+The first judge to zoom into a photo is served a copy made on the spot; the copy is stored at
+once, and a job records it (`core.jobs`), so the judge's GET itself never writes a row.
+Later requests are served the recorded copy.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+from dataclasses import dataclass
 
-from contest.core.database import begin_write
 from contest.core.extensions import db
-from contest.core.file_transactions import remove_unless_committed
+from contest.core.file_transactions import delete_once_committed, remove_unless_committed
 from contest.media.photo import full_resolution
 from contest.models import Asset, Entry
 from contest.storage import get_storage
 
+ROLE = "full"
 
-def full_asset(entry: Entry) -> Asset | None:
-    """The entry's full-resolution derivative, made now if it does not exist yet (commits).
 
-    None for videos, and for an entry whose original is missing. The decode happens outside
-    any transaction; two judges asking at once both decode, and the second one's copy is
-    dropped by the (entry, role) unique constraint.
-    """
-    existing = entry.asset("full")
-    if existing is not None or entry.is_video:
-        return existing
+@dataclass(frozen=True)
+class ZoomCopy:
+    """A full-resolution copy just made and stored, not yet recorded."""
+
+    entry_id: int
+    key: str
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+
+
+def recorded_copy(entry: Entry) -> Asset | None:
+    """The entry's recorded full-resolution copy, if it has one."""
+    return entry.asset(ROLE)
+
+
+def original_to_zoom(entry: Entry) -> str | None:
+    """The stored key a zoom copy is made from: None for a video or a missing original."""
     original = entry.asset("original")
-    storage = get_storage()
-    if original is None or not storage.exists(original.key):
+    if entry.is_video or original is None or not get_storage().exists(original.key):
         return None
-    entry_id = entry.id
-    db.session.rollback()  # no transaction stays open through the decode
-    with storage.local_copy(original.key) as path:
+    return original.key
+
+
+def make_copy(entry_id: int, original_key: str) -> ZoomCopy:
+    """Decode the original, store the upright metadata-free copy (no database work).
+
+    The caller ends its transaction first: none should stay open through a full-size decode.
+    """
+    storage = get_storage()
+    with storage.local_copy(original_key) as path:
         derivative = full_resolution(path)
     key = storage.new_key("derived", derivative.extension)
     storage.put(derivative.data, key)
-    begin_write()
-    asset = Asset(
-        entry_id=entry_id,
-        role="full",
-        key=key,
-        content_type=derivative.content_type,
-        size=len(derivative.data),
-        width=derivative.width,
-        height=derivative.height,
+    return ZoomCopy(
+        entry_id, key, derivative.data, derivative.content_type, derivative.width, derivative.height
     )
-    db.session.add(asset)
+
+
+def record_copy(
+    entry_id: int, key: str, content_type: str, size: int, width: int, height: int
+) -> None:
+    """Record a stored copy as the entry's (the caller commits).
+
+    Two judges zooming at once both make one: the first recorded stays, the other's file is
+    deleted, as is the file of an entry withdrawn meanwhile.
+    """
+    entry = db.session.get(Entry, entry_id)
+    if entry is None or entry.asset(ROLE) is not None:
+        delete_once_committed([key])
+        return
+    entry.assets.append(
+        Asset(role=ROLE, key=key, content_type=content_type, size=size, width=width, height=height)
+    )
     remove_unless_committed([key])
-    try:
-        db.session.commit()
-    except IntegrityError:  # another request made it first: use theirs
-        db.session.rollback()
-        return db.session.get(Entry, entry_id).asset("full")
-    return asset
+    db.session.flush()

@@ -1,7 +1,7 @@
 """What every storage backend shares: key rules, and the local folder for uploads in flight.
 
 Uploads spool to a temporary folder on the app server's own disk whatever the backend (see
-`contest.uploads`), so `doctor` finds a crashed upload's leftovers there and the media checks
+`contest.core.uploads`), so `doctor` finds a crashed upload's leftovers there and the media checks
 read a real file; only finished files go to the backend.
 """
 

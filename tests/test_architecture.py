@@ -1,0 +1,41 @@
+"""The layers stay apart: the domain and the media and storage code never load the web layer."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import contest.services
+
+PROJECT = Path(__file__).resolve().parent.parent
+SERVICES = sorted(
+    f"contest.services.{m.name}" for m in pkgutil.iter_modules(contest.services.__path__)
+)
+WEB_LAYER = (
+    "flask_wtf",
+    "wtforms",
+    "contest.public",
+    "contest.auth",
+    "contest.judge",
+    "contest.admin",
+)
+
+
+def test_services_media_and_storage_load_no_forms_and_no_blueprints():
+    """Imported in a fresh interpreter, none of them pulls in a form library or a view module."""
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {['contest.media', 'contest.storage', *SERVICES]!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    loaded = json.loads(done.stdout)
+    assert "contest.services.entries" in loaded  # the check ran over the real modules
+    leaked = [m for m in loaded if m.startswith(WEB_LAYER)]
+    assert leaked == []
