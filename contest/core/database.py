@@ -82,9 +82,9 @@ def begin_write() -> None:
     belongs to whoever started it, and committing it would end its file clean-ups too.
     """
     session = db.session()
+    if _has_work(session):
+        raise RuntimeError("begin_write() would end work it did not start (rows or files)")
     if session.in_transaction():
-        if _has_work(session):
-            raise RuntimeError("begin_write() would end a transaction that has written")
         session.rollback()
     connection = db.session.connection(execution_options={_IMMEDIATE: True})
     if connection.dialect.name == "postgresql":

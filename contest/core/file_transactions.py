@@ -23,12 +23,21 @@ _ON_COMMIT = f"{PENDING_FILES_PREFIX}delete_once_committed"
 
 def remove_unless_committed(keys: list[str]) -> None:
     """Remove these stored files if the current transaction ends without committing."""
-    db.session.info.setdefault(_ON_ROLLBACK, []).extend((get_storage(), k) for k in keys)
+    _pending(_ON_ROLLBACK).extend((get_storage(), k) for k in keys)
 
 
 def delete_once_committed(keys: list[str]) -> None:
     """Delete these stored files once the current transaction has committed, not before."""
-    db.session.info.setdefault(_ON_COMMIT, []).extend((get_storage(), k) for k in keys)
+    _pending(_ON_COMMIT).extend((get_storage(), k) for k in keys)
+
+
+def _pending(kind: str) -> list[tuple[Storage, str]]:
+    session = db.session()
+    if not session.in_transaction():
+        # The files belong to a transaction: start one, so its end (commit or rollback)
+        # settles them, rather than whichever transaction happens to come next.
+        session.begin()
+    return session.info.setdefault(kind, [])
 
 
 def _delete(pending: list[tuple[Storage, str]]) -> None:

@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from PIL import Image
 
-from contest.core.formatting import duration_text
+from contest.core.formatting import duration_text, file_size
 from contest.media import Rejected
 from contest.media.isobmff import top_level_boxes
 from contest.media.photo import Derivative, make_derivatives
@@ -106,7 +106,7 @@ def inspect_video(
         if size == 0:
             raise Rejected(EMPTY_MESSAGE, 400)
         if size > max_bytes:
-            message = _l("영상 파일이 너무 큽니다 (최대 %(limit)s).", limit=_megabytes(max_bytes))
+            message = _l("영상 파일이 너무 큽니다 (최대 %(limit)s).", limit=file_size(max_bytes))
             raise Rejected(message, 413)
         container = _container_kind(f, size)
     facts, rgb = _run_probe(path, min_seconds, max_seconds, timeout)
@@ -370,11 +370,6 @@ def _codec_name(codec: str) -> str:
 def _duration(seconds: float) -> LazyString:
     """3분 20초 / 3 min 20 s, written when the message is shown, in the visitor's language."""
     return LazyString(duration_text, seconds)
-
-
-def _megabytes(size: int) -> str:
-    """500 MB."""
-    return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
 
 
 def _captured_at(value: object) -> datetime | None:

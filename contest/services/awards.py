@@ -27,8 +27,9 @@ from contest.core.extensions import db
 from contest.core.i18n import translatable, translate_name
 from contest.core.refusal import Refusal
 from contest.models import Award, Category, Contest, Entry, User, utcnow
-from contest.services import ranking, receipts
+from contest.services import ranking
 from contest.services.audit import audit
+from contest.services.entries import find_by_receipt
 
 # The default tier names of config.AWARD_TIERS, listed here so the catalogue has them: pages show
 # a tier's name through `translate_name`. (Settings are plain data and import nothing.)
@@ -326,10 +327,7 @@ def _required(reason: str) -> str:
 
 def _eligible_entry(category: Category, typed_receipt: str) -> Entry:
     """The entry with this receipt code, if it may win in this category."""
-    code = receipts.clean(typed_receipt)
-    entry = None
-    if receipts.is_well_formed(code):
-        entry = db.session.scalar(select(Entry).where(Entry.receipt == code))
+    entry = find_by_receipt(typed_receipt)
     if entry is None or entry.contest_id != category.contest_id:
         raise AwardError(_l("그 접수번호의 응모작이 없습니다."), 400)
     if entry.category_id != category.id:

@@ -28,7 +28,7 @@ from contest.models import (
     Score,
     User,
 )
-from contest.services import rounds
+from contest.services import receipts, rounds
 
 # Two floats closer than this are equal: a mean of the same scores summed in another order
 # differs in the last bits, and such a difference must not decide a rank.
@@ -55,8 +55,7 @@ class Standing:
     @property
     def receipt_display(self) -> str:
         """The receipt code in groups, as entrants see it: ABCD-EFGH-JKLMN."""
-        code = self.receipt
-        return f"{code[:4]}-{code[4:8]}-{code[8:]}"
+        return receipts.grouped(self.receipt)
 
 
 @dataclass(frozen=True)
