@@ -31,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from contest import admin, cli, storage
     from contest.auth import views as auth
     from contest.core import (
+        arguments,
         database,
         errors,
         file_transactions,
@@ -50,6 +51,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"))
     security.csrf.init_app(app)
     security.init_app(app)
+    arguments.init_app(app)
     database.init_app(app)
     queue_counts.init_app(app)
     storage.init_app(app)

@@ -21,6 +21,9 @@ VIDEO_MIN_SECONDS = 1
 VIDEO_PROBE_TIMEOUT = 30
 # A 3-minute 4K clip takes minutes to transcode on two cores; past this the job gives up.
 VIDEO_TRANSCODE_TIMEOUT = 30 * 60
+# The admin dashboard warns when the disk holding the uploads has less free space than this:
+# ten of the largest videos, and room for the spooled uploads in flight.
+DISK_FREE_WARNING_BYTES = 5 * 1024**3
 
 # Background jobs (huey). None: a SQLite queue in the instance folder; "redis://..." for a
 # Redis queue shared by several machines. HUEY_IMMEDIATE None means "immediate when TESTING",

@@ -14,6 +14,7 @@ from wtforms import DateField, StringField
 from wtforms.validators import Length, Optional, ValidationError
 
 from contest.admin import bp
+from contest.core.arguments import page_arg
 from contest.core.extensions import db
 from contest.core.fields import strip_whitespace
 from contest.core.formatting import SEOUL
@@ -63,7 +64,7 @@ def show_audit():
     form = AuditFilterForm(formdata=request.args)
     if not form.validate():
         return _render(form, None, {}), 400
-    page = db.paginate(audit_query(form), per_page=PER_PAGE, max_per_page=PER_PAGE)
+    page = db.paginate(audit_query(form), page=page_arg(), per_page=PER_PAGE, max_per_page=PER_PAGE)
     return _render(form, page, _users_of(page.items))
 
 

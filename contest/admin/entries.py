@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from contest.admin import bp
+from contest.core.arguments import page_arg
 from contest.core.database import write_transaction
 from contest.core.errors import show_on_form
 from contest.core.extensions import db
@@ -112,7 +113,10 @@ def list_entries():
         q=form.q.data or "",
     )
     page = db.paginate(
-        moderation.entries_query(contest, wanted), per_page=PER_PAGE, max_per_page=PER_PAGE
+        moderation.entries_query(contest, wanted),
+        page=page_arg(),
+        per_page=PER_PAGE,
+        max_per_page=PER_PAGE,
     )
     flags = moderation.open_flags_by_entry([entry.id for entry in page.items])
     return _render_list(form, page, flags)

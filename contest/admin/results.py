@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
 from contest.admin import bp
+from contest.core.arguments import id_arg, page_arg
 from contest.core.database import write_transaction
 from contest.core.errors import show_on_form
 from contest.core.extensions import db
@@ -75,8 +76,8 @@ def show_leaderboard():
     """
     contest, round_ = _load_round()
     quorum = current_app.config["QUORUM"]
-    category_id = request.args.get("category", type=int)
-    page = max(request.args.get("page", 1, type=int), 1)
+    category_id = id_arg("category")
+    page = page_arg()
     pages = []
     if round_ is not None:
         pages = ranking.leaderboard_pages(
@@ -174,7 +175,7 @@ def _render_close(round_: Round, form: CloseRoundForm, threshold: float, status:
 def _load_round() -> tuple[Contest, Round | None]:
     """The contest, and the round asked for by ?round=<id> (404 if it is not one of its own)."""
     contest = current_contest()
-    round_id = request.args.get("round", type=int)
+    round_id = id_arg("round")
     if "round" in request.args and round_id is None:
         abort(404)
     round_ = ranking.results_round(contest, round_id)

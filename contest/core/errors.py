@@ -7,6 +7,8 @@ error page, or JSON `{"errors": {field: [message]}}`, with the refusal's status.
 
 from __future__ import annotations
 
+import errno
+
 from flask import Flask, current_app, jsonify, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -27,7 +29,13 @@ _MESSAGES = {
     429: _l("요청이 너무 많습니다. 잠시 뒤에 다시 시도해 주세요."),
     500: _l("서버에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요. 응모하신 작품은 안전합니다."),
     503: _l("파일 저장소에 잠시 연결할 수 없습니다. 잠시 뒤에 다시 시도해 주세요."),
+    507: _l(
+        "서버의 저장 공간이 부족해 파일을 받지 못했습니다."
+        " 응모가 접수되지 않았으니 잠시 뒤에 다시 보내 주세요."
+    ),
 }
+# A full disk (or quota): what was being received is lost, and the visitor must be told so.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 _CSRF = _l(
     "페이지를 연 지 오래되었거나 보안 확인에 실패했습니다."
     " 페이지를 새로 고친 뒤 다시 제출해 주세요."
@@ -84,6 +92,15 @@ def handle_storage_unavailable(error: StorageUnavailable):
     return _answer(503, _MESSAGES[503])
 
 
+def handle_os_error(error: OSError):
+    """A full disk while receiving or storing an upload: 507, "not received", never "safe"."""
+    if error.errno not in _DISK_FULL:
+        return handle_unexpected(error)
+    db.session.rollback()
+    current_app.logger.error("disk full, a request was refused: %s", error)
+    return _answer(507, _MESSAGES[507], "media")
+
+
 def handle_unexpected(error: Exception):
     """A bug: undo the request's database work and apologise instead of showing a trace."""
     if current_app.testing:
@@ -98,5 +115,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(Refusal, handle_refusal)
+    app.register_error_handler(OSError, handle_os_error)
     app.register_error_handler(StorageUnavailable, handle_storage_unavailable)
     app.register_error_handler(Exception, handle_unexpected)

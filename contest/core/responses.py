@@ -18,6 +18,8 @@ def safe_next(target: str | None) -> str | None:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
-    if "\\" in target:
+    if "\\" in target or not target.isprintable():
+        # A backslash is a host separator to some browsers; a CR or LF would end the
+        # Location header (Werkzeug refuses it with a 500).
         return None
     return target

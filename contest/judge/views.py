@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from contest.auth.guards import require_role
 from contest.core import jobs
+from contest.core.arguments import page_arg
 from contest.core.database import write_transaction
 from contest.core.extensions import db
 from contest.core.responses import wants_json
@@ -48,7 +49,7 @@ def show_dashboard():
     round_ = active_round(current_contest())
     if round_ is None:
         return render_template("judge/dashboard.html", round=None, message=str(NO_ROUND))
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     categories = judging.progress(round_, g.user.id)
     scored = judging.scored_entries(
         round_, g.user.id, limit=SCORED_PER_PAGE, offset=(page - 1) * SCORED_PER_PAGE

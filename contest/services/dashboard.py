@@ -30,6 +30,12 @@ class DiskUse:
     stored_bytes: int
     free_bytes: int
     total_bytes: int
+    warning_below: int  # free bytes under which the organisers are warned
+
+    @property
+    def is_low(self) -> bool:
+        """Whether free space is under the warning threshold (uploads may soon be refused)."""
+        return self.free_bytes < self.warning_below
 
     @property
     def percent_used(self) -> int:
@@ -74,10 +80,19 @@ def submissions_per_hour(contest: Contest) -> list[list[HourCount]]:
 
 
 def disk_use() -> DiskUse:
-    """The bytes of every stored file (from the database) and the upload disk's free space."""
+    """The bytes of every stored file (from the database) and the upload disk's free space.
+
+    The upload folder's disk is the one that matters even with S3: uploads spool there first.
+    """
+    config = current_app.config
     stored = db.session.scalar(select(func.coalesce(func.sum(Asset.size), 0)))
-    usage = shutil.disk_usage(current_app.config["UPLOAD_FOLDER"])
-    return DiskUse(stored_bytes=stored, free_bytes=usage.free, total_bytes=usage.total)
+    usage = shutil.disk_usage(config["UPLOAD_FOLDER"])
+    return DiskUse(
+        stored_bytes=stored,
+        free_bytes=usage.free,
+        total_bytes=usage.total,
+        warning_below=config["DISK_FREE_WARNING_BYTES"],
+    )
 
 
 def busiest(days: list[list[HourCount]]) -> int:
