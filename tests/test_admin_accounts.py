@@ -162,6 +162,32 @@ def test_a_disabled_judge_is_signed_out_at_once(app, client, admin, make_user):
     assert judge_client.get("/judge").status_code == 303
 
 
+def test_a_disabled_then_re_enabled_judges_old_cookie_stays_dead(app, client, admin, make_user):
+    uid = make_user("judge-back")
+    judge_client = app.test_client()
+    judge_client.post("/login", data={"username": "judge-back", "password": PASSWORD})
+    saved = judge_client.get_cookie("session").value
+    assert judge_client.get("/judge").status_code == 200
+    client.post(f"/admin/judges/{uid}/disable")
+    client.post(f"/admin/judges/{uid}/enable")
+    assert judge_client.get("/judge").status_code == 303
+    copy = app.test_client()
+    copy.set_cookie("session", saved)
+    assert copy.get("/judge").status_code == 303
+    assert _can_log_in(app, "judge-back", PASSWORD) == 303  # a fresh sign-in works
+
+
+def test_an_admin_reset_ends_the_judges_sessions(app, client, admin, make_user):
+    uid = make_user("judge-lost-laptop")
+    laptop = app.test_client()
+    laptop.post("/login", data={"username": "judge-lost-laptop", "password": PASSWORD})
+    assert laptop.get("/judge").status_code == 200
+    client.post(
+        f"/admin/judges/{uid}/password", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
+    assert laptop.get("/judge").status_code == 303
+
+
 def test_an_admin_cannot_disable_themself(app, client, admin):
     response = client.post(f"/admin/judges/{admin}/disable")
     assert response.status_code == 409

@@ -163,3 +163,60 @@ def test_resetting_a_password_signs_out_sessions_opened_with_the_old_one(
     assert client.get("/judge").status_code == 303  # back to the login page
     client.post("/login", data={"username": "judge-reset", "password": "a brand new password"})
     assert client.get("/judge").status_code == 200
+
+
+def _from(app, address: str):
+    """A test client whose requests come from this address."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def _sign_in(client, username: str, password: str) -> int:
+    return client.post("/login", data={"username": username, "password": password}).status_code
+
+
+def _saved_cookie(client) -> str:
+    return client.get_cookie("session").value
+
+
+def _with_cookie(app, cookie: str):
+    """Another browser holding a copy of a saved session cookie."""
+    copy = app.test_client()
+    copy.set_cookie("session", cookie)
+    return copy
+
+
+def test_a_saved_cookie_no_longer_opens_the_judge_pages_after_logout(app, client, make_user, login):
+    make_user("judge-out")
+    login("judge-out")
+    saved = _saved_cookie(client)
+    assert _with_cookie(app, saved).get("/judge").status_code == 200
+    assert client.post("/logout").status_code == 303
+    assert _with_cookie(app, saved).get("/judge").status_code == 303
+    assert client.get("/judge").status_code == 303
+
+
+def test_logout_ends_the_sessions_on_every_device(app, client, make_user, login):
+    """A judge on a laptop and a tablet who signs out on one is signed out on both: a
+    session left open on a venue machine ends when its owner signs out anywhere."""
+    make_user("judge-two")
+    login("judge-two")
+    tablet = app.test_client()
+    assert _sign_in(tablet, "judge-two", PASSWORD) == 303
+    client.post("/logout")
+    assert tablet.get("/judge").status_code == 303
+    assert _sign_in(tablet, "judge-two", PASSWORD) == 303  # signing in again works
+    assert tablet.get("/judge").status_code == 200
+
+
+def test_a_password_reset_ends_every_copy_of_the_old_sessions(app, client, make_user, login):
+    user_id = make_user("judge-copy")
+    login("judge-copy")
+    saved = _saved_cookie(client)
+    with app.app_context():
+        accounts.set_password(db.session.get(User, user_id), "a brand new password")
+        db.session.commit()
+    assert _with_cookie(app, saved).get("/judge").status_code == 303
+    assert _sign_in(client, "judge-copy", "a brand new password") == 303
+    assert _with_cookie(app, saved).get("/judge").status_code == 303

@@ -55,16 +55,37 @@ def create_user(username: str, role: str, password: str, actor: User | None = No
 
 
 def set_password(user: User, password: str, actor: User | None = None) -> None:
-    """Replace a user's password (the caller commits)."""
+    """Replace a user's password, ending every session opened with the old one (the caller
+    commits)."""
     _check_password(password)
     user.password_hash = _hash(password)
+    end_sessions(user)
     audit(actor, "reset-password", f"user:{user.id}", None, None)
 
 
 def set_active(user: User, active: bool, actor: User | None = None) -> None:
-    """Disable or re-enable an account (the caller commits)."""
+    """Disable or re-enable an account (the caller commits).
+
+    Disabling ends the user's sessions for good: re-enabling later does not revive them.
+    """
     audit(actor, "set-active", f"user:{user.id}", {"active": user.active}, {"active": active})
     user.active = active
+    if not active:
+        end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the user, on every device and every copy of its cookie (the
+    caller commits). Sessions carry the version they were opened at; see `session_is_current`.
+    """
+    user.session_version = User.session_version + 1  # counted in SQL: no lost update
+    db.session.flush()
+
+
+def session_is_current(user: User | None, version: object) -> bool:
+    """Whether a session opened at `version` still stands: the user is active and has not
+    signed out, been disabled or been given a new password since."""
+    return user is not None and user.active and version == user.session_version
 
 
 def generate_password() -> str:
