@@ -54,14 +54,16 @@ def login():
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400
     try:
-        user = accounts.authenticate(form.username.data, form.password.data, _address())
+        attempt = accounts.check_sign_in(form.username.data, form.password.data, _address())
+        with write_transaction():
+            user = accounts.record_sign_in(attempt)
+        if user is None and attempt.address_throttled:
+            raise accounts.Throttled()
     except accounts.Throttled as why:
-        db.session.commit()  # keep the expired failures' clean-up
         if wants_json():
             return jsonify(errors={"_form": [str(why)]}), why.status
         show_on_form(form, why)
         return render_template("auth/login.html", form=form), why.status
-    db.session.commit()
     if user is None:
         form.form_errors.append(_("아이디나 비밀번호가 맞지 않습니다."))
         return render_template("auth/login.html", form=form), 401
