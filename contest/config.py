@@ -68,9 +68,15 @@ MEDIA_CACHE_SECONDS = 365 * 24 * 3600
 
 # Staff accounts. scrypt at OWASP's cost (N = 2^16, r = 8, p = 1); Werkzeug's default is 2^15.
 PASSWORD_HASH_METHOD = "scrypt:65536:8:1"
-# Failed logins allowed per account, and per address, within the window before answering 429.
+# Failed logins allowed within the window before answering 429: per account from one address,
+# and per address for names that are not accounts (a right password from that address still
+# signs in: the venue's judges share a few public addresses).
 LOGIN_MAX_FAILURES = 5
 LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+# The ceiling for one account from every address together within the window: at it the account
+# answers 429 everywhere until the window passes or an admin sets a new password, and the
+# admins are told (an audit entry, a warning on their dashboard).
+LOGIN_ACCOUNT_MAX_FAILURES = 50
 
 # Judging: how many judges should see each entry.
 QUORUM = 3

@@ -242,6 +242,9 @@ class User(db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Kept in the signed session cookie at sign-in; raising it (sign-out, disabling, a new
+    # password) ends every session of the user, copies of the cookie included.
+    session_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
     __table_args__ = (CheckConstraint("role IN ('judge', 'admin')", name="role"),)
 

@@ -162,6 +162,77 @@ def test_a_disabled_judge_is_signed_out_at_once(app, client, admin, make_user):
     assert judge_client.get("/judge").status_code == 303
 
 
+def test_a_disabled_then_re_enabled_judges_old_cookie_stays_dead(app, client, admin, make_user):
+    uid = make_user("judge-back")
+    judge_client = app.test_client()
+    judge_client.post("/login", data={"username": "judge-back", "password": PASSWORD})
+    saved = judge_client.get_cookie("session").value
+    assert judge_client.get("/judge").status_code == 200
+    client.post(f"/admin/judges/{uid}/disable")
+    client.post(f"/admin/judges/{uid}/enable")
+    assert judge_client.get("/judge").status_code == 303
+    copy = app.test_client()
+    copy.set_cookie("session", saved)
+    assert copy.get("/judge").status_code == 303
+    assert _can_log_in(app, "judge-back", PASSWORD) == 303  # a fresh sign-in works
+
+
+def test_an_admin_reset_ends_the_judges_sessions(app, client, admin, make_user):
+    uid = make_user("judge-lost-laptop")
+    laptop = app.test_client()
+    laptop.post("/login", data={"username": "judge-lost-laptop", "password": PASSWORD})
+    assert laptop.get("/judge").status_code == 200
+    client.post(
+        f"/admin/judges/{uid}/password", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
+    assert laptop.get("/judge").status_code == 303
+
+
+def _guess_from(app, address: str, username: str, password: str = "wrong guess") -> int:
+    guesser = app.test_client()
+    guesser.environ_base["REMOTE_ADDR"] = address
+    return guesser.post("/login", data={"username": username, "password": password}).status_code
+
+
+def test_the_per_account_ceiling_locks_the_account_and_alerts_the_admins(
+    app, client, admin, make_user
+):
+    """Guessing from many addresses, each under its own limit, still meets the account's
+    ceiling: the account waits out the window everywhere, once in the audit log and on the
+    dashboard, until an admin gives it a new password."""
+    app.config["LOGIN_ACCOUNT_MAX_FAILURES"] = 12
+    uid = make_user("judge-target")
+    assert "로그인 실패가 많은 계정" not in client.get("/admin").get_data(as_text=True)
+    for n in range(12):
+        assert _guess_from(app, f"198.51.100.{n // 3}", "judge-target") == 401
+    assert _guess_from(app, "192.0.2.1", "judge-target", PASSWORD) == 429
+    assert _guess_from(app, "192.0.2.2", "judge-target") == 429
+    alerts = _audits(app, "login-ceiling")
+    assert [(a.user_id, a.target, a.new) for a in alerts] == [
+        (None, f"user:{uid}", {"username": "judge-target", "failures": 12, "addresses": 4})
+    ]
+    page = client.get("/admin").get_data(as_text=True)
+    warning = page[page.index('id="sign-in-alerts"') :]
+    assert "로그인 실패가 많은 계정" in warning and "judge-target" in warning
+    assert "실패 12번, 주소 4곳" in warning and "지금 잠김" in warning
+    assert other_accounts_unaffected(app)
+
+    client.post(
+        f"/admin/judges/{uid}/password", data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
+    assert _guess_from(app, "192.0.2.1", "judge-target", NEW_PASSWORD) == 303
+    page = client.get("/admin").get_data(as_text=True)
+    assert "judge-target" in page and "지금 잠김" not in page and "잠금 풀림" in page
+
+
+def other_accounts_unaffected(app) -> bool:
+    """Another judge signs in from the same addresses while one account is locked."""
+    with app.app_context():
+        accounts.create_user("judge-bystander", "judge", PASSWORD)
+        db.session.commit()
+    return _guess_from(app, "198.51.100.0", "judge-bystander", PASSWORD) == 303
+
+
 def test_an_admin_cannot_disable_themself(app, client, admin):
     response = client.post(f"/admin/judges/{admin}/disable")
     assert response.status_code == 409

@@ -60,28 +60,70 @@ def test_wrong_password_is_refused_kindly(client, make_user):
     assert client.get("/judge").status_code == 303  # still signed out
 
 
-def test_five_failures_per_account_throttle_even_the_right_password(app, make_user):
+def _from(app, address: str):
+    """A test client whose requests come from this address."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def _sign_in(client, username: str, password: str) -> int:
+    return client.post("/login", data={"username": username, "password": password}).status_code
+
+
+def test_five_guesses_from_one_address_throttle_that_account_there_even_the_right_password(
+    app, make_user
+):
     make_user("judge-d")
-    for n in range(5):
-        other = app.test_client()
-        other.environ_base["REMOTE_ADDR"] = f"10.0.0.{n}"
-        assert (
-            other.post("/login", data={"username": "judge-d", "password": "nope"}).status_code
-            == 401
-        )
-    late = app.test_client()
-    late.environ_base["REMOTE_ADDR"] = "10.0.1.1"
-    response = late.post("/login", data={"username": "judge-d", "password": PASSWORD})
+    attacker = _from(app, "10.0.0.1")
+    for _ in range(5):
+        assert _sign_in(attacker, "judge-d", "nope") == 401
+    response = attacker.post("/login", data={"username": "judge-d", "password": PASSWORD})
     assert response.status_code == 429
     assert "15분 뒤에 다시" in response.get_data(as_text=True)
 
 
-def test_five_failures_per_address_throttle_other_accounts(client, make_user):
+def test_guesses_for_a_judge_from_one_address_do_not_lock_them_out_from_another(app, make_user):
+    make_user("judge-d2")
+    attacker = _from(app, "10.0.0.1")
+    for _ in range(7):
+        assert _sign_in(attacker, "judge-d2", "nope") in (401, 429)
+    assert _sign_in(attacker, "judge-d2", "nope") == 429  # the attacker is being throttled
+    judge = _from(app, "10.0.0.2")
+    assert _sign_in(judge, "judge-d2", PASSWORD) == 303
+    assert judge.get("/judge").status_code == 200
+    assert _sign_in(attacker, "judge-d2", PASSWORD) == 429  # still throttled there
+
+
+def test_made_up_names_from_an_address_do_not_stop_a_real_judge_behind_it(app, make_user):
+    """The venue's judges share a few public addresses (NAT)."""
     make_user("judge-e")
+    venue = _from(app, "203.0.113.7")
     for n in range(5):
-        client.post("/login", data={"username": f"guess-{n}", "password": "nope"})
-    response = client.post("/login", data={"username": "judge-e", "password": PASSWORD})
-    assert response.status_code == 429
+        assert _sign_in(venue, f"guess-{n}", "nope") == 401
+    # The address is throttled for names that are not accounts...
+    assert _sign_in(venue, "guess-9", "nope") == 429
+    # ...and a wrong password for a real account from there looks just the same (no hint
+    # which names exist), while the right one still signs the judge in.
+    assert _sign_in(venue, "judge-e", "wrong password") == 429
+    judge = _from(app, "203.0.113.7")
+    assert _sign_in(judge, "judge-e", PASSWORD) == 303
+    assert judge.get("/judge").status_code == 200
+
+
+def test_unknown_names_still_cost_a_password_check(app, monkeypatch):
+    """A made-up name is checked against a dummy hash, so it takes as long as a real one."""
+    from contest.services import accounts as service
+
+    checked = []
+    real = service.check_password_hash
+    monkeypatch.setattr(
+        service, "check_password_hash", lambda h, p: checked.append(h) or real(h, p)
+    )
+    client = _from(app, "10.0.0.3")
+    for n in range(6):
+        _sign_in(client, f"nobody-{n}", "nope")
+    assert checked == [service._DUMMY_HASH] * 6
 
 
 def test_disabled_accounts_cannot_sign_in_and_are_signed_out(app, client, make_user, login):
@@ -163,3 +205,49 @@ def test_resetting_a_password_signs_out_sessions_opened_with_the_old_one(
     assert client.get("/judge").status_code == 303  # back to the login page
     client.post("/login", data={"username": "judge-reset", "password": "a brand new password"})
     assert client.get("/judge").status_code == 200
+
+
+def _saved_cookie(client) -> str:
+    return client.get_cookie("session").value
+
+
+def _with_cookie(app, cookie: str):
+    """Another browser holding a copy of a saved session cookie."""
+    copy = app.test_client()
+    copy.set_cookie("session", cookie)
+    return copy
+
+
+def test_a_saved_cookie_no_longer_opens_the_judge_pages_after_logout(app, client, make_user, login):
+    make_user("judge-out")
+    login("judge-out")
+    saved = _saved_cookie(client)
+    assert _with_cookie(app, saved).get("/judge").status_code == 200
+    assert client.post("/logout").status_code == 303
+    assert _with_cookie(app, saved).get("/judge").status_code == 303
+    assert client.get("/judge").status_code == 303
+
+
+def test_logout_ends_the_sessions_on_every_device(app, client, make_user, login):
+    """A judge on a laptop and a tablet who signs out on one is signed out on both: a
+    session left open on a venue machine ends when its owner signs out anywhere."""
+    make_user("judge-two")
+    login("judge-two")
+    tablet = app.test_client()
+    assert _sign_in(tablet, "judge-two", PASSWORD) == 303
+    client.post("/logout")
+    assert tablet.get("/judge").status_code == 303
+    assert _sign_in(tablet, "judge-two", PASSWORD) == 303  # signing in again works
+    assert tablet.get("/judge").status_code == 200
+
+
+def test_a_password_reset_ends_every_copy_of_the_old_sessions(app, client, make_user, login):
+    user_id = make_user("judge-copy")
+    login("judge-copy")
+    saved = _saved_cookie(client)
+    with app.app_context():
+        accounts.set_password(db.session.get(User, user_id), "a brand new password")
+        db.session.commit()
+    assert _with_cookie(app, saved).get("/judge").status_code == 303
+    assert _sign_in(client, "judge-copy", "a brand new password") == 303
+    assert _with_cookie(app, saved).get("/judge").status_code == 303

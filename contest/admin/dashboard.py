@@ -11,7 +11,8 @@ from contest.services.contests import current_contest
 
 @bp.get("")
 def show_dashboard():
-    """The contest at a glance: entries, submissions per hour, judging progress, disk use."""
+    """The contest at a glance: entries, submissions per hour, judging progress, disk use, and
+    accounts someone is guessing the passwords of."""
     contest = current_contest()
     round_ = rounds.active_round(contest)
     progress = judges = None
@@ -29,4 +30,5 @@ def show_dashboard():
         hours=hours,
         busiest=dashboard.busiest(hours),
         disk=dashboard.disk_use(),
+        sign_in_alerts=dashboard.sign_in_alerts(),
     )

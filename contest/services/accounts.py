@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, distinct, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from contest.core.extensions import db
 from contest.core.refusal import Refusal
-from contest.models import LoginFailure, User, utcnow
+from contest.models import AuditLog, LoginFailure, User, utcnow
 from contest.services.audit import audit
 
 ROLES = ("judge", "admin")
 # No look-alikes (0/o, 1/l/i), so a judge can copy it from a note: 16 of 31 symbols, ~79 bits.
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+# The audit action telling the admins an account met the ceiling (LOGIN_ACCOUNT_MAX_FAILURES).
+CEILING_ACTION = "login-ceiling"
 # Checked against when the username is unknown, so a wrong name takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash(secrets.token_hex(8), method="scrypt:65536:8:1")
 
@@ -29,7 +32,11 @@ class Throttled(Refusal):
     status = 429
 
     def __init__(self):
-        super().__init__(_l("로그인에 여러 번 실패했습니다. 15분 뒤에 다시 시도해 주세요."))
+        minutes = max(1, round(current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"] / 60))
+        message = _l(
+            "로그인에 여러 번 실패했습니다. %(minutes)s분 뒤에 다시 시도해 주세요.", minutes=minutes
+        )
+        super().__init__(message)
 
 
 class AccountError(Refusal):
@@ -55,16 +62,39 @@ def create_user(username: str, role: str, password: str, actor: User | None = No
 
 
 def set_password(user: User, password: str, actor: User | None = None) -> None:
-    """Replace a user's password (the caller commits)."""
+    """Replace a user's password, ending every session opened with the old one and lifting
+    a sign-in lock on the account (the caller commits)."""
     _check_password(password)
     user.password_hash = _hash(password)
+    end_sessions(user)
+    # Guesses at the old password mean nothing now: a new password lifts a sign-in lock.
+    db.session.execute(delete(LoginFailure).where(LoginFailure.username == user.username))
     audit(actor, "reset-password", f"user:{user.id}", None, None)
 
 
 def set_active(user: User, active: bool, actor: User | None = None) -> None:
-    """Disable or re-enable an account (the caller commits)."""
+    """Disable or re-enable an account (the caller commits).
+
+    Disabling ends the user's sessions for good: re-enabling later does not revive them.
+    """
     audit(actor, "set-active", f"user:{user.id}", {"active": user.active}, {"active": active})
     user.active = active
+    if not active:
+        end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the user, on every device and every copy of its cookie (the
+    caller commits). Sessions carry the version they were opened at; see `session_is_current`.
+    """
+    user.session_version = User.session_version + 1  # counted in SQL: no lost update
+    db.session.flush()
+
+
+def session_is_current(user: User | None, version: object) -> bool:
+    """Whether a session opened at `version` still stands: the user is active and has not
+    signed out, been disabled or been given a new password since."""
+    return user is not None and user.active and version == user.session_version
 
 
 def generate_password() -> str:
@@ -111,28 +141,107 @@ def _active_admins() -> int:
     return db.session.scalar(query)
 
 
-def authenticate(username: str, password: str, address: str) -> User | None:
-    """The active user with these credentials, or None; raises Throttled after too many failures.
+@dataclass
+class SignInAttempt:
+    """What checking a password found, before anything is written (see `check_sign_in`)."""
 
-    Failures are counted per account and per address over a sliding window, in the database,
-    so the limit holds across every server worker.
+    username: str
+    address: str
+    # The active account the password opens, or None.
+    user: User | None
+    # The address has failed with too many names that are not accounts: its failures answer
+    # 429, whatever the name, so the answer never tells which names exist.
+    address_throttled: bool
+
+
+def check_sign_in(username: str, password: str, address: str) -> SignInAttempt:
+    """Check a password against the throttles and the account; reads only.
+
+    Raises Throttled, before any password check, when this name has failed
+    LOGIN_MAX_FAILURES times from this address within the window, or
+    LOGIN_ACCOUNT_MAX_FAILURES times from all addresses together (the ceiling). Guesses
+    from one address never lock the account out from another below the ceiling, and names
+    that are not accounts never lock out real ones behind the same address (a venue's judges
+    share a few public addresses). A name that is not an account is checked against a dummy
+    hash, so it takes as long as a wrong password.
+
+    Pass the result to `record_sign_in` inside a write transaction: the password check
+    (scrypt, a third of a second) runs here, outside the write lock.
     """
     config = current_app.config
-    since = utcnow() - timedelta(seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"])
-    db.session.execute(delete(LoginFailure).where(LoginFailure.at < since))
+    username, address = username[:50], address[:64]
+    since = _window_start()
     limit = config["LOGIN_MAX_FAILURES"]
-    for column, value in ((LoginFailure.username, username), (LoginFailure.address, address)):
-        failures = select(func.count(LoginFailure.id)).where(column == value)
-        if db.session.scalar(failures) >= limit:
-            raise Throttled()
+    named = LoginFailure.username == username
+    if _failures(since, named, LoginFailure.address == address) >= limit:
+        raise Throttled()
+    if _failures(since, named) >= config["LOGIN_ACCOUNT_MAX_FAILURES"]:
+        raise Throttled()
     user = db.session.scalar(select(User).where(User.username == username))
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
-    if not (user and valid and user.active):
-        db.session.add(LoginFailure(username=username[:50], address=address[:64]))
+    unknown_names = LoginFailure.username.not_in(select(User.username))
+    address_throttled = _failures(since, LoginFailure.address == address, unknown_names) >= limit
+    return SignInAttempt(
+        username=username,
+        address=address,
+        user=user if (user is not None and valid and user.active) else None,
+        address_throttled=address_throttled,
+    )
+
+
+def record_sign_in(attempt: SignInAttempt) -> User | None:
+    """Count a failed attempt, or clear this address's failures for the account and note the
+    sign-in; returns the user signed in, or None. The caller commits, under `write_transaction`,
+    so the ceiling's alert is written once however many guesses arrive together.
+    """
+    since = _window_start()
+    db.session.execute(delete(LoginFailure).where(LoginFailure.at < since))
+    if attempt.user is None:
+        db.session.add(LoginFailure(username=attempt.username, address=attempt.address))
+        db.session.flush()
+        _alert_at_ceiling(attempt.username, since)
         return None
-    db.session.execute(delete(LoginFailure).where(LoginFailure.username == username))
-    user.last_login_at = utcnow()
-    return user
+    # Only this address's: a judge signing in must not wipe an attacker's count elsewhere.
+    db.session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.username == attempt.username, LoginFailure.address == attempt.address
+        )
+    )
+    attempt.user.last_login_at = utcnow()
+    return attempt.user
+
+
+def _alert_at_ceiling(username: str, since: datetime) -> None:
+    """Tell the admins, through the audit log (shown on their dashboard), that an account met
+    the ceiling: once per crossing, not once per guess."""
+    failures, addresses, first = db.session.execute(
+        select(
+            func.count(LoginFailure.id),
+            func.count(distinct(LoginFailure.address)),
+            func.min(LoginFailure.at),
+        ).where(LoginFailure.username == username, LoginFailure.at >= since)
+    ).one()
+    if failures < current_app.config["LOGIN_ACCOUNT_MAX_FAILURES"]:
+        return
+    user_id = db.session.scalar(select(User.id).where(User.username == username))
+    if user_id is None:
+        return
+    target = f"user:{user_id}"
+    already = select(AuditLog.id).where(
+        AuditLog.action == CEILING_ACTION, AuditLog.target == target, AuditLog.at >= first
+    )
+    if db.session.scalar(already.limit(1)) is None:
+        new = {"username": username, "failures": failures, "addresses": addresses}
+        audit(None, CEILING_ACTION, target, None, new)
+
+
+def _window_start() -> datetime:
+    return utcnow() - timedelta(seconds=current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"])
+
+
+def _failures(since: datetime, *conditions) -> int:
+    query = select(func.count(LoginFailure.id)).where(LoginFailure.at >= since, *conditions)
+    return db.session.scalar(query)
 
 
 def ensure_first_admin() -> str | None:

@@ -1,4 +1,5 @@
-"""What the admin dashboard shows beyond counts: submissions per hour, and disk use."""
+"""What the admin dashboard shows beyond counts: submissions per hour, disk use, and accounts
+someone is guessing the passwords of."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from sqlalchemy import func, select
 
 from contest.core.extensions import db
 from contest.core.formatting import SEOUL
-from contest.models import Asset, Category, Contest, Entry
+from contest.models import Asset, AuditLog, Category, Contest, Entry, LoginFailure, utcnow
+from contest.services.accounts import CEILING_ACTION
+
+# How long an account that met the sign-in ceiling stays on the dashboard: a lock lasts only
+# the failure window, and the admins should still see it the next time they look.
+SIGN_IN_ALERT_HOURS = 24
 
 
 @dataclass(frozen=True)
@@ -111,3 +117,49 @@ def entry_counts(contest: Contest) -> list[tuple[Category, dict[str, int]]]:
     for category_id, status, count in db.session.execute(query):
         counts.setdefault(category_id, {})[status] = count
     return [(category, counts.get(category.id, {})) for category in contest.categories]
+
+
+@dataclass(frozen=True)
+class SignInAlert:
+    """An account that met the sign-in ceiling: guesses from many addresses."""
+
+    user_id: int
+    username: str
+    at: datetime
+    failures: int
+    addresses: int
+    locked: bool  # still at the ceiling now: no address can sign in to it
+
+
+def sign_in_alerts() -> list[SignInAlert]:
+    """Accounts that met the sign-in ceiling in the last day, newest first, one row each
+    (from the audit entries `accounts` writes), and whether each is locked now."""
+    config = current_app.config
+    since = utcnow() - timedelta(seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"])
+    entries = db.session.scalars(
+        select(AuditLog)
+        .where(
+            AuditLog.action == CEILING_ACTION,
+            AuditLog.at >= utcnow() - timedelta(hours=SIGN_IN_ALERT_HOURS),
+        )
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
+    )
+    alerts: dict[str, SignInAlert] = {}
+    for entry in entries:
+        username = entry.new["username"]
+        if username in alerts:
+            continue
+        failures_now = db.session.scalar(
+            select(func.count(LoginFailure.id)).where(
+                LoginFailure.username == username, LoginFailure.at >= since
+            )
+        )
+        alerts[username] = SignInAlert(
+            user_id=int(entry.target.removeprefix("user:")),
+            username=username,
+            at=entry.at,
+            failures=entry.new["failures"],
+            addresses=entry.new["addresses"],
+            locked=failures_now >= config["LOGIN_ACCOUNT_MAX_FAILURES"],
+        )
+    return list(alerts.values())
