@@ -94,7 +94,8 @@ def decode(job: dict[str, Any], cost: int, limits: DecodeLimits) -> tuple[dict[s
     The reasons: "damaged", "too_large" (Pillow's own pixel cap), "memory" (the cap was hit),
     "timeout" (the child was killed) or "crashed" (the child died).
     """
-    if cost > limits.budget_bytes:
+    # One photo may take half the budget at most: one file alone cannot hold up the others.
+    if cost > limits.budget_bytes // 2:
         raise _Refused("memory")
     deadline = time.monotonic() + limits.timeout
     with _reservation(cost, limits, deadline):
