@@ -13,6 +13,12 @@ SECRET_KEY = None
 PHOTO_MAX_BYTES = 40 * 1024 * 1024
 PHOTO_MAX_PIXELS = 100_000_000
 PHOTO_MIN_LONG_SIDE = 1000
+# Photo decoding runs in child processes capped in time and memory (contest/media/photo_worker):
+# the memory the photo decodes of one server (all its worker processes) may hold at once, each
+# reserving its estimate from the headers; and how long one decode, waiting for room included,
+# may take before the visitor is told the file costs too much (seconds).
+PHOTO_DECODE_MEMORY_BYTES = 1024 * 1024 * 1024
+PHOTO_DECODE_TIMEOUT = 20
 
 # Videos: phone clips, probed in a child process with a time limit (seconds).
 VIDEO_MAX_BYTES = 500 * 1024 * 1024

@@ -18,8 +18,9 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from PIL import ExifTags, Image, ImageCms
 
-from contest.media import Rejected
+from contest.media import Rejected, decode_cost, photo_worker
 from contest.media.isobmff import DAMAGED_MESSAGE, top_level_boxes
+from contest.media.photo_worker import DecodeLimits
 
 pillow_heif.register_heif_opener()
 
@@ -131,8 +132,18 @@ class Photo:
     thumbnail: Derivative  # long side <= THUMBNAIL_LONG_SIDE
 
 
-def process_photo(path: Path, *, min_long_side: int = 1000, max_pixels: int = 100_000_000) -> Photo:
-    """Check an uploaded photo by its content and make its two derivatives, or raise Rejected."""
+def process_photo(
+    path: Path,
+    *,
+    min_long_side: int = 1000,
+    max_pixels: int = 100_000_000,
+    limits: DecodeLimits | None = None,
+) -> Photo:
+    """Check an uploaded photo by its content and make its two derivatives, or raise Rejected.
+
+    The headers are read here; the pixels are decoded in a child capped in time and memory
+    (`photo_worker`), within the server's decode budget described by `limits`.
+    """
     with open(path, "rb") as f:
         file_size = os.fstat(f.fileno()).st_size
         if file_size == 0:
@@ -142,7 +153,177 @@ def process_photo(path: Path, *, min_long_side: int = 1000, max_pixels: int = 10
             _check_heif_container(f, file_size)
         f.seek(0)
         with _open(f, head, max_pixels) as im:
-            return _process(im, path, min_long_side, max_pixels)
+            fmt = im.format
+            assert fmt is not None
+            width, height = im.size
+            _check_size(width, height, min_long_side, max_pixels)
+            scale = 1
+            if fmt in ("JPEG", "MPO"):
+                draft = _draft_size(im, (width, height))
+                scale = max(1, width // draft[0])
+            cost = _cost(f, fmt, (width, height), scale)
+    job = {"op": "photo", "path": str(path), "max_pixels": max_pixels}
+    facts, (preview, thumbnail) = _decode(job, cost, limits, max_pixels)
+    orientation = facts["orientation"]
+    if orientation in (5, 6, 7, 8):  # a quarter turn: displayed sideways from the stored pixels
+        width, height = height, width
+    extension, content_type = _STORED_AS[fmt]
+    captured = facts["captured_at"]
+    return Photo(
+        format=fmt,
+        extension=extension,
+        content_type=content_type,
+        width=width,
+        height=height,
+        captured_at=datetime.fromisoformat(captured) if captured else None,
+        camera_make=facts["camera_make"],
+        camera_model=facts["camera_model"],
+        preview=_derivative(preview),
+        thumbnail=_derivative(thumbnail),
+    )
+
+
+def full_resolution(path: Path, limits: DecodeLimits | None = None) -> Derivative:
+    """The accepted photo at its full size, upright, sRGB, as a JPEG without any metadata.
+
+    For judges who zoom in: the original itself carries EXIF (camera owner, GPS) and may be a
+    HEIC that browsers cannot show. Only ever called on an original that `process_photo`
+    accepted, so the checks are not repeated; this is the one place a full-size decode is
+    wanted, and it runs once per entry (the result is kept), in a capped child like the others.
+    """
+    with open(path, "rb") as f, Image.open(f, formats=_OPEN_FORMATS) as im:
+        fmt = im.format or ""
+        cost = _cost(f, fmt, im.size, 1)
+    _, (data,) = _decode({"op": "full", "path": str(path)}, cost, limits, 10**10)
+    return _derivative(data)
+
+
+def run_job(job: dict) -> tuple[dict, list[bytes]]:
+    """The child's side of `process_photo` and `full_resolution` (see `photo_worker.serve`).
+
+    Answers the facts and the encoded JPEGs, or {"refused": reason}: "damaged", "too_large".
+    """
+    try:
+        with Image.open(job["path"], formats=_OPEN_FORMATS) as im:
+            if job["op"] == "full":
+                return {}, [_full_jpeg(im)]
+            return _derive(im, Path(job["path"]))
+    except Image.DecompressionBombError:
+        return {"refused": "too_large"}, []
+    except MemoryError:
+        raise
+    except _BAD_DATA as why:
+        # libheif reports an allocation the cap refused as a RuntimeError, not MemoryError.
+        if "memory" in str(why).lower() or "alloc" in str(why).lower():
+            return {"refused": "memory"}, []
+        return {"refused": "damaged"}, []
+
+
+def _decode(
+    job: dict, cost: int, limits: DecodeLimits | None, max_pixels: int
+) -> tuple[dict, list[bytes]]:
+    """Run a job in a capped child and turn its refusals into the visitor's."""
+    try:
+        return photo_worker.decode(job, cost, limits or DecodeLimits())
+    except photo_worker._Refused as why:
+        refusal = photo_worker.refusal(why.reason)
+        if refusal is not None:
+            raise refusal from why
+        if why.reason == "too_large":
+            raise Rejected(_too_large(max_pixels), 422) from why
+        raise Rejected(DAMAGED_MESSAGE, 422) from why
+
+
+def _cost(f: BinaryIO, fmt: str, size: tuple[int, int], scale: int) -> int:
+    """The decode's memory estimate; a structure no camera writes is refused."""
+    try:
+        return decode_cost.estimate(f, fmt, size, scale)
+    except decode_cost.TooCostly as why:
+        raise Rejected(photo_worker.TOO_COSTLY_MESSAGE, 422) from why
+    except (IndexError, ValueError, struct.error) as why:
+        raise Rejected(DAMAGED_MESSAGE, 422) from why
+
+
+def _derivative(data: bytes) -> Derivative:
+    """A JPEG made by a child, described by its own header."""
+    with Image.open(io.BytesIO(data), formats=["JPEG"]) as im:
+        width, height = im.size
+    return Derivative(
+        data=data, content_type="image/jpeg", extension=".jpg", width=width, height=height
+    )
+
+
+def _draft_size(im: Image.Image, size: tuple[int, int]) -> tuple[int, int]:
+    """The size libjpeg will decode at: set the draft (no pixels decoded yet) and read it."""
+    preview_size = _fit(size, PREVIEW_LONG_SIDE)
+    if preview_size == size:
+        return size
+    # libjpeg decodes at 1/2, 1/4 or 1/8 scale (DCT scaling) when asked for a size that
+    # keeps the aspect ratio: a 48 MP photo is never decoded at full size. HEIF's draft()
+    # would swap in an embedded thumbnail, which may not show the same picture: not used.
+    im.draft("RGB", _draft_request(size, PREVIEW_LONG_SIDE))
+    return im.size
+
+
+def _check_size(width: int, height: int, min_long_side: int, max_pixels: int) -> None:
+    """The size checks, all from the header, before a single pixel is decoded."""
+    if width <= 0 or height <= 0:
+        raise Rejected(DAMAGED_MESSAGE, 422)
+    if width * height > max_pixels:
+        raise Rejected(_too_large(max_pixels), 422)
+    long_side, short_side = max(width, height), min(width, height)
+    if long_side < min_long_side:
+        message = _l(
+            "사진이 너무 작습니다: 긴 변이 최소 %(minimum)s픽셀이어야 합니다"
+            " (올린 사진 %(actual)s픽셀).",
+            minimum=min_long_side,
+            actual=long_side,
+        )
+        raise Rejected(message, 422)
+    if long_side > MAX_ASPECT_RATIO * short_side:
+        message = _l(
+            "사진이 너무 길쭉합니다: 긴 변이 짧은 변의 %(ratio)s배를 넘을 수 없습니다.",
+            ratio=MAX_ASPECT_RATIO,
+        )
+        raise Rejected(message, 422)
+
+
+def _derive(im: Image.Image, path: Path) -> tuple[dict, list[bytes]]:
+    """In the child: decode once (JPEG at its draft scale), read the metadata, encode the JPEGs."""
+    fmt = im.format
+    if fmt == "PNG":
+        # Pillow's PNG decoder skips the IDAT checksums, and zlib may inflate damaged bytes
+        # into plausible garbage; the CRC pass is cheap (no decoding) and PNG is the only
+        # format here that carries checksums.
+        with Image.open(path, formats=["PNG"]) as check:
+            check.verify()
+    size = im.size
+    if fmt in ("JPEG", "MPO"):
+        _draft_size(im, size)
+    im.load()  # MPO: frame 0 only, never seek()
+    exif = _exif(im)
+    # libheif already applies the HEIF rotation/mirror boxes, and pillow-heif resets the EXIF
+    # Orientation to 1 (keeping the old value in info["original_orientation"]); the HEIF
+    # spec says to ignore the EXIF value, so a HEIC is never rotated a second time.
+    orientation = 1 if fmt == "HEIF" else _orientation(exif)
+    preview, thumbnail = make_derivatives(
+        _preview(im, _fit(size, PREVIEW_LONG_SIDE), _TRANSPOSE.get(orientation))
+    )
+    captured = _captured_at(exif)
+    facts = {
+        "orientation": orientation,
+        "captured_at": captured.isoformat() if captured else None,
+        "camera_make": _exif_text(exif, ExifTags.Base.Make),
+        "camera_model": _exif_text(exif, ExifTags.Base.Model),
+    }
+    return facts, [preview.data, thumbnail.data]
+
+
+def _full_jpeg(im: Image.Image) -> bytes:
+    """In the child: the full-size upright sRGB JPEG of `full_resolution`."""
+    im.load()
+    orientation = 1 if im.format == "HEIF" else _orientation(_exif(im))
+    return _encode(_preview(im, im.size, _TRANSPOSE.get(orientation))).data
 
 
 def _open(f: BinaryIO, head: bytes, max_pixels: int) -> Image.Image:
@@ -164,101 +345,6 @@ def _open(f: BinaryIO, head: bytes, max_pixels: int) -> Image.Image:
         im.close()
         raise Rejected(UNSUPPORTED_MESSAGE, 415)
     return im
-
-
-def _verify_png(path: Path) -> None:
-    """Check every PNG chunk's CRC, which decoding alone does not."""
-    # Pillow's PNG decoder skips the IDAT checksums, and zlib may inflate damaged bytes into
-    # plausible garbage; the CRC pass is cheap (no decoding) and PNG is the only format here
-    # that carries checksums.
-    try:
-        with Image.open(path, formats=["PNG"]) as check:
-            check.verify()
-    except _BAD_DATA as why:
-        raise Rejected(DAMAGED_MESSAGE, 422) from why
-
-
-def _process(im: Image.Image, path: Path, min_long_side: int, max_pixels: int) -> Photo:
-    """Validate the header's size, decode once, read the metadata and derive the JPEGs."""
-    fmt = im.format
-    assert fmt is not None
-    width, height = im.size
-    # All size checks come from the header, before a single pixel is decoded.
-    if width <= 0 or height <= 0:
-        raise Rejected(DAMAGED_MESSAGE, 422)
-    if width * height > max_pixels:
-        raise Rejected(_too_large(max_pixels), 422)
-    long_side, short_side = max(width, height), min(width, height)
-    if long_side < min_long_side:
-        message = _l(
-            "사진이 너무 작습니다: 긴 변이 최소 %(minimum)s픽셀이어야 합니다"
-            " (올린 사진 %(actual)s픽셀).",
-            minimum=min_long_side,
-            actual=long_side,
-        )
-        raise Rejected(message, 422)
-    if long_side > MAX_ASPECT_RATIO * short_side:
-        message = _l(
-            "사진이 너무 길쭉합니다: 긴 변이 짧은 변의 %(ratio)s배를 넘을 수 없습니다.",
-            ratio=MAX_ASPECT_RATIO,
-        )
-        raise Rejected(message, 422)
-
-    if fmt == "PNG":
-        _verify_png(path)
-    preview_size = _fit((width, height), PREVIEW_LONG_SIDE)
-    if fmt in ("JPEG", "MPO") and preview_size != (width, height):
-        # libjpeg decodes at 1/2, 1/4 or 1/8 scale (DCT scaling) when asked for a size that
-        # keeps the aspect ratio: a 48 MP photo is never decoded at full size. HEIF's draft()
-        # would swap in an embedded thumbnail, which may not show the same picture: not used.
-        im.draft("RGB", _draft_request((width, height), PREVIEW_LONG_SIDE))
-    try:
-        im.load()  # MPO: frame 0 only, never seek()
-    except Image.DecompressionBombError as why:
-        raise Rejected(_too_large(max_pixels), 422) from why
-    except _BAD_DATA as why:
-        raise Rejected(DAMAGED_MESSAGE, 422) from why
-
-    exif = _exif(im)
-    # libheif already applies the HEIF rotation/mirror boxes, and pillow-heif resets the EXIF
-    # Orientation to 1 (keeping the old value in info["original_orientation"]); the HEIF
-    # spec says to ignore the EXIF value, so a HEIC is never rotated a second time.
-    orientation = 1 if fmt == "HEIF" else _orientation(exif)
-    transpose = _TRANSPOSE.get(orientation)
-
-    preview, thumbnail = make_derivatives(_preview(im, preview_size, transpose))
-    if orientation in (5, 6, 7, 8):  # a quarter turn: displayed sideways from the stored pixels
-        width, height = height, width
-    extension, content_type = _STORED_AS[fmt]
-    make, model = _exif_text(exif, ExifTags.Base.Make), _exif_text(exif, ExifTags.Base.Model)
-    return Photo(
-        format=fmt,
-        extension=extension,
-        content_type=content_type,
-        width=width,
-        height=height,
-        captured_at=_captured_at(exif),
-        camera_make=make,
-        camera_model=model,
-        preview=preview,
-        thumbnail=thumbnail,
-    )
-
-
-def full_resolution(path: Path) -> Derivative:
-    """The accepted photo at its full size, upright, sRGB, as a JPEG without any metadata.
-
-    For judges who zoom in: the original itself carries EXIF (camera owner, GPS) and may be a
-    HEIC that browsers cannot show. Only ever called on an original that `process_photo`
-    accepted, so the checks are not repeated; this is the one place a full-size decode is
-    wanted, and it runs once per entry (the result is kept).
-    """
-    with Image.open(path, formats=_OPEN_FORMATS) as im:
-        fmt = im.format
-        im.load()
-        orientation = 1 if fmt == "HEIF" else _orientation(_exif(im))
-        out = _preview(im, im.size, _TRANSPOSE.get(orientation))
-    return _encode(out)
 
 
 def make_derivatives(preview: Image.Image) -> tuple[Derivative, Derivative]:

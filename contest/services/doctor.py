@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -22,6 +23,7 @@ from contest.core.extensions import db
 from contest.core.file_transactions import delete_once_committed, remove_unless_committed
 from contest.media import Rejected
 from contest.media.photo import process_photo
+from contest.media.photo_worker import limits_from
 from contest.media.video import inspect_video
 from contest.models import Asset, Entry, utcnow
 from contest.services import playback
@@ -170,7 +172,8 @@ def _rebuild_derivative(storage: Storage, asset: Asset) -> bool:
                 video = inspect_video(path, max_seconds=10**6, min_seconds=0)
                 big, small = video.poster, video.thumbnail
             else:
-                photo = process_photo(path, min_long_side=1, max_pixels=10**10)
+                limits = limits_from(current_app.config, current_app.instance_path)
+                photo = process_photo(path, min_long_side=1, max_pixels=10**10, limits=limits)
                 big, small = photo.preview, photo.thumbnail
     except (Rejected, FileNotFoundError):
         return False

@@ -27,6 +27,7 @@ from contest.media import Rejected, perceptual_hash
 from contest.media.fingerprint import fingerprint
 from contest.media.kinds import sniff_kind
 from contest.media.photo import Photo, process_photo
+from contest.media.photo_worker import limits_from
 from contest.media.video import Video, inspect_video
 from contest.models import Asset, Contest, Entry
 from contest.services import flags, receipts
@@ -194,7 +195,10 @@ def _inspect(kind: str, path: Path, config) -> Photo | Video:
             timeout=config["VIDEO_PROBE_TIMEOUT"],
         )
     return process_photo(
-        path, min_long_side=config["PHOTO_MIN_LONG_SIDE"], max_pixels=config["PHOTO_MAX_PIXELS"]
+        path,
+        min_long_side=config["PHOTO_MIN_LONG_SIDE"],
+        max_pixels=config["PHOTO_MAX_PIXELS"],
+        limits=limits_from(config, current_app.instance_path),
     )
 
 

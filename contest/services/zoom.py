@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import current_app
+
 from contest.core.extensions import db
 from contest.core.file_transactions import delete_once_committed, remove_unless_committed
 from contest.media.photo import full_resolution
+from contest.media.photo_worker import limits_from
 from contest.models import Asset, Entry
 from contest.storage import get_storage
 
@@ -50,7 +53,8 @@ def make_copy(entry_id: int, original_key: str) -> ZoomCopy:
     """
     storage = get_storage()
     with storage.local_copy(original_key) as path:
-        derivative = full_resolution(path)
+        limits = limits_from(current_app.config, current_app.instance_path)
+        derivative = full_resolution(path, limits)
     key = storage.new_key("derived", derivative.extension)
     storage.put(derivative.data, key)
     return ZoomCopy(

@@ -79,3 +79,77 @@ def swapped_primaries_profile() -> bytes:
     profile[blue + 4 : blue + 12] = red_pointer
     profile[84:100] = bytes(16)  # the profile ID (an MD5) no longer matches: zero means "not set"
     return bytes(profile)
+
+
+# Bombs within the limits: small files whose header passes the 100 MP cap, written byte by byte
+# (never held as an image here, so making them costs a few MB).
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    """A JPEG marker segment: FF, the marker, the length (itself included) and the payload."""
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+@functools.cache
+def jpeg_scan_bomb(
+    size: tuple[int, int] = (10000, 10000), scans: int = 2000, dc_first: bool = False
+) -> bytes:
+    """A progressive greyscale JPEG of `scans` AC scans, with no DC scan unless `dc_first`.
+
+    Each scan makes libjpeg walk every block of the image (~9 ms at 100 MP here), whatever the
+    few bytes it holds: 2 000 of them in ~220 KB took 76 s to decode. The Huffman tables hold
+    one 1-bit code each, so the zero bits libjpeg supplies after a scan's data decode as
+    "nothing here" for every block.
+    """
+    width, height = size
+    one_code = bytes([1] + [0] * 15) + b"\x00"  # one code of length 1, for symbol 0
+    parts = [
+        b"\xff\xd8",
+        _segment(0xDB, b"\x00" + bytes([1] * 64)),  # quantisation table 0, all ones
+        _segment(0xC2, struct.pack(">BHHB", 8, height, width, 1) + b"\x01\x11\x00"),
+        _segment(0xC4, b"\x00" + one_code),  # DC table 0
+        _segment(0xC4, b"\x10" + one_code),  # AC table 0
+    ]
+    if dc_first:
+        parts.append(_segment(0xDA, b"\x01\x01\x00\x00\x00\x00") + b"\x00" * 64)
+    ac_scan = _segment(0xDA, b"\x01\x01\x00\x01\x3f\x00") + b"\x00" * 96
+    parts.extend([ac_scan] * scans)
+    parts.append(b"\xff\xd9")
+    return b"".join(parts)
+
+
+@functools.cache
+def png_flat_bomb(size: tuple[int, int] = (10000, 10000), mode: str = "RGBA") -> bytes:
+    """A PNG of one flat colour: a few hundred KB that decode to `size` at full depth.
+
+    `mode` is "RGBA" (8 bits x 4) or "I;16" (16-bit grey), the two costliest in Pillow.
+    """
+    width, height = size
+    colour_type, bit_depth, pixel = {
+        "RGBA": (6, 8, b"\x40\x80\xc0\xff"),
+        "I;16": (0, 16, b"\x80\x00"),
+    }[mode]
+    first = b"\x00" + pixel * width  # filter None
+    rest = b"\x02" + bytes(len(pixel) * width)  # filter Up: the same as the row above
+    # Deflating 400 MB takes seconds: a block of rows is deflated once and repeated, each
+    # copy after a full flush (which resets the compressor, so every copy is the same bytes);
+    # the zlib wrapper's Adler-32 is computed over what the copies stand for.
+    rows_per_block = 100
+    block_rows, last_rows = divmod(height - 1, rows_per_block)
+    raw = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = raw.compress(first) + raw.flush(zlib.Z_FULL_FLUSH)
+    block = raw.compress(rest * rows_per_block) + raw.flush(zlib.Z_FULL_FLUSH)
+    tail = raw.compress(rest * last_rows) + raw.flush()
+    adler = zlib.adler32(first)
+    for _ in range(block_rows):
+        adler = zlib.adler32(rest * rows_per_block, adler)
+    adler = zlib.adler32(rest * last_rows, adler)
+    idat = b"\x78\xda" + head + block * block_rows + tail + struct.pack(">I", adler)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

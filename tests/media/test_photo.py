@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from contest.media import Rejected
-from contest.media.photo import Derivative, Photo, process_photo
+from contest.media.photo import Derivative, Photo, process_photo, run_job
 
 from .imagegen import (
     BLUE,
@@ -128,7 +128,8 @@ def test_large_jpeg_is_decoded_at_reduced_scale(
 
     path = write(encode(camera_like((3300, 2475)), "JPEG", quality=80))
     monkeypatch.setattr(Image.Image, "load", spy_load)
-    process_photo(path)
+    # The decode runs in a child (photo_worker): spy on the child's side, run here.
+    run_job({"op": "photo", "path": str(path)})
     assert decoded and max(decoded) == (1650, 1238)
 
 
