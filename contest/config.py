@@ -17,7 +17,7 @@ PHOTO_MIN_LONG_SIDE = 1000
 # the memory the photo decodes of one server (all its worker processes) may hold at once, each
 # reserving its estimate from the headers; and how long one decode, waiting for room included,
 # may take before the visitor is told the file costs too much (seconds).
-PHOTO_DECODE_MEMORY_BYTES = 1024 * 1024 * 1024
+PHOTO_DECODE_MEMORY_BYTES = 1536 * 1024 * 1024  # two 48 MP HEIC photos (~576 MB each) at once
 PHOTO_DECODE_TIMEOUT = 20
 
 # Videos: phone clips, probed in a child process with a time limit (seconds).

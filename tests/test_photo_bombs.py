@@ -169,3 +169,12 @@ def test_decoding_a_bomb_grows_the_serving_process_by_less_than_256_mb(tmp_path,
     # The child was capped at its 64 MB reservation on top of its own ~50 MB.
     assert result["child"] < 256 * MB
     assert result["seconds"] < 30
+
+
+def test_the_default_budget_takes_an_iphone_48_mp_heic():
+    """iPhone Pro 'HEIF Max' photos are 8064 x 6048: one must fit in a single decode's share."""
+    from contest import config
+    from contest.media import decode_cost
+
+    estimate = decode_cost.BASE_BYTES + 8064 * 6048 * decode_cost._HEIF_BYTES_PER_PIXEL
+    assert estimate <= config.PHOTO_DECODE_MEMORY_BYTES // 2
