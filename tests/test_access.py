@@ -45,6 +45,7 @@ AUDIENCE = {
     "judge.show_full": JUDGE,
     "judge.score_entry": JUDGE,
     "judge.recuse_entry": JUDGE,
+    "judge.skip_entry": JUDGE,
     # Organisers.
     "admin.show_dashboard": ADMIN,
     "admin.show_judging": ADMIN,

@@ -159,6 +159,82 @@ def test_the_entry_page_preloads_the_entry_that_comes_next(app, client, judge, m
     assert _entry_of(client.get("/judge/next")) == preloaded
 
 
+# --- skipping for now -------------------------------------------------------------------------
+
+
+def _skip(client, entry_id: int, json: bool = False):
+    headers = {"Accept": "application/json"} if json else {}
+    return client.post(f"/judge/entries/{entry_id}/skip", headers=headers)
+
+
+def test_a_skipped_entry_waits_until_the_judges_other_entries_are_done(client, judge, make_entry):
+    entries = [make_entry() for _ in range(3)]
+    skipped = _entry_of(client.get("/judge/next"))
+    response = _skip(client, skipped)
+    assert response.status_code == 303 and response.headers["Location"] == "/judge/next"
+
+    others = set(entries) - {skipped}
+    while others:
+        served = {_entry_of(client.get("/judge/next")) for _ in range(10)}
+        assert skipped not in served and served <= others, (served, others)
+        chosen = served.pop()
+        _score(client, chosen, **GOOD)
+        others.discard(chosen)
+
+    # Everything else scored: the skipped entry comes back, and stays until it is scored.
+    assert {_entry_of(client.get("/judge/next")) for _ in range(5)} == {skipped}
+    page = client.get(f"/judge/entries/{skipped}").get_data(as_text=True)
+    assert 'id="skipped-note"' in page
+    _score(client, skipped, **GOOD)
+    assert client.get("/judge/next").headers["Location"] == "/judge"
+
+
+def test_skipped_entries_come_back_in_the_order_they_were_skipped(client, judge, make_entry):
+    first, second, third = (make_entry() for _ in range(3))
+    for entry_id in (second, first, third):
+        _skip(client, entry_id)
+    assert _entry_of(client.get("/judge/next")) == second
+    _skip(client, second)  # skipped again: behind the others now
+    assert _entry_of(client.get("/judge/next")) == first
+    assert _skip(client, first, json=True).get_json() == {"skipped": True, "next": "/judge/next"}
+    assert _entry_of(client.get("/judge/next")) == third
+
+
+def test_an_entry_added_after_a_skip_comes_before_the_skipped_one(client, judge, make_entry):
+    skipped = make_entry()
+    _skip(client, skipped)
+    assert _entry_of(client.get("/judge/next")) == skipped  # nothing else yet: never lost
+    newcomer = make_entry()
+    assert {_entry_of(client.get("/judge/next")) for _ in range(5)} == {newcomer}
+    # The entry page preloads what comes next: never the skipped one while another waits.
+    page = client.get(f"/judge/entries/{newcomer}").get_data(as_text=True)
+    assert 'id="skip-form"' in page and 'id="skipped-note"' not in page
+
+
+def test_skips_belong_to_one_judge_and_one_round(app, client, judge, make_user, make_entry):
+    skipped, other = make_entry(), make_entry()
+    _skip(client, skipped)
+    make_user("second-judge")
+    second = app.test_client()
+    second.post("/login", data={"username": "second-judge", "password": PASSWORD})
+    assert skipped in {_entry_of(second.get("/judge/next")) for _ in range(20)}
+
+    # A new round starts with nothing skipped.
+    with app.app_context():
+        first = db.session.scalar(select(Round).where(Round.status == "open"))
+        first.status, first.closed_at = "closed", utcnow()
+        db.session.add(Round(contest_id=first.contest_id, number=2, name="2차", method="screening"))
+        db.session.commit()
+    assert skipped in {_entry_of(client.get("/judge/next")) for _ in range(20)}
+    assert other in {_entry_of(client.get("/judge/next")) for _ in range(20)}
+
+
+def test_skipping_an_entry_outside_the_round_is_refused(client, judge, make_entry):
+    rejected = make_entry(status="rejected")
+    assert _skip(client, rejected).status_code == 404
+    assert _skip(client, 999999).status_code == 404
+
+
 # --- blind judging ----------------------------------------------------------------------------
 
 SECRETS = {

@@ -38,6 +38,12 @@ bp.before_request(require_role("judge"))
 
 # The entry whose preview the last entry page preloaded: /judge/next picks it when it ties.
 _PRELOADED = "judge_preloaded_entry"
+# The entries this judge skipped for now in the open round, oldest first: {"round": id, "ids": []}.
+# Kept in the session (this browser), not a table: a skip is a moment's choice, not a record,
+# and needs no migration; on a second device the entry is simply not postponed there. The
+# oldest drop out past SKIPPED_KEPT, back into the ordinary queue: a skip never loses an entry.
+_SKIPPED = "judge_skipped_entries"
+SKIPPED_KEPT = 200
 SCORED_PER_PAGE = 50
 NO_ROUND = _l("진행 중인 심사 라운드가 없습니다. 운영진이 라운드를 열면 심사할 수 있습니다.")
 ROUND_CLOSED = _l("이 심사 라운드는 마감되었습니다. 점수를 저장하거나 바꿀 수 없습니다.")
@@ -72,7 +78,7 @@ def show_next():
         flash(str(NO_ROUND), "error")
         return redirect(url_for("judge.show_dashboard"), 303)
     preloaded = session.pop(_PRELOADED) if _PRELOADED in session else None
-    entry_id = judging.next_entry_id(round_, g.user.id, prefer=preloaded)
+    entry_id = judging.next_entry_id(round_, g.user.id, prefer=preloaded, later=_skipped(round_))
     if entry_id is None:
         flash(_("모든 작품을 심사했습니다."), "success")
         return redirect(url_for("judge.show_dashboard"), 303)
@@ -131,8 +137,23 @@ def score_entry(entry_id: int):
             judging.save_score(round_, entry, g.user, form.values(), form.comment.data)
     except judging.ScoreRefused as why:
         return _refused({"_form": [str(why)]}, why.status, round_, entry, data)
+    _unskip(round_, entry.id)
     if wants_json():
         return jsonify(saved=True, next=url_for("judge.show_next"))
+    return redirect(url_for("judge.show_next"), 303)
+
+
+@bp.post("/entries/<int:entry_id>/skip")
+def skip_entry(entry_id: int):
+    """Skip an entry for now: /judge/next hands it out again once the judge's others are done."""
+    round_ = active_round(current_contest())
+    if round_ is None:
+        return _refused({"_form": [str(ROUND_CLOSED)]}, 409)
+    entry = judging.entry_for_judging(round_, entry_id) or abort(404)
+    skipped = [i for i in _skipped(round_) if i != entry.id] + [entry.id]
+    session[_SKIPPED] = {"round": round_.id, "ids": skipped[-SKIPPED_KEPT:]}
+    if wants_json():
+        return jsonify(skipped=True, next=url_for("judge.show_next"))
     return redirect(url_for("judge.show_next"), 303)
 
 
@@ -149,6 +170,22 @@ def recuse_entry(entry_id: int):
         return jsonify(recused=True, next=url_for("judge.show_next"))
     flash(_("회피 신청을 기록했습니다. 이 작품은 더 이상 보이지 않습니다."), "success")
     return redirect(url_for("judge.show_next"), 303)
+
+
+def _skipped(round_: Round) -> list[int]:
+    """The entries this judge skipped for now in this round, oldest first (see `_SKIPPED`)."""
+    kept = session.get(_SKIPPED)
+    if not isinstance(kept, dict) or kept.get("round") != round_.id:
+        return []  # nothing, or skips from a round since closed
+    return [i for i in kept.get("ids", []) if isinstance(i, int)]
+
+
+def _unskip(round_: Round, entry_id: int) -> None:
+    """Drop a scored entry from the skipped ones, so the list holds only what still waits."""
+    skipped = _skipped(round_)
+    if entry_id in skipped:
+        skipped.remove(entry_id)
+        session[_SKIPPED] = {"round": round_.id, "ids": skipped}
 
 
 def _posted() -> MultiDict:
@@ -187,7 +224,8 @@ def _entry_page(
     score = judging.score_of(round_, entry.id, g.user.id)
     sequence = judging.scored_sequence(round_, g.user.id)
     prev_id, next_url = _neighbours(sequence, entry.id)
-    coming = judging.next_entry_id(round_, g.user.id, exclude=entry.id)
+    later = _skipped(round_)
+    coming = judging.next_entry_id(round_, g.user.id, exclude=entry.id, later=later)
     if coming is not None:
         session[_PRELOADED] = coming
     return (
@@ -206,6 +244,7 @@ def _entry_page(
             preview=entry.asset("preview"),
             playback=entry.asset("playback"),
             next_preview=_preview_key(coming),
+            skipped=entry.id in later,
             score_range=range(SCORE_MIN, SCORE_MAX + 1),
         ),
         status,

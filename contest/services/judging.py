@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import (
+    Select,
     case,
     exists,
     func,
@@ -52,7 +53,11 @@ class CategoryProgress:
 
 
 def next_entry_id(
-    round_: Round, judge_id: int, exclude: int | None = None, prefer: int | None = None
+    round_: Round,
+    judge_id: int,
+    exclude: int | None = None,
+    prefer: int | None = None,
+    later: Sequence[int] = (),
 ) -> int | None:
     """The entry this judge should score next in the open round, or None when nothing is left.
 
@@ -61,11 +66,16 @@ def next_entry_id(
     reaches its quorum; ties are broken at random, so no order bias builds up, except that
     `prefer` (the entry whose preview the last page preloaded) wins a tie it is part of.
 
+    `later` are the entries the judge skipped for now, the oldest skip first: they wait until
+    no other entry is left for this judge, then come back in the order they were skipped. An
+    id there that is scored, recused or out of the round is simply never handed out.
+
     The counts are the stored `Entry.queue_scores` (see `queue_counts`), walked in index
     order: the fewest is the first row this judge may take. The random choice is among up to
     `QUEUE_WINDOW` of the tied entries, the first ones from a random id between the tie's lowest
     and highest, wrapping round: uniform when no more than that tie, and with no preference
-    for early or late entries when more do. One SQL query, whatever the size of the round.
+    for early or late entries when more do. One SQL query, whatever the size of the round
+    (two once only skipped entries are left).
     """
     mine = exists().where(
         Score.round_id == round_.id, Score.judge_id == judge_id, Score.entry_id == Entry.id
@@ -74,6 +84,17 @@ def next_entry_id(
     takeable = entry_ids_in(round_).where(Entry.queue_scores >= 0, ~mine, ~recused)
     if exclude is not None:
         takeable = takeable.where(Entry.id != exclude)
+    if not later:
+        return _least_scored(round_, takeable, prefer)
+    chosen = _least_scored(round_, takeable.where(Entry.id.not_in(later)), prefer)
+    if chosen is not None:
+        return chosen
+    waiting = set(db.session.scalars(takeable.where(Entry.id.in_(later))))
+    return next((entry_id for entry_id in later if entry_id in waiting), None)
+
+
+def _least_scored(round_: Round, takeable: Select, prefer: int | None) -> int | None:
+    """One of the `takeable` entries with the fewest counting scores (see `next_entry_id`)."""
     fewest = (
         takeable.with_only_columns(Entry.queue_scores)
         .order_by(Entry.queue_scores)

@@ -25,6 +25,18 @@ def _judge_entry(site, browsing):
     return page
 
 
+def _judge_entry_with(key: str, dialog: str):
+    """The judge's entry page with a dialog opened from the keyboard (? help, Z zoom)."""
+
+    def open_page(site, browsing):
+        page = _judge_entry(site, browsing)
+        page.keyboard.press(key)
+        page.wait_for_function(f"() => document.getElementById('{dialog}').open")
+        return page
+
+    return open_page
+
+
 def _admin(site, browsing):
     page = browsing.page(DESKTOP)
     login(page, ADMIN)
@@ -47,6 +59,8 @@ PAGES = {
     "receipt": _receipt,
     "login": _visit("/login", DESKTOP),
     "judge-entry": _judge_entry,
+    "judge-help": _judge_entry_with("?", "help-dialog"),
+    "judge-zoom": _judge_entry_with("z", "zoom-dialog"),
     "admin": _admin,
 }
 
