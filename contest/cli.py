@@ -1,5 +1,5 @@
 """Command-line tasks: `flask --app wsgi init-db | create-user | doctor [--repair] | worker |
-leaderboard | export-winners | purge-personal-data | backup | restore`."""
+leaderboard | export-winners | purge-personal-data | backup | restore | contest show|set`."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from contest.core import jobs
+from contest.core.database import write_transaction
 from contest.core.extensions import db
 from contest.core.formatting import SEOUL
+from contest.core.refusal import Refusal
 from contest.models import Contest, Round, utcnow
-from contest.services import accounts, contests, doctor, exports, purge, ranking
+from contest.services import accounts, contest_settings, contests, doctor, exports, purge, ranking
 from contest.services.audit import audit
 from contest.services.contests import seed_fair_contest
 from contest.services.rounds import seed_first_round
@@ -106,6 +108,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(purge_personal_data_command)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(contest_group)
 
 
 @click.command("leaderboard")
@@ -270,3 +273,58 @@ def restore_command(source: Path, force: bool) -> None:
         click.echo(f"missing from the backup: {key}", err=True)
     for key in restored.damaged:
         click.echo(f"damaged when backed up: {key}", err=True)
+
+
+@click.group("contest")
+def contest_group() -> None:
+    """Show or change the contest's settings (the same as /admin/contest)."""
+
+
+@contest_group.command("show")
+@with_appcontext
+def show_contest_command() -> None:
+    """Print every setting as KEY = VALUE (times in Seoul time)."""
+    contest = _the_contest()
+    for key, value in contest_settings.flatten(contest_settings.settings_of(contest)).items():
+        click.echo(f"{key} = {value}" if "\n" not in value else f"{key} = {value!r}")
+    click.echo(f"# per-entrant limit in force: {contests.entry_limit(contest)}")
+    url = contests.public_url(contest) or "(none: the host of each request)"
+    click.echo(f"# public URL in force: {url}")
+
+
+@contest_group.command("set")
+@click.argument("key")
+@click.argument("value")
+@with_appcontext
+def set_contest_command(key: str, value: str) -> None:
+    """Change one setting as the admin page would, e.g. `closes_at "2026-12-06 18:00"`."""
+    try:
+        with write_transaction():
+            contest = _the_contest()
+            wanted = contest_settings.with_value(contest_settings.settings_of(contest), key, value)
+            changed = contest_settings.update(contest, wanted, None, via="cli")
+    except Refusal as why:
+        raise click.ClickException(f"{key}: {why}") from None
+    for name, (old, new) in changed.items():
+        click.echo(f"{name}: {old!r} -> {new!r}")
+    if not changed:
+        click.echo("Nothing changed.")
+
+
+@contest_group.command("close-submissions")
+@with_appcontext
+def close_submissions_command() -> None:
+    """End the submission window now."""
+    try:
+        with write_transaction():
+            contest_settings.close_submissions(_the_contest(), utcnow(), None, via="cli")
+    except Refusal as why:
+        raise click.ClickException(str(why)) from None
+    click.echo("Submissions closed.")
+
+
+def _the_contest() -> Contest:
+    contest = contests.find_current_contest()
+    if contest is None:
+        raise click.ClickException("No contest yet: run `flask init-db` first.")
+    return contest

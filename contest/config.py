@@ -50,8 +50,14 @@ MAX_CONTENT_LENGTH = None
 MAX_FORM_MEMORY_SIZE = 256 * 1024
 MAX_FORM_PARTS = 50
 
-# Entries: one person (same normalised phone or e-mail) may enter this many times per contest.
+# Entries: one person (same normalised phone or e-mail) may enter this many times per contest,
+# unless the contest's own limit is set on /admin/contest.
 MAX_ENTRIES_PER_ENTRANT = 3
+
+# The address visitors reach the site at, such as "https://contest.example.kr": the poster's QR
+# code and every absolute link use it. None: the host of the request in use (the poster warns).
+# A value saved on /admin/contest (or with `flask contest set public_url`) wins over this one.
+PUBLIC_URL = None
 
 # The personal-information notice the visitor consents to; change the version whenever its text
 # changes, so each entry records which text was agreed to.
@@ -87,7 +93,8 @@ LOGIN_ACCOUNT_MAX_FAILURES = 50
 # Judging: how many judges should see each entry.
 QUORUM = 3
 
-# Award tiers per category, in order: [slug, name, how many].
+# Award tiers per category, in order: [slug, name, how many]. The default: a category's own
+# tiers, once saved on /admin/contest, win over these.
 AWARD_TIERS = [
     ["grand", "대상", 1],
     ["gold", "최우수상", 1],

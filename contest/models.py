@@ -16,6 +16,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -59,6 +60,17 @@ class Contest(db.Model):
     closes_at: Mapped[datetime] = mapped_column(UTCDateTime)
     prizes: Mapped[str] = mapped_column(Text, default="")
     rules: Mapped[str] = mapped_column(Text, default="")
+    # The English of the texts above, as the admins typed it. Empty: English pages show the
+    # catalogue's translation of the Korean (the seeded texts have one), else the Korean.
+    title_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    description_en: Mapped[str] = mapped_column(Text, default="", server_default="")
+    venue_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    prizes_en: Mapped[str] = mapped_column(Text, default="", server_default="")
+    rules_en: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # None: the MAX_ENTRIES_PER_ENTRANT setting; a number set on /admin/contest wins over it.
+    max_entries_per_entrant: Mapped[int | None]
+    # None: the PUBLIC_URL setting; e.g. https://contest.example.kr, for the poster and links.
+    public_url: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when admins publish the awards: /winners shows them from then on.
     results_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -67,7 +79,10 @@ class Contest(db.Model):
         back_populates="contest", order_by="Category.position", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (CheckConstraint("opens_at < closes_at", name="window_order"),)
+    __table_args__ = (
+        CheckConstraint("opens_at < closes_at", name="window_order"),
+        CheckConstraint("max_entries_per_entrant >= 1", name="max_entries_positive"),
+    )
 
     def is_open(self, now: datetime) -> bool:
         """Whether entries are accepted at `now`."""
@@ -75,24 +90,58 @@ class Contest(db.Model):
 
     def category_for(self, kind: str) -> Category | None:
         """The category that takes entries of this kind of media ("photo" or "video")."""
-        return next((c for c in self.categories if c.kind == kind), None)
+        return next((c for c in self.categories if c.kind == kind and c.enabled), None)
+
+    @property
+    def open_categories(self) -> list[Category]:
+        """The categories that take entries now (an admin may switch one off)."""
+        return [c for c in self.categories if c.enabled]
 
 
 class Category(db.Model):
-    """A category of a contest; each takes one kind of media."""
+    """A category of a contest; each takes one kind of media.
+
+    A category switched off takes no new entries and leaves the visitors' pages; its entries
+    and awards stay (entries refer to it), so it is never deleted.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
     slug: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100), default="", server_default="")
     kind: Mapped[str] = mapped_column(String(10))
     position: Mapped[int] = mapped_column(default=0)
+    enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     contest: Mapped[Contest] = relationship(back_populates="categories")
+    # Empty: the AWARD_TIERS setting; stored once an admin saves the contest settings.
+    award_tiers: Mapped[list[AwardTier]] = relationship(
+        back_populates="category", order_by="AwardTier.position", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         UniqueConstraint("contest_id", "slug"),
         CheckConstraint("kind IN ('photo', 'video')", name="kind"),
+    )
+
+
+class AwardTier(db.Model):
+    """An award tier of one category (대상, 최우수상, ...): its name and how many it gives."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    count: Mapped[int]
+    position: Mapped[int] = mapped_column(default=0)
+
+    category: Mapped[Category] = relationship(back_populates="award_tiers")
+
+    __table_args__ = (
+        UniqueConstraint("category_id", "slug"),
+        CheckConstraint("count >= 0", name="count_not_negative"),
     )
 
 

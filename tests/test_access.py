@@ -84,6 +84,9 @@ AUDIENCE = {
     "admin.export_winners_xlsx": ADMIN,
     "admin.export_winners_zip": ADMIN,
     "admin.show_poster": ADMIN,
+    "admin.show_contest_settings": ADMIN,
+    "admin.update_contest_settings": ADMIN,
+    "admin.close_submissions": ADMIN,
     "admin.show_audit": ADMIN,
 }
 

@@ -22,5 +22,6 @@ from contest.admin import (  # noqa: E402, F401  (the pages register themselves 
     poster,
     results,
     rounds,
+    settings,
     staff,
 )

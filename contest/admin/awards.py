@@ -142,7 +142,7 @@ def _render_awards(error: str | None = None, status: int = 200):
         "admin/awards.html",
         contest=contest,
         groups=awards.award_rows(contest, current_app.config["QUORUM"]),
-        tiers=awards.tiers(),
+        tiers_of={c.id: awards.tiers(c) for c in contest.categories},
         error=error,
     ), status
 

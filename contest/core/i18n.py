@@ -37,12 +37,24 @@ def translate_name(text: str | None) -> str | None:
     return str(gettext(text)) if text else text
 
 
+def localized(thing: object, field: str) -> str | None:
+    """`thing.<field>` in the visitor's language: the English an admin typed (`<field>_en`)
+    on English pages, else the Korean through `translate_name` (so the seeded texts keep
+    their catalogue translation). As a filter: `contest | localized("title")`.
+    """
+    english = getattr(thing, f"{field}_en", "")
+    if english and str(get_locale()) == "en":
+        return english
+    return translate_name(getattr(thing, field))
+
+
 def init_app(app: Flask) -> None:
     """Set up Flask-Babel with our catalogues and the language switch."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Asia/Seoul")
     babel.init_app(app, locale_selector=select_locale)
     app.add_template_filter(translate_name)
+    app.add_template_filter(localized)
 
     @app.context_processor
     def languages() -> dict:

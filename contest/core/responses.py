@@ -1,8 +1,16 @@
-"""Answering in the form the caller asked for, and where a redirect may go."""
+"""Answering in the form the caller asked for, where a redirect may go, absolute links."""
 
 from urllib.parse import urlsplit
 
-from flask import request
+from flask import request, url_for
+
+
+def external_url(base: str | None, endpoint: str, **values) -> str:
+    """An absolute link: on `base` (the site's public address, `contests.public_url`) when it
+    is known, else on the host the current request came to."""
+    if base:
+        return base.rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
 
 
 def wants_json() -> bool:

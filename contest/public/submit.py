@@ -27,7 +27,7 @@ from contest.core.uploads import spooled_path
 from contest.models import Contest, Entry, utcnow
 from contest.public.forms import EntryForm, WithdrawForm
 from contest.services import entries
-from contest.services.contests import current_contest
+from contest.services.contests import current_contest, entry_limit
 
 bp = Blueprint("submit", __name__)
 
@@ -39,7 +39,10 @@ _EXTRACT_ONLY = (translatable("결과 발표 후 1년"),)
 @bp.get("/")
 def show_landing():
     """The contest, its dates, prizes and rules, and the way in."""
-    return render_template("index.html", contest=current_contest(), now=utcnow())
+    contest = current_contest()
+    return render_template(
+        "index.html", contest=contest, now=utcnow(), max_entries=entry_limit(contest)
+    )
 
 
 @bp.get("/submit")
@@ -142,7 +145,7 @@ def _render_form(form: EntryForm, contest: Contest, status: int = 200):
         max_video_bytes=config["VIDEO_MAX_BYTES"],
         max_video_minutes=config["VIDEO_MAX_SECONDS"] // 60,
         min_long_side=config["PHOTO_MIN_LONG_SIDE"],
-        max_entries=config["MAX_ENTRIES_PER_ENTRANT"],
+        max_entries=entry_limit(contest),
         retention=config["RETENTION_AFTER_RESULTS"],
     )
     return page, status

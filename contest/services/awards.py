@@ -1,9 +1,10 @@
 """Awards: proposing them from the ranking, moving them by hand, publishing them.
 
-The tiers (대상, 최우수상, ...) and how many of each a category gives come from the
-`AWARD_TIERS` setting. A proposal assigns them down each category's leaderboard, so the one
-documented ranking (`ranking.leaderboard`) decides who wins; admins may then move an award by
-hand, with a reason that goes to the audit log.
+The tiers (대상, 최우수상, ...) and how many of each a category gives are the category's own,
+set on the contest settings page (`contest_settings`); a category that has none stored gives
+those of the `AWARD_TIERS` setting. A proposal assigns them down each category's leaderboard,
+so the one documented ranking (`ranking.leaderboard`) decides who wins; admins may then move
+an award by hand, with a reason that goes to the audit log.
 
 Rules:
 - A proposal replaces every award of the contest, hand moves included: it is a fresh start
@@ -49,14 +50,16 @@ class AwardError(Refusal):
 class Tier:
     """An award tier: its slug, its Korean name, how many a category gives, its order.
 
-    The name is the msgid of its translation: pages show it as `_(name)`; the exports for the
-    prize office keep it in Korean.
+    The Korean name may be the msgid of its translation (the default tiers' are); `name_en`,
+    when an admin typed one, wins on English pages (`localized`). The exports for the prize
+    office keep the Korean.
     """
 
     slug: str
     name: str
     count: int
     order: int
+    name_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -79,17 +82,32 @@ class PublicWinner:
     entry: Entry | None  # for its preview/poster/playback; None when not public
 
 
-def tiers() -> list[Tier]:
-    """The configured tiers, first prize first."""
+def default_tiers() -> list[Tier]:
+    """The tiers of the AWARD_TIERS setting, first prize first: a new category's."""
     return [
         Tier(slug, name, count, order)
         for order, (slug, name, count) in enumerate(current_app.config["AWARD_TIERS"])
     ]
 
 
-def tier_of(slug: str) -> Tier | None:
-    """The tier with this slug, or None."""
-    return next((t for t in tiers() if t.slug == slug), None)
+def tiers(category: Category | None = None) -> list[Tier]:
+    """A category's tiers, first prize first: its stored ones, else the default ones."""
+    if category is not None and category.award_tiers:
+        return [
+            Tier(t.slug, t.name, t.count, order, t.name_en)
+            for order, t in enumerate(category.award_tiers)
+        ]
+    return default_tiers()
+
+
+def tier_of(slug: str, category: Category | None = None) -> Tier | None:
+    """The category's tier with this slug (a default tier without a category), or None."""
+    return next((t for t in tiers(category) if t.slug == slug), None)
+
+
+def tier_names(contest: Contest) -> dict[tuple[int, str], str]:
+    """Each category's tier names by (category id, slug), in Korean, for the exports."""
+    return {(c.id, t.slug): t.name for c in contest.categories for t in tiers(c)}
 
 
 def awards_of(contest: Contest) -> list[Award]:
@@ -123,12 +141,16 @@ def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
         raise AwardError(_l("심사 라운드가 없어 수상작을 정할 수 없습니다."))
     before = _snapshot(awards_of(contest))
     db.session.execute(delete(Award).where(Award.contest_id == contest.id))
-    slots = [tier for tier in tiers() for _ in range(tier.count)]
+    slots = {
+        c.id: [tier for tier in tiers(c) for _ in range(tier.count)] for c in contest.categories
+    }
+    most = max((len(s) for s in slots.values()), default=0)
     awards = []
     # The top of each category's leaderboard is enough: ranked entries come first there.
-    for page in ranking.leaderboard_pages(round_, quorum, per_page=max(len(slots), 1)):
+    for page in ranking.leaderboard_pages(round_, quorum, per_page=max(most, 1)):
         ranked = [s for s in page.standings if s.rank is not None]
-        for position, (tier, standing) in enumerate(zip(slots, ranked, strict=False), 1):
+        category_slots = slots.get(page.category_id, [])
+        for position, (tier, standing) in enumerate(zip(category_slots, ranked, strict=False), 1):
             awards.append(
                 Award(
                     contest_id=contest.id,
@@ -190,7 +212,7 @@ def add(
     """Give a tier to an entry by hand (e.g. after removing one), within the tier's count."""
     _check_unpublished(category.contest)
     reason = _required(reason)
-    tier = tier_of(tier_slug)
+    tier = tier_of(tier_slug, category)
     if tier is None:
         raise AwardError(_l("없는 상입니다."), 400)
     given = db.session.scalars(
@@ -265,9 +287,8 @@ def award_rows(contest: Contest, quorum: int) -> list[tuple[Category, list[Award
     if round_ is not None:
         standings = ranking.standings_of(round_, quorum, [a.entry_id for a in given])
     by_category: dict[int, list[AwardRow]] = {c.id: [] for c in contest.categories}
-    unknown = Tier("?", "?", 0, len(tiers()))
     for award in given:
-        tier = tier_of(award.tier) or unknown
+        tier = tier_of(award.tier, award.category) or Tier("?", "?", 0, 10**6)
         row = AwardRow(award, tier, standings.get(award.entry_id))
         by_category.setdefault(award.category_id, []).append(row)
     return [(c, by_category[c.id]) for c in contest.categories]
@@ -280,7 +301,7 @@ def public_winners(contest: Contest) -> list[tuple[Category, list[PublicWinner]]
     """
     by_category: dict[int, list[PublicWinner]] = {c.id: [] for c in contest.categories}
     for award in awards_of(contest):
-        tier, entry = tier_of(award.tier), award.entry
+        tier, entry = tier_of(award.tier, award.category), award.entry
         if tier is None or entry.status != "submitted":
             continue
         if entry.consent_publish:
@@ -288,7 +309,8 @@ def public_winners(contest: Contest) -> list[tuple[Category, list[PublicWinner]]
         else:
             winner = PublicWinner(tier, False, "", "", None)
         by_category.setdefault(award.category_id, []).append(winner)
-    return [(c, by_category[c.id]) for c in contest.categories]
+    # A category switched off is left out unless it has winners (it may have been closed late).
+    return [(c, by_category[c.id]) for c in contest.categories if c.enabled or by_category[c.id]]
 
 
 def mask_name(name: str) -> str:
@@ -337,7 +359,7 @@ def _eligible_entry(category: Category, typed_receipt: str) -> Entry:
         raise AwardError(_l("심사에서 제외된 응모작에는 상을 줄 수 없습니다."), 400)
     holder = db.session.scalar(select(Award).where(Award.entry_id == entry.id))
     if holder is not None:
-        tier = tier_of(holder.tier)
+        tier = tier_of(holder.tier, holder.category)
         raise AwardError(
             _l(
                 "그 응모작은 이미 %(tier)s 수상작입니다. 먼저 그 상을 옮기거나 취소해 주세요.",
@@ -359,7 +381,7 @@ def _rank_now(entry: Entry) -> int | None:
 
 def _renumber(category: Category) -> None:
     """Positions 1, 2, ... in tier order (keeping the order within a tier)."""
-    order = {t.slug: t.order for t in tiers()}
+    order = {t.slug: t.order for t in tiers(category)}
     awards = db.session.scalars(select(Award).where(Award.category_id == category.id)).all()
     awards = sorted(awards, key=lambda a: (order.get(a.tier, len(order)), a.position, a.id))
     for position, award in enumerate(awards, 1):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from flask import abort
+from flask import abort, current_app
 from sqlalchemy import select
 
 from contest.core.extensions import db
@@ -73,3 +73,17 @@ def current_contest() -> Contest:
     if contest is None:
         abort(404)
     return contest
+
+
+def entry_limit(contest: Contest) -> int:
+    """How many entries one person may make: the contest's own limit, else the setting."""
+    if contest.max_entries_per_entrant is not None:
+        return contest.max_entries_per_entrant
+    return current_app.config["MAX_ENTRIES_PER_ENTRANT"]
+
+
+def public_url(contest: Contest) -> str | None:
+    """The address visitors reach the site at (no trailing slash): the contest's own, else
+    the PUBLIC_URL setting; None when neither is set."""
+    url = contest.public_url or current_app.config.get("PUBLIC_URL")
+    return url.rstrip("/") if url else None

@@ -31,6 +31,7 @@ from contest.media.photo_worker import limits_from
 from contest.media.video import Video, inspect_video
 from contest.models import Asset, Contest, Entry
 from contest.services import flags, receipts
+from contest.services.contests import entry_limit
 from contest.storage import StorageUnavailable, get_storage
 
 _UNAVAILABLE = _l(
@@ -70,7 +71,7 @@ def accept(sent: Submission, contest: Contest, now: datetime) -> Entry:
     config = current_app.config
     upload_path = sent.upload_path
     _check_window(contest, now)
-    _check_quota(contest, sent, config["MAX_ENTRIES_PER_ENTRANT"])
+    _check_quota(contest, sent, entry_limit(contest))
     kind = sniff_kind(upload_path)
     _check_size(kind, upload_path.stat().st_size, config)
     # Decoding first: it names what a non-image is ("not a supported format") before the
@@ -93,7 +94,7 @@ def accept(sent: Submission, contest: Contest, now: datetime) -> Entry:
     try:
         begin_write()  # from here to the commit, this request is the only writer
         _check_window(contest, now)
-        _check_quota(contest, sent, config["MAX_ENTRIES_PER_ENTRANT"])
+        _check_quota(contest, sent, entry_limit(contest))
         _check_duplicate(contest, facts.sha256)
         entry = Entry(
             contest=contest,

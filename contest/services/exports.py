@@ -128,7 +128,7 @@ def winners(contest: Contest) -> list[WinnerRow]:
     for award in given:
         entry = award.entry
         scores, mean = figures.get(award.entry_id, (0, None))
-        tier = awards.tier_of(award.tier)
+        tier = awards.tier_of(award.tier, award.category)
         original = entry.asset("original")
         rows.append(
             WinnerRow(
@@ -229,11 +229,13 @@ def entries_csv(contest: Contest) -> tuple[bytes, int]:
     )
     for entry_id, kind, dismissed_at in db.session.execute(flag_query):
         flags.setdefault(entry_id, []).append(kind + (" (해제)" if dismissed_at else ""))
-    tier_names = {t.slug: t.name for t in awards.tiers()}
+    tier_names = awards.tier_names(contest)
     award_of = {
-        entry_id: tier_names.get(tier, tier)
-        for entry_id, tier in db.session.execute(
-            select(Award.entry_id, Award.tier).where(Award.contest_id == contest.id)
+        entry_id: tier_names.get((category_id, tier), tier)
+        for entry_id, category_id, tier in db.session.execute(
+            select(Award.entry_id, Award.category_id, Award.tier).where(
+                Award.contest_id == contest.id
+            )
         )
     }
     query = (
