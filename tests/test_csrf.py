@@ -50,4 +50,4 @@ def test_withdrawing_needs_the_token_too(csrf_app):
     confirm = client.get(receipt + "/withdraw").get_data(as_text=True)
     response = client.post(receipt + "/withdraw", data={"csrf_token": csrf_token(confirm)})
     assert response.status_code == 303
-    assert client.get(receipt).status_code == 404
+    assert client.get(receipt).status_code == 410
