@@ -482,3 +482,14 @@ class Award(db.Model):
 
     entry: Mapped[Entry] = relationship()
     category: Mapped[Category] = relationship()
+
+
+class WithdrawnReceipt(db.Model):
+    """A receipt code whose entry was withdrawn, kept only as a keyed hash.
+
+    So that the code answers "withdrawn" (410) rather than "not found" without keeping anything
+    of the entry or its entrant: the digest is an HMAC-SHA-256 of the code under the site's
+    secret key (`receipts.withdrawn_digest`), which cannot be turned back into the code.
+    """
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from datetime import timedelta
@@ -175,6 +176,20 @@ def test_json_callers_get_field_errors(app, submit):
 def test_international_numbers_are_accepted_and_normalised(app, submit):
     assert submit(phone="+44 20 7946 0958").status_code == 303
     assert the_entry(app).phone == "+442079460958"
+
+
+def test_a_refused_form_gives_the_phone_numbers_back_as_typed(submit):
+    response = submit(
+        title="",  # refused for another field
+        phone="010 1234 5678",
+        under14="y",
+        guardian_name="홍판서",
+        guardian_phone="02-987-6543",
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'value="010 1234 5678"' in page and 'value="02-987-6543"' in page
+    assert "+8210" not in page and "+822" not in page
 
 
 def test_under_14_needs_a_guardian_and_their_consent(app, submit, upload_folder):
@@ -371,18 +386,53 @@ def test_the_request_limits_follow_the_photo_limit_by_default(app):
     assert app.config["MAX_FORM_MEMORY_SIZE"] <= 256 * 1024
 
 
-def test_a_huge_text_field_is_refused(app, client, upload_folder):
-    data = entry_form(description="가" * 400_000)
+def test_a_huge_text_field_is_refused_naming_the_field_not_a_photo(app, client, upload_folder):
+    data = entry_form(title="가" * 700_000)  # 2 MB of UTF-8
     response = client.post("/submit", data=data, content_type="multipart/form-data")
     assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "입력한 글이 너무 깁니다: 한 칸에 256 KB까지" in page
+    assert "사진은" not in page and "해상도를 낮추거나" not in page
+    as_json = client.post(
+        "/submit",
+        data=entry_form(title="가" * 700_000),
+        headers={"Accept": "application/json"},
+        content_type="multipart/form-data",
+    )
+    assert as_json.status_code == 413
+    assert as_json.get_json()["errors"]["title"][0].startswith("입력한 글이 너무 깁니다")
     assert_nothing_stored(app, upload_folder)
 
 
-def test_too_many_form_parts_are_refused(client):
+def test_too_many_form_parts_are_refused_saying_so(client):
     data = entry_form()
-    data.update({f"junk{i}": "x" for i in range(100)})
-    response = client.post("/submit", data=data, content_type="multipart/form-data")
+    data.update({f"junk{i}": "x" for i in range(5000)})
+    response = client.post(
+        "/submit",
+        data=data,
+        headers={"Accept": "application/json"},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 413
+    assert response.get_json()["errors"] == {
+        "_form": ["보낸 입력 항목이 너무 많습니다: 한 번에 50개까지 보낼 수 있습니다."]
+    }
+
+
+def test_a_request_over_max_content_length_names_both_limits_and_its_size(make_app):
+    """A 900 MB video is refused from its Content-Length, before a byte is read."""
+    app = make_app()
+    size = 900 * 1024 * 1024
+    response = app.test_client().post(
+        "/submit",
+        input_stream=io.BytesIO(b""),
+        headers={"Accept": "application/json"},
+        environ_overrides={"CONTENT_LENGTH": str(size)},
+        content_type="multipart/form-data; boundary=x",
+    )
+    assert response.status_code == 413
+    message = response.get_json()["errors"]["media"][0]
+    assert "사진은 40 MB, 영상은 500 MB까지" in message and "900 MB" in message
 
 
 def test_each_entrant_may_enter_a_limited_number_of_times(make_app):
@@ -457,7 +507,29 @@ def test_withdrawing_deletes_the_entry_and_every_file(app, client, submit, uploa
     response = client.post(location + "/withdraw")
     assert response.status_code == 303
     assert_nothing_stored(app, upload_folder)
-    assert client.get(location).status_code == 404
+
+
+def test_a_withdrawn_code_answers_410_keeping_only_a_keyed_hash(app, client, submit):
+    location = submit().headers["Location"]
+    code = RECEIPT_URL.match(location).group(1)
+    client.post(location + "/withdraw")
+
+    for path in (location, location + "/withdraw", location + "/status"):
+        gone = client.get(path)
+        assert gone.status_code == 410, path
+    page = client.get(location).get_data(as_text=True)
+    assert "취소된 응모입니다" in page and "찾는 페이지가 없습니다" not in page
+    typed = client.get("/receipt", query_string={"code": code.lower()}, follow_redirects=True)
+    assert typed.status_code == 410
+    as_json = client.get(location, headers={"Accept": "application/json"})
+    assert as_json.status_code == 410 and "취소되어" in as_json.get_json()["errors"]["_form"][0]
+    assert client.get("/receipt/ABCDEFGHJKMNP").status_code == 404  # never existed
+    with app.app_context():
+        kept = db.session.execute(text("SELECT * FROM withdrawn_receipt")).all()
+    assert len(kept) == 1 and len(kept[0]) == 1  # one column: the digest, nothing else
+    digest = kept[0][0]
+    assert re.fullmatch(r"[0-9a-f]{64}", digest) and code not in digest
+    assert digest != hashlib.sha256(code.encode()).hexdigest()  # keyed, not a bare hash
 
 
 def test_receipt_codes_can_be_typed_back_loosely(app, client, submit):
@@ -465,8 +537,16 @@ def test_receipt_codes_can_be_typed_back_loosely(app, client, submit):
     typed = f"{code[:4]}-{code[4:8]}-{code[8:]}".lower()
     response = client.get("/receipt", query_string={"code": f" {typed} "})
     assert response.headers["Location"] == f"/receipt/{code}"
-    unknown = client.get("/receipt", query_string={"code": "nothing"}, follow_redirects=True)
-    assert "접수번호를 찾을 수 없습니다" in unknown.get_data(as_text=True)
+
+
+def test_a_wrong_code_keeps_what_was_typed_with_the_error_beside_the_field(client):
+    response = client.get("/receipt", query_string={"code": "abcd-wxyz-2345"})
+    assert response.status_code == 404  # the landing page again, not a redirect
+    page = response.get_data(as_text=True)
+    assert 'value="abcd-wxyz-2345"' in page
+    assert re.search(r'id="code-error">접수번호를 찾을 수 없습니다', page)
+    assert 'aria-invalid="true"' in page
+    assert "flash" not in page
 
 
 def test_unknown_receipt_is_a_friendly_404(client):

@@ -52,6 +52,27 @@ def show_awards():
     return _render_awards()
 
 
+@bp.get("/awards/propose")
+def confirm_propose_awards():
+    """Before proposing: what the leaderboard would give now, and what to check first."""
+    contest = current_contest()
+    try:
+        summary = awards.proposal_summary(contest, current_app.config["QUORUM"])
+    except Refusal as why:
+        return _render_awards(why.message, why.status)
+    return _render_confirm("propose", summary)
+
+
+@bp.get("/awards/publish")
+def confirm_publish_awards():
+    """Before publishing: the awards as they stand, and what to check first."""
+    contest = current_contest()
+    if contest.results_published_at is not None:
+        return redirect(url_for("admin.show_awards"), 303)
+    summary = awards.publication_summary(contest, current_app.config["QUORUM"])
+    return _render_confirm("publish", summary)
+
+
 @bp.post("/awards/propose")
 def propose_awards():
     """Replace the awards by the tiers given down each category's leaderboard."""
@@ -145,6 +166,16 @@ def _render_awards(error: str | None = None, status: int = 200):
         tiers_of={c.id: awards.tiers(c) for c in contest.categories},
         error=error,
     ), status
+
+
+def _render_confirm(action: str, summary: awards.Summary):
+    return render_template(
+        "admin/awards_confirm.html",
+        action=action,
+        summary=summary,
+        contest=current_contest(),
+        quorum=current_app.config["QUORUM"],
+    )
 
 
 def _award_or_404(award_id: int) -> Award:

@@ -73,6 +73,21 @@ class RejectForm(FlaskForm):
     next = HiddenField()
 
 
+class WithdrawEntryForm(FlaskForm):
+    """Withdraw an entry for its entrant: deletes it and its files, with a reason for the log."""
+
+    reason = StringField(
+        _l("취소 사유 (감사 기록에 남습니다)"),
+        filters=[strip_whitespace],
+        validators=[
+            DataRequired(message=_l("취소 사유를 입력해 주세요.")),
+            Length(
+                max=REASON_MAX, message=_l("사유는 %(limit)s자 이내로 써 주세요.", limit=REASON_MAX)
+            ),
+        ],
+    )
+
+
 class RestoreForm(FlaskForm):
     """Put a rejected entry back into judging."""
 
@@ -180,6 +195,23 @@ def restore_entry(entry_id: int):
     return redirect(_back(form, entry), 303)
 
 
+@bp.post("/entries/<int:entry_id>/withdraw")
+def withdraw_entry(entry_id: int):
+    """Withdraw an entry for its entrant, with a reason; refused for a published winner."""
+    entry = db.get_or_404(Entry, entry_id)
+    form = WithdrawEntryForm(prefix="withdraw")
+    if not form.validate_on_submit():
+        return _entry_page(entry, withdraw_form=form, status=400)
+    try:
+        with write_transaction():
+            moderation.withdraw(entry, form.reason.data, g.user)
+    except Refusal as why:
+        show_on_form(form, why)
+        return _entry_page(entry, withdraw_form=form, status=why.status)
+    flash(_("응모를 취소했습니다. 작품과 개인정보를 모두 삭제했습니다."), "success")
+    return redirect(url_for("admin.list_entries"), 303)
+
+
 @bp.get("/flags/<int:flag_id>")
 def show_flag(flag_id: int):
     """A flag with its entry; a near-duplicate beside the entry it resembles."""
@@ -224,6 +256,7 @@ def _entry_page(
     reject_form: RejectForm | None = None,
     restore_form: RestoreForm | None = None,
     status: int = 200,
+    withdraw_form: WithdrawEntryForm | None = None,
 ):
     flags = moderation.flags_of(entry)
     return render_template(
@@ -234,6 +267,7 @@ def _entry_page(
         dismissers=_dismissers(flags),
         reject_form=reject_form or RejectForm(formdata=None),
         restore_form=restore_form or RestoreForm(formdata=None),
+        withdraw_form=withdraw_form or WithdrawEntryForm(formdata=None, prefix="withdraw"),
         dismiss_form=DismissForm(formdata=None),
         here=_here(url_for("admin.show_entry", entry_id=entry.id)),
         back=safe_next(request.args.get("next")) or url_for("admin.list_entries"),

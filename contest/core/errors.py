@@ -19,6 +19,7 @@ from contest.core.extensions import db
 from contest.core.formatting import file_size
 from contest.core.refusal import Refusal
 from contest.core.responses import wants_json
+from contest.core.uploads import TooLarge
 from contest.storage import StorageUnavailable
 
 _MESSAGES = {
@@ -26,6 +27,10 @@ _MESSAGES = {
     403: _l("이 페이지를 볼 수 있는 권한이 없습니다."),
     404: _l("찾는 페이지가 없습니다. 주소나 접수번호를 다시 확인해 주세요."),
     405: _l("이 주소에서는 할 수 없는 요청입니다."),
+    410: _l(
+        "이 접수번호의 응모는 취소되어 작품과 개인정보가 모두 삭제되었습니다."
+        " 다시 응모하시려면 처음부터 응모해 주세요."
+    ),
     429: _l("요청이 너무 많습니다. 잠시 뒤에 다시 시도해 주세요."),
     500: _l("서버에 문제가 생겼습니다. 잠시 후 다시 시도해 주세요. 응모하신 작품은 안전합니다."),
     503: _l("파일 저장소에 잠시 연결할 수 없습니다. 잠시 뒤에 다시 시도해 주세요."),
@@ -42,17 +47,39 @@ _CSRF = _l(
 )
 
 
-def _too_large_message() -> str:
-    limit = current_app.config["PHOTO_MAX_BYTES"]
-    return _("파일이 너무 큽니다: 사진은 %(limit)s까지 올릴 수 있습니다.", limit=file_size(limit))
+def _too_large(error: HTTPException) -> tuple[str, str]:
+    """What was too large, named, and the field it belongs to (see `core.uploads`)."""
+    config = current_app.config
+    limit = getattr(error, "limit", None)
+    if limit is TooLarge.PARTS:
+        message = _(
+            "보낸 입력 항목이 너무 많습니다: 한 번에 %(limit)s개까지 보낼 수 있습니다.",
+            limit=config["MAX_FORM_PARTS"],
+        )
+        return message, "_form"
+    if limit is TooLarge.FIELD:
+        message = _(
+            "입력한 글이 너무 깁니다: 한 칸에 %(limit)s까지 쓸 수 있습니다.",
+            limit=file_size(config["MAX_FORM_MEMORY_SIZE"]),
+        )
+        return message, error.field or "_form"
+    sent = getattr(error, "sent", None)
+    message = _(
+        "파일이 너무 큽니다: 사진은 %(photo)s, 영상은 %(video)s까지 올릴 수 있습니다.",
+        photo=file_size(config["PHOTO_MAX_BYTES"]),
+        video=file_size(config["VIDEO_MAX_BYTES"]),
+    )
+    if sent:
+        message += " " + _("(보낸 크기 %(size)s)", size=file_size(sent))
+    return message, "media"
 
 
 def _answer(status: int, message: object, field: str = "_form"):
     if wants_json():
         # str(): a lazy message becomes text in the visitor's language (JSON cannot hold it).
         return jsonify(errors={field: [str(message)]}), status
-    template = f"errors/{status}.html" if status in (404, 413) else "errors/error.html"
-    return render_template(template, status=status, message=message), status
+    template = f"errors/{status}.html" if status in (404, 410, 413) else "errors/error.html"
+    return render_template(template, status=status, message=message, field=field), status
 
 
 def handle_csrf(error: CSRFError):
@@ -64,7 +91,7 @@ def handle_http(error: HTTPException):
     """Any HTTP error raised by a view or by Werkzeug."""
     status = error.code or 500
     if status == 413:
-        return _answer(413, _too_large_message(), "media")
+        return _answer(413, *_too_large(error))
     if status < 400 or error.response is not None:
         return error
     return _answer(status, _MESSAGES.get(status, error.description or _MESSAGES[400]))

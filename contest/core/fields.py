@@ -15,7 +15,16 @@ def strip_whitespace(value: str | None) -> str | None:
 
 
 class PhoneField(TelField):
-    """A phone number; after validation `data` holds it in E.164."""
+    """A phone number; after validation `data` holds it in E.164.
+
+    A form shown again (refused for another reason) gives the number back as it was typed,
+    not as +8210...: people recognise what they wrote.
+    """
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return super()._value()
 
     def pre_validate(self, form) -> None:
         if self.data:

@@ -94,5 +94,24 @@ class EntryForm(FlaskForm):
             )
 
 
+_NO_SUCH_RECEIPT = _l("접수번호를 찾을 수 없습니다. 받은 번호를 다시 확인해 주세요.")
+
+
+class ReceiptLookupForm(FlaskForm):
+    """The landing page's "find my entry": a receipt code, read from the query string."""
+
+    class Meta:
+        csrf = False  # a GET that changes nothing
+
+    code = StringField(
+        _l("접수번호"),
+        filters=[strip_whitespace],
+        validators=[
+            DataRequired(message=_l("접수번호를 입력해 주세요.")),
+            Length(max=40, message=_NO_SUCH_RECEIPT),
+        ],
+    )
+
+
 class WithdrawForm(FlaskForm):
     """Withdrawing an entry: nothing to fill in, the CSRF token is the point."""

@@ -14,6 +14,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_wtf.csrf import generate_csrf
 
 from contest.core import jobs
 from contest.core.database import write_transaction
@@ -25,8 +26,8 @@ from contest.core.responses import wants_json
 from contest.core.security import submit_rate_limit
 from contest.core.uploads import spooled_path
 from contest.models import Contest, Entry, utcnow
-from contest.public.forms import EntryForm, WithdrawForm
-from contest.services import entries
+from contest.public.forms import EntryForm, ReceiptLookupForm, WithdrawForm
+from contest.services import awards, entries
 from contest.services.contests import current_contest, entry_limit
 
 bp = Blueprint("submit", __name__)
@@ -39,16 +40,25 @@ _EXTRACT_ONLY = (translatable("결과 발표 후 1년"),)
 @bp.get("/")
 def show_landing():
     """The contest, its dates, prizes and rules, and the way in."""
-    contest = current_contest()
-    return render_template(
-        "index.html", contest=contest, now=utcnow(), max_entries=entry_limit(contest)
-    )
+    return _render_landing(ReceiptLookupForm(formdata=None))
 
 
 @bp.get("/submit")
 def show_form():
     """The entry form."""
     return _render_form(EntryForm(), current_contest())
+
+
+@bp.get("/submit/token")
+def issue_token():
+    """A CSRF token for a kiosk or script that posts entries as JSON (docs/OPERATIONS.md).
+
+    The token is bound to the session cookie this answer sets: send both back, the token in
+    the `X-CSRFToken` header.
+    """
+    response = jsonify(csrf_token=generate_csrf())
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/submit")
@@ -74,26 +84,55 @@ def create_entry():
 
 @bp.get("/receipt")
 def find_receipt():
-    """Look an entry up by the code the visitor typed on the landing page."""
-    entry = entries.find_by_receipt(request.args.get("code", ""))
-    if entry is None:
-        flash(_("접수번호를 찾을 수 없습니다. 받은 번호를 다시 확인해 주세요."), "error")
-        return redirect(url_for("submit.show_landing"), 303)
-    return redirect(url_for("submit.show_receipt", code=entry.receipt), 303)
+    """Look an entry up by the code the visitor typed on the landing page.
+
+    A code that finds nothing shows the landing page again with the code as typed and the
+    error beside it; a withdrawn entry's code goes on to its receipt page, which says so (410).
+    """
+    form = ReceiptLookupForm(formdata=request.args)
+    if not form.validate():
+        return _render_landing(form, 400)
+    typed = form.code.data
+    entry = entries.find_by_receipt(typed)
+    if entry is not None:
+        return redirect(url_for("submit.show_receipt", code=entry.receipt), 303)
+    if entries.was_withdrawn(typed):
+        return redirect(url_for("submit.show_receipt", code=typed), 303)
+    form.code.errors.append(_("접수번호를 찾을 수 없습니다. 받은 번호를 다시 확인해 주세요."))
+    return _render_landing(form, 404)
 
 
 @bp.get("/receipt/<code>")
 def show_receipt(code: str):
-    """The visitor's receipt: their entry as the contest holds it."""
-    entry = _entry_or_404(code)
-    return render_template("submit/receipt.html", entry=entry, form=WithdrawForm())
+    """The visitor's receipt: their entry as the contest holds it (and its award, once out)."""
+    entry = _entry_or_gone(code)
+    return render_template(
+        "submit/receipt.html",
+        entry=entry,
+        award=awards.published_tier_of(entry),
+        form=WithdrawForm(),
+    )
+
+
+@bp.get("/receipt/<code>/status")
+def show_receipt_status(code: str):
+    """The state of the entry's playback copy, which the receipt page polls for a video."""
+    entry = _entry_or_gone(code)
+    response = jsonify(playback=entry.playback_status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/receipt/<code>/withdraw")
 def confirm_withdraw(code: str):
     """Ask before withdrawing: it deletes the entry for good."""
-    entry = _entry_or_404(code)
-    return render_template("submit/withdraw.html", entry=entry, form=WithdrawForm())
+    entry = _entry_or_gone(code)
+    return render_template(
+        "submit/withdraw.html",
+        entry=entry,
+        final=entries.is_published_winner(entry),
+        form=WithdrawForm(),
+    )
 
 
 @bp.post("/receipt/<code>/withdraw")
@@ -102,8 +141,8 @@ def withdraw_entry(code: str):
     if not WithdrawForm().validate_on_submit():
         abort(400)
     with write_transaction():
-        entry = _entry_or_404(code)
-        entries.withdraw(entry)
+        entry = _entry_or_gone(code)
+        entries.withdraw(entry)  # a published winner is refused (409) with whom to contact
     if wants_json():
         return jsonify(withdrawn=entry.receipt)
     flash(_("응모를 취소했습니다. 작품과 개인정보를 모두 삭제했습니다."), "success")
@@ -127,11 +166,24 @@ def _submission(form: EntryForm) -> entries.Submission:
     )
 
 
-def _entry_or_404(code: str) -> Entry:
+def _entry_or_gone(code: str) -> Entry:
+    """The entry with this code; 410 when it was withdrawn, 404 when there never was one."""
     entry = entries.find_by_receipt(code)
     if entry is None:
-        abort(404)
+        abort(410 if entries.was_withdrawn(code) else 404)
     return entry
+
+
+def _render_landing(lookup: ReceiptLookupForm, status: int = 200):
+    contest = current_contest()
+    page = render_template(
+        "index.html",
+        contest=contest,
+        now=utcnow(),
+        max_entries=entry_limit(contest),
+        lookup=lookup,
+    )
+    return page, status
 
 
 def _render_form(form: EntryForm, contest: Contest, status: int = 200):

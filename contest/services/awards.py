@@ -27,10 +27,11 @@ from sqlalchemy.orm import contains_eager, joinedload
 from contest.core.extensions import db
 from contest.core.i18n import translatable, translate_name
 from contest.core.refusal import Refusal
-from contest.models import Award, Category, Contest, Entry, User, utcnow
+from contest.models import Award, Category, Contest, Entry, Flag, Round, User, utcnow
 from contest.services import ranking
 from contest.services.audit import audit
 from contest.services.entries import find_by_receipt
+from contest.services.moderation import open_flags_by_entry
 
 # The default tier names of config.AWARD_TIERS, listed here so the catalogue has them: pages show
 # a tier's name through `translate_name`. (Settings are plain data and import nothing.)
@@ -136,11 +137,28 @@ def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
     Each award keeps the rank it was given for (`Award.rank`).
     """
     _check_unpublished(contest)
+    round_, awards = _proposal(contest, quorum)
+    before = _snapshot(awards_of(contest))
+    db.session.execute(delete(Award).where(Award.contest_id == contest.id))
+    for award in awards:
+        award.assigned_by_id = actor.id if actor else None
+    db.session.add_all(awards)
+    db.session.flush()
+    audit(
+        actor,
+        "propose-awards",
+        f"contest:{contest.id}",
+        {"awards": before},
+        {"awards": _snapshot(awards), "round": round_.id, "quorum": quorum},
+    )
+    return awards
+
+
+def _proposal(contest: Contest, quorum: int) -> tuple[Round, list[Award]]:
+    """The awards a proposal would give now, not added to the session (see `propose`)."""
     round_ = ranking.results_round(contest)
     if round_ is None:
         raise AwardError(_l("심사 라운드가 없어 수상작을 정할 수 없습니다."))
-    before = _snapshot(awards_of(contest))
-    db.session.execute(delete(Award).where(Award.contest_id == contest.id))
     slots = {
         c.id: [tier for tier in tiers(c) for _ in range(tier.count)] for c in contest.categories
     }
@@ -159,21 +177,88 @@ def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
                     tier=tier.slug,
                     position=position,
                     rank=standing.rank,
-                    assigned_by_id=actor.id if actor else None,
                     # Stored, and shown as written: the record stays in Korean.
                     reason=f"{round_.name} 순위 {standing.rank}위",
                 )
             )
-    db.session.add_all(awards)
-    db.session.flush()
-    audit(
-        actor,
-        "propose-awards",
-        f"contest:{contest.id}",
-        {"awards": before},
-        {"awards": _snapshot(awards), "round": round_.id, "quorum": quorum},
+    return round_, awards
+
+
+@dataclass(frozen=True)
+class Given:
+    """One award as the confirmation page lists it."""
+
+    tier: Tier
+    entry: Entry
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What to look at before proposing or publishing the awards.
+
+    `categories`: each category with the awards it gives; `double_winners`: groups of awarded
+    entries sent by one entrant (same phone or e-mail); `below_quorum`: how many entries of the
+    results round have too few scores to be ranked, and the first of them; `flagged`: awarded
+    entries with flags no admin has dismissed, with those flags.
+    """
+
+    categories: list[tuple[Category, list[Given]]]
+    double_winners: list[list[Entry]]
+    below_quorum: int
+    below_quorum_shown: list[ranking.Standing]
+    flagged: list[tuple[Entry, list[Flag]]]
+
+
+def proposal_summary(contest: Contest, quorum: int) -> Summary:
+    """The summary of the awards a proposal would give now (nothing is written)."""
+    _check_unpublished(contest)
+    _round, awards = _proposal(contest, quorum)
+    return _summary(contest, quorum, [(a.category_id, a.tier, a.entry_id) for a in awards])
+
+
+def publication_summary(contest: Contest, quorum: int) -> Summary:
+    """The summary of the awards as they stand, before publishing them."""
+    given = awards_of(contest)
+    return _summary(contest, quorum, [(a.category_id, a.tier, a.entry_id) for a in given])
+
+
+def _summary(contest: Contest, quorum: int, given: list[tuple[int, str, int]]) -> Summary:
+    ids = [entry_id for _c, _t, entry_id in given]
+    found = {e.id: e for e in db.session.scalars(select(Entry).where(Entry.id.in_(ids)))}
+    unknown = Tier("?", "?", 0, len(tiers()))
+    categories = {c.id: c for c in contest.categories}
+    by_category: dict[int, list[Given]] = {c.id: [] for c in contest.categories}
+    for category_id, slug, entry_id in given:
+        row = Given(tier_of(slug, categories.get(category_id)) or unknown, found[entry_id])
+        by_category.setdefault(category_id, []).append(row)
+    winners = [found[i] for i in ids]
+    round_ = ranking.results_round(contest)
+    count, shown = ranking.below_quorum(round_, quorum) if round_ is not None else (0, [])
+    flags = open_flags_by_entry(ids)
+    return Summary(
+        categories=[(c, by_category[c.id]) for c in contest.categories],
+        double_winners=_same_entrant(winners),
+        below_quorum=count,
+        below_quorum_shown=shown,
+        flagged=[(found[i], flags[i]) for i in ids if flags[i]],
     )
-    return awards
+
+
+def _same_entrant(entries: list[Entry]) -> list[list[Entry]]:
+    """Groups of two or more entries sent by one person: linked by phone or by e-mail."""
+    groups: list[list[Entry]] = []
+    for entry in entries:
+        linked = [g for g in groups if any(_one_person(entry, other) for other in g)]
+        merged = [e for g in linked for e in g] + [entry]
+        groups = [g for g in groups if g not in linked] + [merged]
+    return [g for g in groups if len(g) > 1]
+
+
+def _one_person(a: Entry, b: Entry) -> bool:
+    # Purged entries have no contact left to compare.
+    if a.personal_data_purged_at or b.personal_data_purged_at:
+        return False
+    return a.phone == b.phone or a.email == b.email
 
 
 def give(award: Award, typed_receipt: str, reason: str, actor: User | None) -> Award:
@@ -277,6 +362,14 @@ def unpublish(contest: Contest, actor: User | None) -> None:
         {"results_published_at": old},
         {"results_published_at": None},
     )
+
+
+def published_tier_of(entry: Entry) -> Tier | None:
+    """The tier the entry won, once the results are published; None before, or if none."""
+    if entry.contest.results_published_at is None:
+        return None
+    award = db.session.scalar(select(Award).where(Award.entry_id == entry.id))
+    return tier_of(award.tier, entry.category) if award is not None else None
 
 
 def award_rows(contest: Contest, quorum: int) -> list[tuple[Category, list[AwardRow]]]:

@@ -29,7 +29,7 @@ from contest.media.kinds import sniff_kind
 from contest.media.photo import Photo, process_photo
 from contest.media.photo_worker import limits_from
 from contest.media.video import Video, inspect_video
-from contest.models import Asset, Contest, Entry
+from contest.models import Asset, Award, Contest, Entry, WithdrawnReceipt
 from contest.services import flags, receipts
 from contest.services.contests import entry_limit
 from contest.storage import StorageUnavailable, get_storage
@@ -39,6 +39,10 @@ _UNAVAILABLE = _l(
     " 잠시 뒤 파일을 다시 골라 제출해 주세요."
 )
 _DUPLICATE = _l("이 사진은 이미 응모된 작품입니다. 다른 사진을 선택해 주세요.")
+_PUBLISHED_WINNER = _l(
+    "수상작으로 발표된 작품이라 응모를 취소할 수 없습니다."
+    " 취소가 꼭 필요하면 행정안전부 · 정부3.0 체험마당 운영사무국에 문의해 주세요."
+)
 
 
 class Refused(Refusal):
@@ -137,11 +141,38 @@ def accept(sent: Submission, contest: Contest, now: datetime) -> Entry:
 
 
 def withdraw(entry: Entry) -> None:
-    """Delete an entry and, once that has committed, its files (the entrant withdrew consent)."""
+    """Delete an entry and, once that has committed, its files (the entrant withdrew consent).
+
+    Published results are final: a winner of published awards is refused (409) and told whom
+    to ask; the organisers unpublish first if it must go. The code is kept only as a keyed
+    hash, so it answers "withdrawn" from now on rather than "not found".
+    """
+    if is_published_winner(entry):
+        raise Refused(_PUBLISHED_WINNER, 409)
     keys = [asset.key for asset in entry.assets]
+    db.session.add(WithdrawnReceipt(digest=_withdrawn_digest(entry.receipt)))
     db.session.delete(entry)
     db.session.flush()
     delete_once_committed(keys)
+
+
+def is_published_winner(entry: Entry) -> bool:
+    """Whether the entry holds an award of its contest's published results."""
+    if entry.contest.results_published_at is None:
+        return False
+    return db.session.scalar(select(Award.id).where(Award.entry_id == entry.id)) is not None
+
+
+def was_withdrawn(typed: str) -> bool:
+    """Whether this receipt code belonged to an entry that was withdrawn."""
+    code = receipts.clean(typed)
+    if not receipts.is_well_formed(code):
+        return False
+    return db.session.get(WithdrawnReceipt, _withdrawn_digest(code)) is not None
+
+
+def _withdrawn_digest(code: str) -> str:
+    return receipts.withdrawn_digest(code, current_app.config["SECRET_KEY"])
 
 
 def find_by_receipt(typed: str) -> Entry | None:

@@ -11,10 +11,13 @@ from sqlalchemy.orm import selectinload
 from contest.core.extensions import db
 from contest.core.refusal import Refusal
 from contest.models import Contest, Entry, Flag, User, utcnow
-from contest.services import receipts
+from contest.services import entries, receipts
 from contest.services.audit import audit
 
 REASON_MAX = 500
+_PUBLISHED = _l(
+    "발표된 수상작입니다. 반려하거나 취소하려면 먼저 수상작 페이지에서 발표를 취소해 주세요."
+)
 
 
 class ModerationError(Refusal):
@@ -105,6 +108,8 @@ def reject(entry: Entry, reason: str, actor: User) -> None:
     reason = _checked_reason(reason, _l("반려 사유를 입력해 주세요."))
     if entry.status == "rejected":
         raise ModerationError(_l("이미 반려된 작품입니다."))
+    if entries.is_published_winner(entry):
+        raise ModerationError(_PUBLISHED)
     audit(
         actor,
         "reject-entry",
@@ -116,6 +121,25 @@ def reject(entry: Entry, reason: str, actor: User) -> None:
     entry.rejected_reason = reason
     entry.rejected_at = utcnow()
     db.session.flush()
+
+
+def withdraw(entry: Entry, reason: str, actor: User) -> None:
+    """Withdraw an entry for its entrant (who asked the office), with a reason (the caller commits).
+
+    A winner of published results is refused: unpublish first, so the public page never loses
+    a winner silently. The audit keeps the receipt and title, nothing of the entrant.
+    """
+    reason = _checked_reason(reason, _l("취소 사유를 입력해 주세요."))
+    if entries.is_published_winner(entry):
+        raise ModerationError(_PUBLISHED)
+    audit(
+        actor,
+        "withdraw-entry",
+        f"entry:{entry.id}",
+        {"receipt": entry.receipt, "title": entry.title, "status": entry.status},
+        {"withdrawn": True, "reason": reason},
+    )
+    entries.withdraw(entry)
 
 
 def restore(entry: Entry, actor: User) -> None:

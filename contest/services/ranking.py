@@ -209,6 +209,21 @@ def leaderboard_pages(
     return pages
 
 
+def below_quorum(round_: Round, quorum: int, limit: int = 50) -> tuple[int, list[Standing]]:
+    """The round's entries left unranked for want of scores: how many, and the first `limit`
+    of them in the leaderboard's order (those with some scores first, then the unscored)."""
+    ranking = _ranking(round_, quorum)
+    held_ids = rounds.entry_ids_in(round_).subquery()
+    held = db.session.scalar(select(func.count()).select_from(held_ids))
+    count = held - sum(len(ranked) for ranked, _below in ranking.values())
+    rows = [row for cid, _name in _categories(round_) for row in ranking.get(cid, ([], []))[1]]
+    shown = [_standing(row, None, True) for row in rows[:limit]]
+    if len(shown) < limit:
+        tail = _unscored_query(round_).limit(limit - len(shown))
+        shown += [_standing(row, None, True) for row in db.session.execute(tail)]
+    return count, shown
+
+
 def entry_figures(round_: Round, entry_ids: list[int]) -> dict[int, tuple[int, float]]:
     """Counted scores and weighted mean of a few entries in a round, by entry id.
 

@@ -1,5 +1,7 @@
 """Receipt codes: what a visitor keeps to find, show or withdraw their entry."""
 
+import hashlib
+import hmac
 import re
 import secrets
 
@@ -26,3 +28,13 @@ def is_well_formed(code: str) -> bool:
 def grouped(code: str) -> str:
     """A code in groups, easier to read aloud and type back: ABCD-EFGH-JKLMN."""
     return f"{code[:4]}-{code[4:8]}-{code[8:]}"
+
+
+def withdrawn_digest(code: str, key: str) -> str:
+    """The keyed hash kept of a withdrawn entry's code: HMAC-SHA-256 under the site's key.
+
+    Keyed, so that the table of withdrawn codes is no list to test guesses against offline;
+    the code itself is unguessable, and its hash says nothing about the entry or its entrant.
+    """
+    message = f"withdrawn-receipt:{code}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()

@@ -11,7 +11,6 @@ import pytest
 
 from ..media.videogen import write_clip
 from ..photos import photo_bytes
-from .conftest import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -165,7 +164,7 @@ def _worker_paused(site):
         os.killpg(worker.pid, signal.SIGCONT)
 
 
-def test_a_video_entry_plays_once_its_playback_copy_is_made(site, browsing, tmp_path):
+def test_a_video_receipt_updates_itself_once_its_playback_copy_is_made(site, browsing, tmp_path):
     clip = write_clip(tmp_path / "VID_0001.mp4", seconds=2.0)
     page = browsing.page()
     page.goto("/submit")
@@ -184,13 +183,19 @@ def test_a_video_entry_plays_once_its_playback_copy_is_made(site, browsing, tmp_
             " return i && i.complete && i.naturalWidth > 0; }"
         )
         browsing.shot(page, "processing")
+        # Without JS the visitor still sees the note that the video is being prepared.
+        no_js = browsing.page(java_script_enabled=False)
+        no_js.goto(page.url)
+        assert "처리 중" in no_js.locator("[role=status]").inner_text()
+        assert no_js.locator("video").count() == 0
 
-    def playable():
-        page.reload()
-        return page.locator("video source").count() > 0
-
-    wait_for(playable, 60, "the playback copy (is `flask worker` running?)")
+    # Nobody reloads: the page asks for the status (with back-off) and shows the player itself.
+    receipt_url = page.url
+    page.wait_for_selector("video source", state="attached", timeout=90_000)
+    assert page.url == receipt_url
     assert page.locator(".status-processing").count() == 0
+    status = page.request.get(receipt_url + "/status")
+    assert status.json() == {"playback": "ready"}
     played = page.evaluate(
         """async () => {
             const video = document.querySelector("video");
