@@ -19,8 +19,11 @@ VIDEO_MAX_BYTES = 500 * 1024 * 1024
 VIDEO_MAX_SECONDS = 180
 VIDEO_MIN_SECONDS = 1
 VIDEO_PROBE_TIMEOUT = 30
-# A 3-minute 4K clip takes minutes to transcode on two cores; past this the job gives up.
+# A 3-minute 4K clip takes minutes to transcode on two cores. Each copy's time budget is a
+# minute plus VIDEO_TRANSCODE_SECONDS_PER_SECOND per second of the checked duration (a 3 s
+# clip gets 2 minutes, not half an hour of the worker), never more than the timeout.
 VIDEO_TRANSCODE_TIMEOUT = 30 * 60
+VIDEO_TRANSCODE_SECONDS_PER_SECOND = 20
 
 # Background jobs (huey). None: a SQLite queue in the instance folder; "redis://..." for a
 # Redis queue shared by several machines. HUEY_IMMEDIATE None means "immediate when TESTING",
