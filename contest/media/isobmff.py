@@ -16,8 +16,9 @@ DAMAGED_MESSAGE = _l("파일이 손상되었거나 전송 중에 잘렸습니다
 # Real files have a handful of top-level boxes (a fragmented MP4 a few thousand); a file made
 # of millions of 8-byte boxes would only cost time and memory.
 MAX_TOP_LEVEL_BOXES = 100_000
-# Inside a movie: a few tracks, each a handful of boxes. Only moov, trak and edts are opened.
+# Inside one box: a movie has a few tracks, a track a handful of boxes.
 MAX_CHILD_BOXES = 10_000
+_MAX_META_SCAN = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,26 @@ def top_level_boxes(f: BinaryIO, file_size: int) -> list[Box]:
 
 
 def child_boxes(f: BinaryIO, parent: Box) -> list[Box]:
-    """The boxes inside a container box (moov, trak, edts); refuse one that overflows it."""
+    """The boxes inside a container box (moov, trak, edts...), read as FFmpeg's mov demuxer does.
+
+    Lenient where FFmpeg is, since only what FFmpeg will read matters here: a child overflowing
+    its parent is cut to it, and fewer than 8 bytes left (QuickTime's 32-bit zero terminator)
+    or a size below 8 ends the list.
+    """
     f.seek(parent.offset)
     (size,) = struct.unpack(">I", f.read(4))
     offset = parent.offset + (16 if size == 1 else 8)
     end = parent.offset + parent.size
+    if parent.type == "meta":
+        # FFmpeg steps through a meta 4 bytes at a time until it meets its hdlr, then reads
+        # boxes from there (an ISO meta has 4 bytes of version and flags first, Apple's none).
+        f.seek(offset)
+        head = f.read(min(end - offset, _MAX_META_SCAN))
+        at = next((i for i in range(4, len(head) - 3, 4) if head[i : i + 4] == b"hdlr"), None)
+        if at is None:
+            return []
+        offset += at - 4
     boxes: list[Box] = []
-    # QuickTime may end a list of boxes with a 32-bit zero: fewer than 8 bytes left end it.
     while end - offset >= 8:
         if len(boxes) >= MAX_CHILD_BOXES:
             raise Rejected(DAMAGED_MESSAGE, 422)
@@ -82,8 +96,9 @@ def child_boxes(f: BinaryIO, parent: Box) -> list[Box]:
             (size,) = struct.unpack_from(">Q", header, 8)
         elif size == 0:
             size = end - offset
-        if size < 8 or offset + size > end:
-            raise Rejected(DAMAGED_MESSAGE, 422)
+        if size < 8:
+            break
+        size = min(size, end - offset)
         boxes.append(Box(type=raw_type.decode("latin-1"), offset=offset, size=size))
         offset += size
     return boxes

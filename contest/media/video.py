@@ -68,6 +68,15 @@ _FAMILY = {"mp4": "mov", "mov": "mov", "webm": "matroska", "matroska": "matroska
 # edits than this is refused before FFmpeg reads the file. What the edits make of the track is
 # then measured by the probe from the packets, like any other duration.
 MAX_EDITS_PER_TRACK = 16
+# The boxes FFmpeg's mov demuxer opens as containers (its mov_read_default and the like), where
+# an elst or a cmov could sit; a fragmented file has a moof per fragment at the top level.
+_MOV_CONTAINERS = frozenset(
+    {"moov", "trak", "edts", "mdia", "minf", "stbl", "dinf", "udta", "meta", "tref", "mvex"}
+    | {"moof", "traf", "sinf", "schi"}
+)
+# A phone's movie is a few dozen boxes, a fragmented recording a few per fragment; the walk
+# runs in the web worker, so it stops (as damaged) well before it could cost a second.
+_MAX_MOVIE_BOXES = 100_000
 # creation_time before this is an unset clock (QuickTime's 1904 and Unix's 1970 epochs,
 # cameras reset to 2000-01-01 count as unset too).
 _EARLIEST_CAPTURE = datetime(2000, 1, 2, tzinfo=UTC)
@@ -134,15 +143,14 @@ def _container_kind(f: BinaryIO, size: int) -> str:
     if head[4:8] in _ISO_FIRST_BOXES:
         try:
             boxes = top_level_boxes(f, size)
-            movies = [box for box in boxes if box.type == "moov"]
-            edits = [_edit_counts(f, movie) for movie in movies]
+            if not any(box.type == "moov" for box in boxes):
+                raise Rejected(DAMAGED_MESSAGE, 422)
+            edits = _largest_edit_list(f, [box for box in boxes if box.type in _MOV_CONTAINERS])
         except Rejected as why:
             raise Rejected(DAMAGED_MESSAGE, 422) from why
-        if not movies:
-            raise Rejected(DAMAGED_MESSAGE, 422)
-        if None in edits:
+        if edits is None:
             raise Rejected(UNSUPPORTED_MESSAGE, 415)
-        if any(count > MAX_EDITS_PER_TRACK for counts in edits for count in counts or ()):
+        if edits > MAX_EDITS_PER_TRACK:
             raise Rejected(EDIT_LIST_MESSAGE, 422)
         if boxes[0].type == "ftyp":
             f.seek(boxes[0].offset + 8)
@@ -154,22 +162,28 @@ def _container_kind(f: BinaryIO, size: int) -> str:
     raise Rejected(UNSUPPORTED_MESSAGE, 415)
 
 
-def _edit_counts(f: BinaryIO, movie: Box) -> list[int] | None:
-    """How many edits each track of a movie lists; None for a compressed movie header."""
-    counts = []
-    for box in child_boxes(f, movie):
+def _largest_edit_list(f: BinaryIO, boxes: list[Box]) -> int | None:
+    """The most entries any `elst` among these boxes lists; None for a compressed movie header.
+
+    FFmpeg applies an `elst` wherever its box walk meets one (to the track read last), so
+    every box it opens as a container is searched, not only a track's `edts`.
+    """
+    largest = 0
+    pending, visited = list(boxes), 0
+    while pending:
+        box = pending.pop()
+        visited += 1
+        if visited > _MAX_MOVIE_BOXES:
+            raise Rejected(DAMAGED_MESSAGE, 422)
         if box.type == "cmov":
             # A zlib-compressed moov (QuickTime 3 era, no phone writes one) would hide its
             # edit lists from this walk, and FFmpeg would still read them.
             return None
-        if box.type != "trak":
-            continue
-        edits = 0
-        for edts in (child for child in child_boxes(f, box) if child.type == "edts"):
-            for elst in (child for child in child_boxes(f, edts) if child.type == "elst"):
-                edits += edit_list_entries(f, elst)
-        counts.append(edits)
-    return counts
+        if box.type == "elst":
+            largest = max(largest, edit_list_entries(f, box))
+        elif box.type in _MOV_CONTAINERS:
+            pending.extend(child_boxes(f, box))
+    return largest
 
 
 def _check_ebml(f: BinaryIO, size: int) -> str:

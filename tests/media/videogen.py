@@ -206,11 +206,12 @@ def lie_about_duration(path: Path, seconds: float) -> Path:
     return _edit_moov(path, edit)
 
 
-def loop_with_edit_list(path: Path, entries: int = 1000) -> Path:
+def loop_with_edit_list(path: Path, entries: int = 1000, *, inside: bytes = b"edts") -> Path:
     """Give every track an edit list that plays its whole media `entries` times over.
 
     The headers keep saying how long the media is; FFmpeg honours edit lists, so a player (and
-    a transcoder) sees `entries` times as many frames.
+    a transcoder) sees `entries` times as many frames. `inside=b"mdia"` hides the `elst` in the
+    track's media box instead of an `edts`, where FFmpeg applies it all the same.
     """
 
     def edit(moov: list[list]) -> None:
@@ -225,9 +226,11 @@ def loop_with_edit_list(path: Path, entries: int = 1000) -> Path:
             # version 0, no flags, the entry count; each entry: segment duration (movie
             # timescale), media time 0, rate 1.0
             table = struct.pack(">II", 0, entries) + struct.pack(">Iihh", length, 0, 1, 0) * entries
-            edts = [b"edts", [[b"elst", table]]]
             trak[:] = [box for box in trak if box[0] != b"edts"]
-            trak.insert(1, edts)  # right after tkhd, where muxers put it
+            if inside == b"edts":
+                trak.insert(1, [b"edts", [[b"elst", table]]])  # after tkhd, as muxers do
+            else:
+                _child(trak, inside)[1].insert(0, [b"elst", table])
             moov[index] = [kind, trak]
 
     return _edit_moov(path, edit)
