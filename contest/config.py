@@ -25,8 +25,11 @@ VIDEO_MAX_BYTES = 500 * 1024 * 1024
 VIDEO_MAX_SECONDS = 180
 VIDEO_MIN_SECONDS = 1
 VIDEO_PROBE_TIMEOUT = 30
-# A 3-minute 4K clip takes minutes to transcode on two cores; past this the job gives up.
+# A 3-minute 4K clip takes minutes to transcode on two cores. Each copy's time budget is a
+# minute plus VIDEO_TRANSCODE_SECONDS_PER_SECOND per second of the checked duration (a 3 s
+# clip gets 2 minutes, not half an hour of the worker), never more than the timeout.
 VIDEO_TRANSCODE_TIMEOUT = 30 * 60
+VIDEO_TRANSCODE_SECONDS_PER_SECOND = 20
 # The admin dashboard warns when the disk holding the uploads has less free space than this:
 # ten of the largest videos, and room for the spooled uploads in flight.
 DISK_FREE_WARNING_BYTES = 5 * 1024**3

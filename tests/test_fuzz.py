@@ -19,7 +19,7 @@ from contest.models import Asset, Entry
 
 from .conftest import entry_form, stored_files
 from .media.imagegen import jpeg_scan_bomb, png_flat_bomb
-from .media.videogen import write_clip
+from .media.videogen import lie_about_duration, loop_with_edit_list, write_clip
 from .photos import photo_bytes
 
 FUZZ = settings(
@@ -54,11 +54,16 @@ def _originals() -> dict[str, tuple[bytes, str]]:
     with tempfile.TemporaryDirectory() as folder:
         clip = write_clip(Path(folder) / "clip.mp4", size=(160, 120), fps=10, seconds=1.2)
         mp4 = clip.read_bytes()
+        # Headers that understate and an edit list within the cap (it plays the clip twice):
+        # mutations land in the mvhd/tkhd/mdhd and elst the checks now read.
+        edited = write_clip(Path(folder) / "edited.mp4", size=(160, 120), fps=10, seconds=1.2)
+        hostile = lie_about_duration(loop_with_edit_list(edited, entries=2), 0.5).read_bytes()
     return {
         "jpeg": (photo_bytes(size=(1100, 800)), "a.jpg"),
         "png": (photo_bytes("PNG", size=(1100, 800)), "a.png"),
         "heic": (photo_bytes("HEIF", size=(1100, 800), quality=60), "a.heic"),
         "mp4": (mp4, "a.mp4"),
+        "mp4-edited": (hostile, "a.mp4"),
     }
 
 

@@ -11,9 +11,15 @@ from sqlalchemy import select
 
 from contest.core.extensions import db
 from contest.models import Asset, Entry
+from contest.services import playback
 
 from .conftest import stored_files
-from .media.videogen import vertical_iphone_like, write_clip
+from .media.videogen import (
+    lie_about_duration,
+    loop_with_edit_list,
+    vertical_iphone_like,
+    write_clip,
+)
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +40,13 @@ def clips(tmp_path_factory) -> Path:
         seconds=1.5,
     )
     write_clip(folder / "long.mp4", size=(64, 48), fps=1, seconds=200, audio_codec=None)
+    # Hostile: headers that understate, and an edit list that replays 3 s a thousand times.
+    lying = write_clip(
+        folder / "lying-long.mp4", size=(64, 48), fps=1, seconds=200, audio_codec=None
+    )
+    lie_about_duration(lying, 10)
+    lie_about_duration(write_clip(folder / "lying.mp4", size=(64, 48), fps=5, seconds=20), 2)
+    loop_with_edit_list(write_clip(folder / "loop.mp4", seconds=3), entries=1000)
     return folder
 
 
@@ -210,3 +223,61 @@ def test_a_video_over_its_size_limit_gets_413(make_app, clips):
     )
     assert response.status_code == 413
     assert "영상은" in response.get_json()["errors"]["media"][0]
+
+
+def test_a_too_long_clip_whose_headers_say_10_s_is_refused(app, submit, upload_folder, clips):
+    data = (clips / "lying-long.mp4").read_bytes()
+    message = _refused(app, submit, upload_folder, data, "a.mp4", 422)
+    assert message == "영상은 3분 이내여야 합니다 (3분 20초)."
+
+
+def test_a_clip_replaying_itself_through_its_edit_list_is_refused(
+    app, submit, upload_folder, clips
+):
+    message = _refused(app, submit, upload_folder, (clips / "loop.mp4").read_bytes(), "a.mp4", 422)
+    assert "같은 장면을 여러 번 이어 붙이는 편집 정보" in message
+
+
+def test_a_clip_whose_headers_understate_it_is_recorded_and_copied_at_its_real_length(
+    app, submit, upload_folder, clips
+):
+    assert _send(submit, clips / "lying.mp4").status_code == 201
+    entry = _entry(app)
+    assert entry.duration == pytest.approx(20, abs=0.1)  # its headers say 2 s
+    copy = next(a for a in entry.assets if a.role == "playback")
+    with av.open(str(upload_folder / copy.key)) as played:
+        seconds = played.duration / av.time_base
+    assert entry.duration - 0.2 <= seconds <= entry.duration + 1
+
+
+def test_the_copy_s_time_budget_and_length_derive_from_the_duration(
+    app, submit, clips, monkeypatch
+):
+    calls = []
+    real = playback.make_playback
+
+    def spy(source, target, **limits):
+        calls.append(limits)
+        return real(source, target, **limits)
+
+    monkeypatch.setattr(playback, "make_playback", spy)
+    assert _send(submit, clips / "h264.mp4").status_code == 201
+    duration = _entry(app).duration
+    assert duration == pytest.approx(1.5, abs=0.1)
+    # A minute, plus 20 s a second: 90 s for this clip, not VIDEO_TRANSCODE_TIMEOUT's 30 min.
+    assert calls == [{"timeout": 60 + 20 * duration, "max_seconds": duration + 1}]
+
+
+@pytest.mark.parametrize(
+    ("duration", "settings", "budget"),
+    [
+        (3.0, {}, 120),  # the 3 s clip that made 50 minutes: two minutes at most
+        (180, {}, 30 * 60),  # a long 4K clip: the timeout is the cap
+        (None, {}, 30 * 60),  # a row from before the measurement: the cap
+        (10, {"VIDEO_TRANSCODE_TIMEOUT": 100}, 100),  # the timeout still caps
+        (10, {"VIDEO_TRANSCODE_SECONDS_PER_SECOND": 5}, 110),
+    ],
+)
+def test_the_time_budget_formula(app, duration, settings, budget):
+    config = {**app.config, **settings}
+    assert playback.time_budget(duration, config) == budget

@@ -93,12 +93,12 @@ def enqueue_zoom_copy(copy: zoom.ZoomCopy) -> None:
 
 def make_playback_copy(entry_id: int) -> None:
     """Make and record a video's playback copy, or record why it could not be made."""
-    original_key = playback.original_needing_copy(entry_id)
+    original = playback.original_needing_copy(entry_id)
     db.session.rollback()  # no transaction stays open through minutes of transcoding
-    if original_key is None:
+    if original is None:
         return
     try:
-        key, size = playback.transcode(original_key)
+        key, size = playback.transcode(original)
     except Exception as error:  # noqa: BLE001 - any failure is recorded for the admins
         current_app.logger.warning("playback copy of entry %s failed: %s", entry_id, error)
         with write_transaction():

@@ -21,7 +21,7 @@ from PIL import Image
 
 from contest.core.formatting import duration_text, file_size
 from contest.media import Rejected
-from contest.media.isobmff import top_level_boxes
+from contest.media.isobmff import Box, child_boxes, edit_list_entries, top_level_boxes
 from contest.media.photo import Derivative, make_derivatives
 from contest.media.video_probe import MAX_LONG_SIDE, MAX_SHORT_SIDE, OPEN_OPTIONS
 
@@ -34,6 +34,10 @@ TIMEOUT_MESSAGE = _l(
 )
 EMPTY_MESSAGE = _l("파일이 비어 있습니다.")
 NO_VIDEO_MESSAGE = _l("영상이 들어 있지 않은 파일입니다.")
+EDIT_LIST_MESSAGE = _l(
+    "같은 장면을 여러 번 이어 붙이는 편집 정보가 들어 있어 올릴 수 없는 영상입니다. "
+    "휴대전화로 찍은 영상이나 편집 앱에서 내보낸 영상을 올려 주세요."
+)
 
 # The child's address-space cap. A 4K HEVC decode with slice threads stays far below it;
 # the cap is what stops a file whose headers make a decoder allocate without end.
@@ -56,6 +60,23 @@ _KINDS = {
     "matroska": (".mkv", "video/x-matroska"),
 }
 _FAMILY = {"mp4": "mov", "mov": "mov", "webm": "matroska", "matroska": "matroska"}
+# Edit lists (elst) say which stretches of a track's media play, in what order; FFmpeg honours
+# them, as players do, so one that lists the same 3 s a thousand times makes 50 minutes of
+# playback. A camera writes one or two edits per track (an empty edit for a start delay, then
+# the media), and so does an editing app exporting a trimmed clip. Such lists are honoured, so
+# a trim stays trimmed (ignoring them would show what the entrant cut away); a track with more
+# edits than this is refused before FFmpeg reads the file. What the edits make of the track is
+# then measured by the probe from the packets, like any other duration.
+MAX_EDITS_PER_TRACK = 16
+# The boxes FFmpeg's mov demuxer opens as containers (its mov_read_default and the like), where
+# an elst or a cmov could sit; a fragmented file has a moof per fragment at the top level.
+_MOV_CONTAINERS = frozenset(
+    {"moov", "trak", "edts", "mdia", "minf", "stbl", "dinf", "udta", "meta", "tref", "mvex"}
+    | {"moof", "traf", "sinf", "schi"}
+)
+# A phone's movie is a few dozen boxes, a fragmented recording a few per fragment; the walk
+# runs in the web worker, so it stops (as damaged) well before it could cost a second.
+_MAX_MOVIE_BOXES = 100_000
 # creation_time before this is an unset clock (QuickTime's 1904 and Unix's 1970 epochs,
 # cameras reset to 2000-01-01 count as unset too).
 _EARLIEST_CAPTURE = datetime(2000, 1, 2, tzinfo=UTC)
@@ -65,6 +86,7 @@ PLAYBACK_BOX = (1280, 720)  # landscape; a vertical video gets 720x1280
 PLAYBACK_VIDEO_OPTIONS = {"preset": "veryfast", "crf": "23", "profile": "high"}
 PLAYBACK_AUDIO_BIT_RATE = 128_000
 PLAYBACK_KEYFRAME_SECONDS = 2
+AAC_FRAME_SAMPLES = 1024
 _AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000})
 
 
@@ -121,10 +143,15 @@ def _container_kind(f: BinaryIO, size: int) -> str:
     if head[4:8] in _ISO_FIRST_BOXES:
         try:
             boxes = top_level_boxes(f, size)
+            if not any(box.type == "moov" for box in boxes):
+                raise Rejected(DAMAGED_MESSAGE, 422)
+            edits = _largest_edit_list(f, [box for box in boxes if box.type in _MOV_CONTAINERS])
         except Rejected as why:
             raise Rejected(DAMAGED_MESSAGE, 422) from why
-        if not any(box.type == "moov" for box in boxes):
-            raise Rejected(DAMAGED_MESSAGE, 422)
+        if edits is None:
+            raise Rejected(UNSUPPORTED_MESSAGE, 415)
+        if edits > MAX_EDITS_PER_TRACK:
+            raise Rejected(EDIT_LIST_MESSAGE, 422)
         if boxes[0].type == "ftyp":
             f.seek(boxes[0].offset + 8)
             major_brand = f.read(4)
@@ -133,6 +160,30 @@ def _container_kind(f: BinaryIO, size: int) -> str:
     if head.startswith(_EBML_MAGIC):
         return _check_ebml(f, size)
     raise Rejected(UNSUPPORTED_MESSAGE, 415)
+
+
+def _largest_edit_list(f: BinaryIO, boxes: list[Box]) -> int | None:
+    """The most entries any `elst` among these boxes lists; None for a compressed movie header.
+
+    FFmpeg applies an `elst` wherever its box walk meets one (to the track read last), so
+    every box it opens as a container is searched, not only a track's `edts`.
+    """
+    largest = 0
+    pending, visited = list(boxes), 0
+    while pending:
+        box = pending.pop()
+        visited += 1
+        if visited > _MAX_MOVIE_BOXES:
+            raise Rejected(DAMAGED_MESSAGE, 422)
+        if box.type == "cmov":
+            # A zlib-compressed moov (QuickTime 3 era, no phone writes one) would hide its
+            # edit lists from this walk, and FFmpeg would still read them.
+            return None
+        if box.type == "elst":
+            largest = max(largest, edit_list_entries(f, box))
+        elif box.type in _MOV_CONTAINERS:
+            pending.extend(child_boxes(f, box))
+    return largest
 
 
 def _check_ebml(f: BinaryIO, size: int) -> str:
@@ -388,20 +439,38 @@ def _captured_at(value: object) -> datetime | None:
     return moment
 
 
-def make_playback(source: Path, target: Path, *, timeout: float | None = None) -> None:
-    """Write a browser-playable MP4 (H.264 + AAC, upright, <= 720p, no metadata) at `target`."""
+def make_playback(
+    source: Path,
+    target: Path,
+    *,
+    timeout: float | None = None,
+    max_seconds: float | None = None,
+) -> None:
+    """Write a browser-playable MP4 (H.264 + AAC, upright, <= 720p, no metadata) at `target`.
+
+    `timeout` is the time budget (PlaybackError past it); `max_seconds` the longest the copy
+    may play: video frames and audio past it are left out, whatever the source's timestamps
+    and edit lists make of it. The caller passes the checked duration plus a second.
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        _transcode(source, target, deadline)
+        _transcode(source, target, deadline, max_seconds)
     except BaseException:
         # Never leave half a file: the caller renames `target` into place only on success.
         target.unlink(missing_ok=True)
         raise
 
 
-def _transcode(source: Path, target: Path, deadline: float | None) -> None:
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise PlaybackError("the playback copy took longer than its time limit")
+
+
+def _transcode(
+    source: Path, target: Path, deadline: float | None, max_seconds: float | None
+) -> None:
     """Decode, turn upright, scale and encode the first video and audio streams."""
-    rotation = _first_rotation(source)
+    rotation = _first_rotation(source, deadline)
     with av.open(str(source), options=OPEN_OPTIONS) as src:
         vin = src.streams.video[0]
         ain = src.streams.audio[0] if src.streams.audio else None
@@ -433,36 +502,59 @@ def _transcode(source: Path, target: Path, deadline: float | None) -> None:
                 aout = out.add_stream("aac", rate=sample_rate)
                 aout.layout = "mono" if ain.codec_context.channels == 1 else "stereo"
                 aout.bit_rate = PLAYBACK_AUDIO_BIT_RATE
+            video = _VideoOutput(graph, vout, out, _video_limit(vin, rate, max_seconds))
+            audio_seconds, audio_limit = 0.0, None
+            if aout is not None and max_seconds is not None:
+                # The encoder pads its last AAC frame (1024 samples): leave room for it.
+                audio_limit = max_seconds - AAC_FRAME_SAMPLES / aout.rate
+            audio_done = ain is None
             streams = [vin] if ain is None else [vin, ain]
-            last_pts: int | None = None
             for packet in src.demux(streams):
-                if deadline is not None and time.monotonic() > deadline:
-                    raise PlaybackError("the playback copy took longer than its time limit")
+                _check_deadline(deadline)
                 if packet.stream is ain:
                     assert aout is not None
-                    for frame in packet.decode():
-                        frame.pts = None  # the encoder's resampler numbers samples itself
+                    for frame in [] if audio_done else packet.decode():
+                        # The encoder's resampler numbers samples itself, from 0: the copy's
+                        # sound is as long as the samples given, whatever the timestamps say.
+                        audio_seconds += frame.samples / (frame.sample_rate or 48000)
+                        if audio_limit is not None and audio_seconds > audio_limit:
+                            audio_done = True
+                            break
+                        frame.pts = None
                         out.mux(aout.encode(frame))
-                    continue
-                for frame in packet.decode():
-                    graph.push(frame)
-                    last_pts = _drain(graph, vout, out, last_pts)
-            graph.push(None)
-            _drain(graph, vout, out, last_pts)
+                elif not video.done:
+                    for frame in packet.decode():
+                        video.push(frame)
+                if video.done and audio_done:
+                    break  # the copy is as long as it may be: read no further
+            video.push(None)
             out.mux(vout.encode(None))
             if aout is not None:
                 out.mux(aout.encode(None))
 
 
-def _first_rotation(source: Path) -> int:
+def _video_limit(
+    vin: av.video.stream.VideoStream, rate: Fraction, max_seconds: float | None
+) -> int | None:
+    """The last start time (in the stream's time base) a frame of the copy may have."""
+    if max_seconds is None or not vin.time_base:
+        return None
+    # The last frame lasts a frame interval (at most a second, whatever the rate claims).
+    interval = min(Fraction(1), 1 / Fraction(rate))
+    return math.floor((Fraction(max_seconds) - interval) / vin.time_base)
+
+
+def _first_rotation(source: Path, deadline: float | None) -> int:
     """The clockwise display rotation, read from the first decoded frame."""
     # PyAV shows the display matrix on frames only; the output size depends on it, and the
     # output streams must exist before the first packet is written, hence this first look.
     with av.open(str(source), options=OPEN_OPTIONS) as src:
         if not src.streams.video:
             raise PlaybackError("the source has no video stream")
-        for frame in src.decode(src.streams.video[0]):
-            return int(-round(frame.rotation / 90) * 90) % 360
+        for packet in src.demux(src.streams.video[0]):
+            _check_deadline(deadline)
+            for frame in packet.decode():
+                return int(-round(frame.rotation / 90) * 90) % 360
     raise PlaybackError("no video frame decodes")
 
 
@@ -498,21 +590,45 @@ def _video_graph(
     return graph
 
 
-def _drain(
-    graph: av.filter.Graph,
-    vout: av.video.stream.VideoStream,
-    out: av.container.OutputContainer,
-    last_pts: int | None,
-) -> int | None:
-    """Encode every frame the filter graph has ready; return the last timestamp written."""
-    while True:
-        try:
-            frame = graph.vpull()
-        except (av.BlockingIOError, av.EOFError):
-            return last_pts
-        pts = frame.pts if frame.pts is not None else (last_pts or 0) + 1
-        if last_pts is not None and pts <= last_pts:
-            continue  # x264 refuses timestamps that go backwards; the frame is a duplicate
-        frame.pts = last_pts = pts
+class _VideoOutput:
+    """Frames through the filter graph into the encoder, from 0, up to the copy's limit."""
+
+    def __init__(
+        self,
+        graph: av.filter.Graph,
+        vout: av.video.stream.VideoStream,
+        out: av.container.OutputContainer,
+        limit: int | None,
+    ) -> None:
+        self.graph, self.vout, self.out, self.limit = graph, vout, out, limit
+        self.first: int | None = None  # the source's first timestamp
+        self.last: int | None = None  # the copy's last timestamp
+        self.done = False  # past the limit: no more frames are taken
+
+    def push(self, frame: av.VideoFrame | None) -> None:
+        """Filter one decoded frame (None: the end) and encode every frame the graph has ready."""
+        self.graph.push(frame)
+        while not self.done:
+            try:
+                filtered = self.graph.vpull()
+            except (av.BlockingIOError, av.EOFError):
+                return
+            self._encode(filtered)
+
+    def _encode(self, frame: av.VideoFrame) -> None:
+        if frame.pts is None:
+            pts = (self.last or 0) + 1
+        else:
+            # The copy starts at 0, as its sound does: a source whose timestamps start late
+            # would otherwise become a copy that plays nothing until then.
+            if self.first is None:
+                self.first = frame.pts
+            pts = frame.pts - self.first
+        if self.last is not None and pts <= self.last:
+            return  # x264 refuses timestamps that go backwards; the frame is a duplicate
+        if self.limit is not None and pts > self.limit:
+            self.done = True
+            return
+        frame.pts = self.last = pts
         frame.pict_type = av.video.frame.PictureType.NONE  # let x264 pick its keyframes
-        out.mux(vout.encode(frame))
+        self.out.mux(self.vout.encode(frame))

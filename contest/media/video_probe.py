@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 from fractions import Fraction
@@ -60,6 +61,19 @@ POSTER_FRACTION = 0.1
 # takes the last one: a poster needs no exact frame, and a 4K HEVC frame costs ~50 ms here.
 MAX_POSTER_FRAMES = 30
 
+# The duration is measured by demuxing (reading packets, decoding none) the video and audio
+# streams to the end: headers (mvhd, mdhd, tkhd, Matroska's Duration) are what a file says
+# about itself, the packets are what a player and the transcoder get. Two caps keep that
+# read bounded on hostile input, inside the parent's timeout:
+# - packets: a phone writes at most MAX_FRAME_RATE video packets a second and a few dozen
+#   audio ones (AAC at 48 kHz 47, Opus 50); past this many per allowed second, it is no
+#   phone's file.
+PACKETS_PER_SECOND = MAX_FRAME_RATE + 260
+# - bytes: demuxing reads each stored sample once, so packets adding up to more than the file
+#   holds are samples played more than once (an index or edit list that loops). The slack
+#   covers Matroska's header stripping, which adds a few bytes back to each packet.
+BYTES_SLACK = 1024 * 1024
+
 
 def main(argv: list[str]) -> int:
     """Run the check on argv[1] with the limits in argv[2]; write the answer to stdout."""
@@ -86,6 +100,7 @@ def _limit_resources(memory_bytes: int, cpu_seconds: int) -> None:
 
 def probe(path: str, min_seconds: float, max_seconds: float) -> tuple[dict[str, Any], bytes | None]:
     """Open, check and decode the video; return its facts and the poster's RGB rows."""
+    file_size = os.stat(path).st_size
     try:
         container = av.open(path, options=PROBE_OPTIONS)
     except av.FFmpegError:
@@ -94,15 +109,15 @@ def probe(path: str, min_seconds: float, max_seconds: float) -> tuple[dict[str, 
         return {"refused": "unopenable"}, None
     with container:
         try:
-            return _probe(container, min_seconds, max_seconds)
+            return _probe(container, file_size, min_seconds, max_seconds)
         except av.FFmpegError as why:
             return {"refused": "damaged", "detail": str(why)[:200]}, None
 
 
 def _probe(
-    container: av.container.InputContainer, min_seconds: float, max_seconds: float
+    container: av.container.InputContainer, file_size: int, min_seconds: float, max_seconds: float
 ) -> tuple[dict[str, Any], bytes | None]:
-    """The checks in order of cost: streams, codecs, size and time from the header, then decode."""
+    """The checks in order of cost: streams, codecs, size, time from the packets, then decode."""
     family = FAMILIES.get(container.format.name)
     if family is None:
         return {"refused": "unopenable"}, None
@@ -135,9 +150,17 @@ def _probe(
     if frame_rate is not None and frame_rate > MAX_FRAME_RATE:
         return {"refused": "frame_rate", "frame_rate": frame_rate}, None
 
-    duration = _duration(container, video)
+    # A header stating too long is believed: refused without reading further (a camera's
+    # headers are honest, and the message then shows the whole length). A header stating
+    # short enough is not: only the packets can accept a file.
+    if container.duration and container.duration / av.time_base > max_seconds:
+        return {"refused": "too_long", "duration": container.duration / av.time_base}, None
+    streams = [video, *audios]
+    duration, why = _measured_duration(container, streams, file_size, max_seconds)
+    if why is not None:
+        return {"refused": why, "duration": duration}, None
     if duration is None:
-        return {"refused": "damaged", "detail": "no duration"}, None
+        return {"refused": "damaged", "detail": "no timestamps"}, None
     if duration > max_seconds:
         return {"refused": "too_long", "duration": duration}, None
     if duration < min_seconds:
@@ -175,24 +198,48 @@ def _frame_rate(video: av.video.stream.VideoStream) -> float | None:
     return round(float(rate), 3)
 
 
-def _duration(
-    container: av.container.InputContainer, video: av.video.stream.VideoStream
-) -> float | None:
-    """Seconds, from the container, else the video stream, else the last packet's end."""
-    if container.duration and container.duration > 0:
-        return container.duration / av.time_base
-    if video.duration and video.time_base:
-        return float(video.duration * video.time_base)
-    # A WebM recorded live (MediaRecorder) states no duration: demux, without decoding, to the
-    # end. Cheap next to decoding, and bounded by the file size and the parent's timeout.
-    end: Fraction | None = None
-    start = video.start_time or 0
-    for packet in container.demux(video):
-        if packet.pts is not None and packet.time_base:
-            packet_end = (packet.pts - start + (packet.duration or 0)) * packet.time_base
-            end = packet_end if end is None else max(end, packet_end)
+def _measured_duration(
+    container: av.container.InputContainer,
+    streams: list[av.stream.Stream],
+    file_size: int,
+    max_seconds: float,
+) -> tuple[float | None, str | None]:
+    """Seconds from the first packet's start to the last one's end, over the video and audio.
+
+    Demuxes without decoding, up to the packet and byte caps; returns (seconds, None), or the
+    seconds seen so far and a refusal reason when a cap stops the read. Then seeks back to 0.
+    """
+    max_packets = PACKETS_PER_SECOND * max(1, max_seconds)
+    max_bytes = file_size + BYTES_SLACK
+    # Per stream, in its own time base: integers in the loop, fractions once at the end.
+    spans: dict[int, list[int]] = {}
+    packets = read = 0
+    why = None
+    for packet in container.demux(streams):
+        packets += 1
+        read += packet.size
+        if packets > max_packets or read > max_bytes:
+            why = "packets"
+            break
+        at = packet.pts if packet.pts is not None else packet.dts
+        if at is None:
+            continue  # the demuxer's end-of-stream packets carry no time
+        ends = at + max(0, packet.duration or 0)
+        span = spans.get(packet.stream_index)
+        if span is None:
+            spans[packet.stream_index] = [at, ends]
+        else:
+            span[0], span[1] = min(span[0], at), max(span[1], ends)
+    duration = None
+    if spans:
+        bases = {s.index: s.time_base or Fraction(1, av.time_base) for s in streams}
+        start = min(first * bases[index] for index, (first, _) in spans.items())
+        end = max(last * bases[index] for index, (_, last) in spans.items())
+        duration = float(end - start)
+    if why is not None and duration is not None and duration > max_seconds:
+        why = "too_long"  # the read stopped early, but already past the limit
     container.seek(0)
-    return float(end) if end else None
+    return duration, why
 
 
 def _first_frames(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from flask import current_app
 
@@ -20,26 +22,63 @@ from contest.models import Asset, Entry
 from contest.storage import get_storage
 
 ERROR_LIMIT = 500
+# What every copy's time budget starts with, whatever its length: opening the file, the first
+# frame's look for its rotation, the encoder's flush and a loaded machine's slack.
+BUDGET_BASE_SECONDS = 60
+# How much longer than the checked duration the copy may play: a frame's or an AAC frame's
+# rounding, never the minutes an edit list or a lying header would add.
+LENGTH_SLACK_SECONDS = 1
 
 
-def original_needing_copy(entry_id: int) -> str | None:
-    """The stored key of the video to transcode, or None when there is nothing to do."""
+class Original(NamedTuple):
+    """The stored video to transcode and the duration inspect_video measured for it."""
+
+    key: str
+    duration: float | None  # seconds; None only for a row older than the measurement
+
+
+def original_needing_copy(entry_id: int) -> Original | None:
+    """The stored video to transcode, or None when there is nothing to do."""
     entry = db.session.get(Entry, entry_id)
     if entry is None or not entry.is_video or entry.asset("playback") is not None:
         return None  # withdrawn meanwhile, or already done by an earlier run of the job
-    return entry.asset("original").key
+    return Original(entry.asset("original").key, entry.duration)
 
 
-def transcode(original_key: str) -> tuple[str, int]:
+def time_budget(duration: float | None, config: Mapping[str, Any]) -> float:
+    """Seconds the copy of a video of `duration` may take: derived from it, capped by the timeout.
+
+    BUDGET_BASE_SECONDS + VIDEO_TRANSCODE_SECONDS_PER_SECOND x duration, at most
+    VIDEO_TRANSCODE_TIMEOUT (which is the budget when the duration is unknown).
+    """
+    cap = config["VIDEO_TRANSCODE_TIMEOUT"]
+    if duration is None:
+        return cap
+    return min(cap, BUDGET_BASE_SECONDS + config["VIDEO_TRANSCODE_SECONDS_PER_SECOND"] * duration)
+
+
+def longest_copy(duration: float | None, config: Mapping[str, Any]) -> float:
+    """The longest the copy may play: the checked duration plus a second (the limit if unknown)."""
+    checked = config["VIDEO_MAX_SECONDS"] if duration is None else duration
+    return checked + LENGTH_SLACK_SECONDS
+
+
+def transcode(original: Original) -> tuple[str, int]:
     """Make the playback copy of a stored video and store it: its new key and size in bytes.
 
     No database work. Raises whatever the transcoder raised; nothing is left behind then.
     """
+    config = current_app.config
     storage = get_storage()
     target = storage.tmp / f"upload-{os.getpid()}-{secrets.token_hex(8)}.mp4"
     try:
-        with storage.local_copy(original_key) as source:
-            make_playback(source, target, timeout=current_app.config["VIDEO_TRANSCODE_TIMEOUT"])
+        with storage.local_copy(original.key) as source:
+            make_playback(
+                source,
+                target,
+                timeout=time_budget(original.duration, config),
+                max_seconds=longest_copy(original.duration, config),
+            )
         key, size = storage.new_key("derived", ".mp4"), target.stat().st_size
         storage.adopt(target, key)
     finally:

@@ -10,22 +10,41 @@ import sys
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import pytest
 from PIL import Image
 
-from contest.media import Rejected
+from contest.media import Rejected, video_probe
 from contest.media.photo import Derivative
-from contest.media.video import PlaybackError, Video, inspect_video, make_playback
+from contest.media.video import (
+    MAX_EDITS_PER_TRACK,
+    PlaybackError,
+    Video,
+    inspect_video,
+    make_playback,
+)
 
 from .imagegen import encode, quadrants
-from .videogen import BLUE, RED, vertical_iphone_like, write_clip
+from .videogen import (
+    BLUE,
+    RED,
+    add_to_movie,
+    lie_about_duration,
+    loop_with_edit_list,
+    vertical_iphone_like,
+    write_clip,
+)
 
 UNSUPPORTED = "지원하지 않는 영상 형식입니다. MP4, MOV, WebM 영상만 올릴 수 있습니다."
 DAMAGED = "영상 파일이 손상되었거나 전송 중에 잘렸습니다. 다시 보내 주세요."
 TIMEOUT = "영상을 확인하는 데 시간이 너무 오래 걸립니다. 다른 파일로 다시 시도해 주세요."
+EDIT_LIST = (
+    "같은 장면을 여러 번 이어 붙이는 편집 정보가 들어 있어 올릴 수 없는 영상입니다. "
+    "휴대전화로 찍은 영상이나 편집 앱에서 내보낸 영상을 올려 주세요."
+)
 LOCATION = "+37.5665+126.9780"
 PROBE_SCRIPT = Path(__file__).parents[2] / "contest" / "media" / "video_probe.py"
 
@@ -392,3 +411,127 @@ def test_playback_over_its_time_limit_stops_and_leaves_no_file(clips: Path, tmp_
     with pytest.raises(PlaybackError):
         make_playback(clips / "h264.mp4", target, timeout=0)
     assert not target.exists()
+
+
+def test_playback_never_plays_longer_than_its_limit(tmp_path: Path) -> None:
+    # Were a 3 s clip whose edit list replays it 1,000 times to get past the checks, its copy
+    # would be 50 minutes long: the limit stops it at 4 s, and reading stops there too.
+    source = loop_with_edit_list(
+        write_clip(tmp_path / "loop.mp4", size=(160, 120), seconds=3), entries=1000
+    )
+    target = tmp_path / "play.mp4"
+    make_playback(source, target, max_seconds=4, timeout=60)
+    assert 3.5 < copy_seconds(target) <= 4
+
+
+def test_playback_starts_at_zero_whatever_the_source_s_first_timestamp(tmp_path: Path) -> None:
+    # Video timestamps that start 1,000 s in: copied as they are, the copy would play 1,000 s
+    # of nothing first (the muxer writes an empty edit for the delay).
+    source = tmp_path / "late.mp4"
+    with av.open(str(source), "w") as out:
+        stream = out.add_stream("libx264", rate=10, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(20):
+            frame = av.VideoFrame.from_image(Image.new("RGB", (160, 120), BLUE))
+            frame.pts, frame.time_base = 10_000 + i, Fraction(1, 10)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with av.open(str(source)) as container:
+        assert container.streams.video[0].start_time * container.streams.video[0].time_base >= 1000
+    target = tmp_path / "play.mp4"
+    make_playback(source, target, max_seconds=3)
+    assert copy_seconds(target) == pytest.approx(2, abs=0.15)
+
+
+def copy_seconds(path: Path) -> float:
+    """How long a file plays: the container's duration, and no stream's is longer."""
+    with av.open(str(path)) as container:
+        seconds = container.duration / av.time_base
+        for stream in container.streams:
+            assert float(stream.duration * stream.time_base) <= seconds + 0.001
+    return seconds
+
+
+# Durations: measured from the packets, whatever the headers and edit lists say
+
+
+def header_seconds(path: Path) -> float:
+    """The duration the container's headers state (mvhd, as FFmpeg reads it)."""
+    with av.open(str(path)) as container:
+        return container.duration / av.time_base
+
+
+def test_a_clip_whose_headers_understate_it_is_measured_from_its_packets(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "clip.mp4", size=(64, 48), fps=5, seconds=20)
+    lie_about_duration(path, 2)
+    assert header_seconds(path) == pytest.approx(2)
+    assert inspect_video(path).duration == pytest.approx(20, abs=0.1)
+
+
+def test_a_200_s_clip_whose_headers_say_10_s_is_refused_as_too_long(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "long.mp4", size=(64, 48), fps=1, seconds=200, audio_codec=None)
+    lie_about_duration(path, 10)
+    assert header_seconds(path) == pytest.approx(10)
+    refusal = rejected(path)
+    assert (refusal.message, refusal.status) == ("영상은 3분 이내여야 합니다 (3분 20초).", 422)
+
+
+@pytest.mark.parametrize("inside", [b"edts", b"mdia"])
+def test_an_edit_list_replaying_a_3_s_clip_1000_times_is_refused(
+    tmp_path: Path, inside: bytes
+) -> None:
+    # FFmpeg applies an elst wherever its box walk meets one, not only in an edts.
+    path = write_clip(tmp_path / "loop.mp4", seconds=3)
+    loop_with_edit_list(path, entries=1000, inside=inside)
+    assert header_seconds(path) == pytest.approx(3, abs=0.05)  # the headers pass as 3 s
+    refusal = rejected(path)
+    assert (refusal.message, refusal.status) == (EDIT_LIST, 422)
+
+
+def test_one_edit_more_than_the_cap_is_refused(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "loop.mp4", size=(64, 48), seconds=1.5, audio_codec=None)
+    loop_with_edit_list(path, entries=MAX_EDITS_PER_TRACK + 1)
+    assert (rejected(path).message, rejected(path).status) == (EDIT_LIST, 422)
+
+
+def test_edits_within_the_cap_are_measured_as_played_and_copied_as_long(tmp_path: Path) -> None:
+    # FFmpeg honours edit lists as players do (a trimmed clip stays trimmed); what they make of
+    # the track is what the probe measures and the copy plays.
+    path = write_clip(tmp_path / "loop.mp4", size=(160, 120), seconds=1.5)
+    loop_with_edit_list(path, entries=MAX_EDITS_PER_TRACK)
+    video = inspect_video(path)
+    # Each edit replays the whole track: the sound's 1.52 s (its encoder's padding) included.
+    assert video.duration == pytest.approx(1.5 * MAX_EDITS_PER_TRACK, abs=0.5)
+    target = tmp_path / "play.mp4"
+    make_playback(path, target, max_seconds=video.duration + 1)
+    assert video.duration - 0.15 <= copy_seconds(target) <= video.duration + 1
+
+
+def test_a_compressed_movie_header_is_refused(tmp_path: Path) -> None:
+    # A zlib-compressed moov would hide its edit lists from the box walk.
+    path = add_to_movie(write_clip(tmp_path / "clip.mp4", audio_codec=None), b"cmov")
+    assert (rejected(path).message, rejected(path).status) == (UNSUPPORTED, 415)
+
+
+def test_the_probe_stops_demuxing_at_its_packet_cap(
+    clips: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In this process, to lower the cap: 18 packets for 180 s, fewer than the 2 s clip holds.
+    monkeypatch.setattr(video_probe, "PACKETS_PER_SECOND", 0.1)
+    facts, poster = video_probe.probe(str(clips / "h264.mp4"), 1, 180)
+    assert (facts["refused"], poster) == ("packets", None)
+
+
+def test_the_probe_refuses_packets_adding_up_to_more_than_the_file(tmp_path: Path) -> None:
+    # The parent's edit-list check aside, a file whose packets replay its samples is caught
+    # by the bytes it makes the demuxer read: noise makes each frame big, so here after a
+    # few loops of 3 s, long before the 50 minutes the edit list spells out.
+    def noise(_: int) -> Image.Image:
+        return Image.effect_noise((320, 240), 100).convert("RGB")  # new noise every frame
+
+    path = write_clip(tmp_path / "loop.mp4", seconds=3, audio_codec=None, picture=noise)
+    assert path.stat().st_size > 1024 * 1024
+    loop_with_edit_list(path, entries=1000)
+    facts, poster = video_probe.probe(str(path), 1, 180)
+    assert (facts["refused"], poster) == ("packets", None)
+    assert facts["duration"] < 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -124,3 +125,117 @@ def vertical_iphone_like(path: Path, **kwargs: object) -> Path:
         picture=lambda _: stored,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+# Hostile MP4s: a clip PyAV wrote, then its boxes edited in code. The moov stays where the
+# muxer put it (after mdat, no faststart), so growing it moves no sample and needs no stco fix.
+
+_CONTAINER_BOXES = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf"})
+
+
+def _boxes(data: bytes) -> list[list]:
+    """Parse boxes into [type, payload-or-children] lists, descending into container boxes."""
+    boxes, pos = [], 0
+    while pos < len(data):
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if size == 1:
+            (size,) = struct.unpack_from(">Q", data, pos + 8)
+            header = 16
+        elif size == 0:
+            size = len(data) - pos
+        body = data[pos + header : pos + size]
+        boxes.append([kind, _boxes(body) if kind in _CONTAINER_BOXES else body])
+        pos += size
+    return boxes
+
+
+def _serialise(boxes: list[list]) -> bytes:
+    out = bytearray()
+    for kind, body in boxes:
+        payload = _serialise(body) if isinstance(body, list) else body
+        if len(payload) + 8 < 2**32:
+            out += struct.pack(">I4s", len(payload) + 8, kind) + payload
+        else:
+            out += struct.pack(">I4sQ", 1, kind, len(payload) + 16) + payload
+    return bytes(out)
+
+
+def _edit_moov(path: Path, edit: Callable[[list[list]], None]) -> Path:
+    """Rewrite the file with `edit` applied to the moov's children, in place."""
+    top = _boxes(path.read_bytes())
+    if [kind for kind, _ in top].index(b"moov") < [kind for kind, _ in top].index(b"mdat"):
+        raise ValueError("moov before mdat: editing it would move the samples")
+    edit(next(body for kind, body in top if kind == b"moov"))
+    path.write_bytes(_serialise(top))
+    return path
+
+
+def _child(boxes: list[list], kind: bytes) -> list:
+    return next(box for box in boxes if box[0] == kind)
+
+
+def _set_duration(box: list, seconds: float, timescale: int | None = None) -> int:
+    """Set a mvhd/mdhd/tkhd's duration; return the box's own timescale (mvhd, mdhd)."""
+    body = bytearray(box[1])
+    version = body[0]
+    wide = version == 1
+    if box[0] == b"tkhd":
+        # version, flags, created, modified, track ID, reserved, then the duration
+        at = 4 + (16 if wide else 8) + 8
+    else:
+        at = 4 + (16 if wide else 8)
+        (timescale,) = struct.unpack_from(">I", body, at)
+        at += 4
+    assert timescale is not None
+    struct.pack_into(">Q" if wide else ">I", body, at, round(seconds * timescale))
+    box[1] = bytes(body)
+    return timescale
+
+
+def lie_about_duration(path: Path, seconds: float) -> Path:
+    """Make mvhd, every tkhd and every mdhd state `seconds`, whatever the samples say."""
+
+    def edit(moov: list[list]) -> None:
+        movie_scale = _set_duration(_child(moov, b"mvhd"), seconds)
+        for kind, trak in moov:
+            if kind == b"trak":
+                _set_duration(_child(trak, b"tkhd"), seconds, movie_scale)
+                _set_duration(_child(_child(trak, b"mdia")[1], b"mdhd"), seconds)
+
+    return _edit_moov(path, edit)
+
+
+def loop_with_edit_list(path: Path, entries: int = 1000, *, inside: bytes = b"edts") -> Path:
+    """Give every track an edit list that plays its whole media `entries` times over.
+
+    The headers keep saying how long the media is; FFmpeg honours edit lists, so a player (and
+    a transcoder) sees `entries` times as many frames. `inside=b"mdia"` hides the `elst` in the
+    track's media box instead of an `edts`, where FFmpeg applies it all the same.
+    """
+
+    def edit(moov: list[list]) -> None:
+        (movie_scale,) = struct.unpack_from(">I", _child(moov, b"mvhd")[1], 12)
+        for index, (kind, trak) in enumerate(moov):
+            if kind != b"trak":
+                continue
+            mdhd = _child(_child(trak, b"mdia")[1], b"mdhd")[1]
+            assert mdhd[0] == 0, "a version 0 mdhd, as PyAV writes short clips"
+            media_scale, media_length = struct.unpack_from(">II", mdhd, 12)
+            length = media_length * movie_scale // media_scale
+            # version 0, no flags, the entry count; each entry: segment duration (movie
+            # timescale), media time 0, rate 1.0
+            table = struct.pack(">II", 0, entries) + struct.pack(">Iihh", length, 0, 1, 0) * entries
+            trak[:] = [box for box in trak if box[0] != b"edts"]
+            if inside == b"edts":
+                trak.insert(1, [b"edts", [[b"elst", table]]])  # after tkhd, as muxers do
+            else:
+                _child(trak, inside)[1].insert(0, [b"elst", table])
+            moov[index] = [kind, trak]
+
+    return _edit_moov(path, edit)
+
+
+def add_to_movie(path: Path, kind: bytes, payload: bytes = b"") -> Path:
+    """Append a box of `kind` to the moov (a `cmov`, say), in place."""
+    return _edit_moov(path, lambda moov: moov.append([kind, payload]))
