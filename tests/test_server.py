@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from PIL import Image
@@ -20,6 +22,7 @@ from PIL import Image
 from . import databases
 from .photos import photo_bytes
 from .server_helpers import (
+    HOST,
     Server,
     Visitor,
     become_subreaper,
@@ -230,3 +233,94 @@ def test_a_server_killed_mid_upload_keeps_every_accepted_entry(site):
     with Visitor(site.server.port) as visitor:
         response = visitor.post_entry(visitor_fields(999), photo_bytes(seed=2999))
     assert response.status == 201, response.text
+
+
+SLOW_CLIENTS = 30
+
+
+def _slow_upload(port: int) -> socket.socket:
+    """A phone on bad Wi-Fi: the headers of a 1 MB upload, then (see `trickle`) a byte now and
+    then of its body."""
+    conn = socket.create_connection((HOST, port), timeout=10)
+    conn.sendall(
+        b"POST /submit HTTP/1.1\r\nHost: contest\r\nContent-Length: 1000000\r\n"
+        b"Content-Type: multipart/form-data; boundary=slow\r\n\r\n--slow\r\n"
+    )
+    return conn
+
+
+def test_slow_uploads_do_not_stall_the_landing_page(site):
+    """30 uploads trickling in (a byte every 5 s) hold no thread that `/` needs."""
+    slow = [_slow_upload(site.server.port) for _ in range(SLOW_CLIENTS)]
+    done = threading.Event()
+
+    def trickle() -> None:
+        while not done.wait(5):
+            for conn in slow:
+                conn.send(b"x")
+
+    trickler = threading.Thread(target=trickle)
+    trickler.start()
+    timings = []
+    try:
+        time.sleep(2)  # the server has taken every slow upload in
+        for _ in range(5):
+            started = time.monotonic()
+            conn = http.client.HTTPConnection(HOST, site.server.port, timeout=10)
+            try:
+                conn.request("GET", "/")
+                status = conn.getresponse().status
+            except TimeoutError:
+                status = "timed out"
+            finally:
+                conn.close()
+            timings.append((status, round(time.monotonic() - started, 2)))
+    finally:
+        done.set()
+        trickler.join()
+        for conn in slow:
+            conn.close()
+    print(f"\nGET / with {SLOW_CLIENTS} slow uploads in flight: {timings}")
+    assert all(status == 200 and seconds < 2 for status, seconds in timings), timings
+
+
+def test_the_logs_hide_receipt_codes_and_searches(site):
+    name = "홍길동"
+    with Visitor(site.server.port) as visitor:
+        response = visitor.post_entry(visitor_fields(1), photo_bytes(seed=3001))
+        assert response.status == 201, response.text
+        code = json.loads(response.body)["receipt"]
+        search = f"/admin/entries?q={quote(name)}&status=pending"
+        for path in (
+            f"/receipt/{code}",
+            f"/receipt/{code}/withdraw",
+            f"/receipt?code={code}",
+            f"/language/en?next={quote(f'/receipt/{code}', safe='')}",
+            search,
+            f"/admin/audit?q={quote(name)}",
+        ):
+            assert visitor.get(path).status in (200, 303), path
+        # The referrer of a page opened from the receipt carries the code too.
+        visitor.connection.request(
+            "GET", "/winners", headers={"Referer": f"http://contest/receipt/{code}"}
+        )
+        visitor._finish()
+    # A body too large for nginx: its error log quotes the request line.
+    conn = socket.create_connection((HOST, site.server.port), timeout=10)
+    conn.sendall(
+        f"POST /receipt/{code}/withdraw HTTP/1.1\r\nHost: contest\r\n"
+        "Content-Length: 9000000000\r\n\r\n".encode()
+    )
+    assert b" 413 " in conn.recv(1024)
+    conn.close()
+    site.server.stop()  # every line written
+
+    log = site.log()
+    print("\n" + "\n".join(line for line in log.splitlines() if "***" in line))
+    assert code not in log
+    assert name not in log and quote(name) not in log
+    assert '"GET /receipt/***/withdraw HTTP/1.1" 200' in log
+    assert '"GET /receipt?*** HTTP/1.1"' in log and '"GET /admin/entries?*** HTTP/1.1"' in log
+    assert '"GET /language/en?next=*** HTTP/1.1"' in log
+    assert '"http://contest/receipt/***"' in log
+    assert "too large body" in log and 'request: "POST /receipt/***/withdraw HTTP/1.1"' in log
