@@ -83,10 +83,8 @@ def on_starting(server) -> None:
     """Start nginx (its error log masked) before gunicorn binds; fail if it cannot listen."""
     prefix = INSTANCE / "nginx"
     prefix.mkdir(mode=0o700, parents=True, exist_ok=True)
-    # What a crash left behind (bodies and answers half passed through): nothing uses it now.
-    for leftover in ("nginx.pid", "client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        path = prefix / leftover
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    # nginx unlinks its temporary files as soon as it opens them: a crash leaves none behind.
+    (prefix / "nginx.pid").unlink(missing_ok=True)
     conf = _nginx_conf(prefix)
     nginx = subprocess.Popen(
         [NGINX, "-p", str(prefix), "-c", str(conf), "-e", "stderr"],
