@@ -33,14 +33,23 @@ translations: $(STAMP)
 init-db: install
 	$(FLASK) init-db
 
+# Debian's nginx, installed only when missing (as Chromium below). Installing the package also
+# enables the system's own nginx site on port 80 where systemd runs; `make run` does not use it.
+NGINX := /usr/sbin/nginx
+SUDO  := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(NGINX):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nginx
+
 # The job worker (video playback copies) runs beside the web server and stops with it.
-# gthread workers: a slow phone upload occupies a thread, not a whole process. The long
-# keep-alive spares visitors on venue Wi-Fi the reconnects gunicorn's 2 s default causes.
-run: init-db
+# server/gunicorn_conf.py holds the server's settings (the tests and the load bench use it too):
+# nginx on 127.0.0.1:$(PORT) takes every request whole, slow phones included, before gunicorn's
+# gthread workers get it over a Unix socket, so slow uploads cannot hold gunicorn's threads.
+run: init-db $(NGINX)
 	$(FLASK) worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	$(VENV)/bin/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --threads 4 \
-		--worker-class gthread --timeout 120 --keep-alive 30 --access-logfile - wsgi:app
+	PORT=$(PORT) $(VENV)/bin/gunicorn --config server/gunicorn_conf.py wsgi:app
 
 # The browser tests (tests/e2e) drive Debian's Chromium through Playwright (never
 # `playwright install`: its download does not work here) and check pages with axe-core from npm.
@@ -48,7 +57,6 @@ run: init-db
 # `make test` needs no network.
 CHROMIUM  := /usr/bin/chromium
 AXE_STAMP := tests/e2e/node_modules/.installed-lock
-SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 
 $(CHROMIUM):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update
@@ -61,7 +69,7 @@ $(AXE_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
 e2e-deps: $(CHROMIUM) $(AXE_STAMP)
 
 # PYTEST_ARGS passes options through, e.g. `make test PYTEST_ARGS="-m 'not slow'"`.
-test: install e2e-deps
+test: install e2e-deps $(NGINX)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The scale-out path: the whole suite again on PostgreSQL, with the job queue and the rate
@@ -76,11 +84,11 @@ services-deps:
 			postgresql redis-server; \
 	fi
 
-test-postgres: install e2e-deps services-deps
+test-postgres: install e2e-deps services-deps $(NGINX)
 	tests/services/with-postgres-and-redis.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 # The load bench runs twice: on the embedded default, then on PostgreSQL and Redis.
-bench: install services-deps
+bench: install services-deps $(NGINX)
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/photo_pipeline.py
 	$(PY) bench/video_pipeline.py

@@ -1,14 +1,15 @@
-"""Concurrent visitors against a real gunicorn: uploads, the landing page and a receipt page.
+"""Concurrent visitors against the real server: uploads, the landing page and a receipt page.
 
-Starts gunicorn on loopback with the production worker settings (2 gthread workers of 4
-threads, as `make run` and tests/server_helpers.py), CSRF on, the submit rate limit and the
-per-entrant cap raised so that only the server's capacity is measured. For N = 10, 50, 100
-concurrent clients (each its own connection and cookie jar), every client uploads --uploads
-distinct ~5 MB 12 MP JPEGs the way a browser does (GET /submit for the CSRF token, then the
-multipart POST asking for JSON), then requests / and a receipt page --pages times each.
-Reports accepted uploads per second, p50/p95/p99 latency, errors (anything but 201 for an
-upload or 200 for a page, and any exception) and the server's peak memory (VmHWM of the
-master and each worker, reset before each phase). The photos are made before any timing.
+Starts the server as `make run` does (server/gunicorn_conf.py: nginx on the loopback in front
+of 2 gthread gunicorn workers of 4 threads; through tests/server_helpers.py), CSRF on, the
+submit rate limit and the per-entrant cap raised so that only the server's capacity is
+measured. For N = 10, 50, 100 concurrent clients (each its own connection and cookie jar),
+every client uploads --uploads distinct ~5 MB 12 MP JPEGs the way a browser does (GET /submit
+for the CSRF token, then the multipart POST asking for JSON), then requests / and a receipt
+page --pages times each. Reports accepted uploads per second, p50/p95/p99 latency, errors
+(anything but 201 for an upload or 200 for a page, and any exception) and the server's peak
+memory (VmHWM of gunicorn's master and each worker, reset before each phase; nginx's apart).
+The photos are made before any timing.
 Prints a table, writes bench/results/load-<UTC>.json and always exits 0.
 Run from the project root: .venv/bin/python bench/load.py [--clients 10,50,100] [--uploads 3]
 
@@ -104,6 +105,8 @@ def peaks_mb(server: Server) -> dict:
         "master_mb": per[str(master)],
         "workers_mb": [per[str(pid)] for pid in workers],
         "sum_mb": round(sum(per.values()), 1),
+        # nginx in front (master, worker) and its log filter, beside gunicorn's sum
+        "proxy_mb": round(sum((proc_kib(pid, "VmHWM") or 0) for pid in server.proxy()) / 1024, 1),
     }
 
 
@@ -240,7 +243,7 @@ def main() -> int:
                     assert response.status == 201, (response.status, response.text[:300])
             first = 0
             for clients in levels:
-                pids = [server.process.pid, *server.workers()]
+                pids = [server.process.pid, *server.workers(), *server.proxy()]
                 reset_peaks(pids)
                 # This phase's distinct photos, made before its timing starts.
                 photos = [
@@ -298,7 +301,7 @@ def main() -> int:
                 "photos": {"count": total, "size": SIZE, "mean_mb": round(mean_mb, 2)},
                 "uploads_per_client": args.uploads,
                 "pages_per_client": args.pages,
-                "server": "gunicorn --workers 2 --threads 4 --worker-class gthread",
+                "server": "nginx + gunicorn (server/gunicorn_conf.py, as make run)",
                 "backend": backend,
                 "rows": rows,
                 "errors": errors,

@@ -1,4 +1,5 @@
-"""A real gunicorn on the loopback, and visitors that talk to it the way browsers do.
+"""The real server (nginx in front of gunicorn, as `make run` starts it) on the loopback, and
+visitors that talk to it the way browsers do.
 
 Used by the slow server tests. Every process started here runs in its own process group, so
 stopping it (or SIGKILLing it to simulate a crash) reaches the master and all its workers at
@@ -120,9 +121,27 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+# The server's command, as `make run` has it: every setting is in the shared config file.
+SERVER_CONFIG = PROJECT_ROOT / "server" / "gunicorn_conf.py"
+
+
+def server_command(*extra: str) -> list[str]:
+    """`gunicorn --config server/gunicorn_conf.py [EXTRA] wsgi:app`, as `make run` starts it
+    (PORT in the environment); EXTRA overrides a setting, e.g. `--workers 1`."""
+    return [str(VENV_BIN / "gunicorn"), "--config", str(SERVER_CONFIG), *extra, "wsgi:app"]
+
+
 @dataclass
 class Server:
-    """`gunicorn wsgi:app` with the production worker settings, on a free loopback port."""
+    """The site as `make run` serves it (nginx in front of gunicorn, server/gunicorn_conf.py)
+    on a free loopback port."""
 
     env: dict[str, str]
     log: Path
@@ -131,19 +150,11 @@ class Server:
 
     def start(self) -> Server:
         """Start the server and wait until it answers; the log keeps its output."""
-        # The Makefile's `run` flags: gthread workers, and a keep-alive long enough for
-        # visitors on venue Wi-Fi (gunicorn's 2 s default resets slow clients).
-        command = [
-            str(VENV_BIN / "gunicorn"),
-            *("--workers", "2", "--threads", "4", "--worker-class", "gthread"),
-            *("--timeout", "120", "--keep-alive", "30"),
-            *("--bind", f"{HOST}:{self.port}", "wsgi:app"),
-        ]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                command,
+                server_command(),
                 cwd=PROJECT_ROOT,
-                env=self.env,
+                env={**self.env, "PORT": str(self.port)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: one signal reaches all
@@ -159,7 +170,7 @@ class Server:
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()}")
+                raise RuntimeError(f"the server exited:\n{self.log.read_text()}")
             visitor = Visitor(self.port)
             try:
                 if visitor.get("/").status == 200:
@@ -169,11 +180,23 @@ class Server:
             finally:
                 visitor.close()
             time.sleep(0.2)
-        raise TimeoutError(f"gunicorn did not answer within {TIMEOUT} s")
+        raise TimeoutError(f"the server did not answer within {TIMEOUT} s")
 
     def workers(self) -> list[int]:
-        """The pids of the worker processes (the master's group, without the master)."""
-        return [pid for pid in _group_members(self.process.pid) if pid != self.process.pid]
+        """The pids of gunicorn's worker processes (forks of the master, same command line)."""
+        return [
+            pid
+            for pid in _group_members(self.process.pid)
+            if pid != self.process.pid and _cmdline(pid)[:2] == _cmdline(self.process.pid)[:2]
+        ]
+
+    def proxy(self) -> list[int]:
+        """The pids of the rest of the group: nginx's master and worker, its log filter."""
+        return [
+            pid
+            for pid in _group_members(self.process.pid)
+            if pid != self.process.pid and pid not in self.workers()
+        ]
 
     def stop(self) -> None:
         """Shut down gracefully (SIGTERM); SIGKILL whatever has not gone after 30 s."""
@@ -194,6 +217,7 @@ class Server:
         if self.process is None:
             return
         workers = self.workers() if workers is None else workers
+        workers = [*workers, *self.proxy()]
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:

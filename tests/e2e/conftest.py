@@ -36,6 +36,7 @@ from ..server_helpers import (
     flask,
     free_port,
     query,
+    server_command,
     site_env,
     visitor_fields,
 )
@@ -189,13 +190,8 @@ def site(tmp_path_factory) -> Iterator[Site]:
             _spawn([str(VENV_BIN / "flask"), "--app", "wsgi", "worker"], env, site.worker_log)
         )
         server = _spawn(
-            [
-                str(VENV_BIN / "gunicorn"),
-                *("--workers", "1", "--threads", "4", "--worker-class", "gthread"),
-                *("--timeout", "120", "--keep-alive", "30"),
-                *("--bind", f"{HOST}:{site.port}", "wsgi:app"),
-            ],
-            env,
+            server_command("--workers", "1"),  # as `make run` (nginx in front), one worker
+            {**env, "PORT": str(site.port)},
             site.server_log,
         )
         site.processes.append(server)

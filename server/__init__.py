@@ -1,0 +1,1 @@
+"""How `make run` serves the site: gunicorn's settings, nginx in front of it, masked logs."""
