@@ -40,6 +40,7 @@ AUDIENCE = {
     "auth.show_login": ANYONE,
     "auth.login": ANYONE,
     "auth.logout": ANYONE,
+    "too_large": ANYONE,  # the 413 page nginx asks the app for
     # Judges (admins are not judges).
     "judge.show_dashboard": JUDGE,
     "judge.show_next": JUDGE,

@@ -334,3 +334,20 @@ def test_the_logs_hide_receipt_codes_and_searches(site):
     assert '"GET /language/en?next=*** HTTP/1.1"' in log
     assert '"http://contest/receipt/***"' in log
     assert "too large body" in log and 'request: "POST /receipt/***/withdraw HTTP/1.1"' in log
+
+
+def test_a_body_over_the_limit_gets_the_apps_own_413_through_nginx(site):
+    """nginx refuses it unread; the visitor still reads the app's message, naming the limits."""
+    for accept, expect in (("application/json", b'"media"'), ("text/html", "사진은".encode())):
+        conn = socket.create_connection((HOST, site.server.port), timeout=10)
+        conn.sendall(
+            "POST /submit HTTP/1.1\r\nHost: contest\r\nConnection: close\r\n"
+            f"Accept: {accept}\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+            "Content-Length: 9000000000\r\n\r\n".encode()
+        )
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+        conn.close()
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert expect in answer and "8.4 GB".encode() in answer, answer[-600:]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 
-from flask import Flask, current_app, jsonify, render_template
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
@@ -19,7 +19,7 @@ from contest.core.extensions import db
 from contest.core.formatting import file_size
 from contest.core.refusal import Refusal
 from contest.core.responses import wants_json
-from contest.core.uploads import TooLarge
+from contest.core.uploads import NamedTooLarge, TooLarge
 from contest.storage import StorageUnavailable
 
 _MESSAGES = {
@@ -137,8 +137,22 @@ def handle_unexpected(error: Exception):
     return _answer(500, _MESSAGES[500])
 
 
+# nginx in front (`make run`) refuses a body over the limit before the app could read it, and
+# asks here instead (a GET, without the body), passing the length the request announced: the
+# visitor still gets the app's message, in their language, or JSON for the upload script.
+TOO_LARGE_PATH = "/errors/too-large"
+SENT_LENGTH_HEADER = "X-Contest-Sent-Length"
+
+
+def answer_too_large_for_proxy():
+    """The 413 of a request nginx refused as too large, as the app itself would answer it."""
+    sent = request.headers.get(SENT_LENGTH_HEADER, type=int)
+    return _answer(413, *_too_large(NamedTooLarge(TooLarge.REQUEST, sent)))
+
+
 def init_app(app: Flask) -> None:
-    """Register the handlers."""
+    """Register the handlers, and the page nginx shows for a body over the limit."""
+    app.add_url_rule(TOO_LARGE_PATH, "too_large", answer_too_large_for_proxy)
     app.register_error_handler(CSRFError, handle_csrf)
     app.register_error_handler(HTTPException, handle_http)
     app.register_error_handler(Refusal, handle_refusal)
