@@ -350,4 +350,4 @@ def test_a_body_over_the_limit_gets_the_apps_own_413_through_nginx(site):
             answer += chunk
         conn.close()
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-        assert expect in answer and "8.4 GB".encode() in answer, answer[-600:]
+        assert expect in answer and b"8.4 GB" in answer, answer[-600:]
