@@ -262,6 +262,59 @@ def test_the_list_filters_by_status_category_flag_and_text(app, client, admin, m
     assert listed("category=photo&flag=any&status=submitted") == {sea}
 
 
+def test_the_search_finds_receipt_title_name_email_and_phone_in_any_spelling(
+    client, admin, make_entry, app
+):
+    kim = make_entry(
+        "Morning At COEX",
+        entrant_name="John Smith",
+        email="John.Smith@Example.com",
+        phone="+821011112222",
+    )
+    guarded = make_entry(
+        "보호자 있음",
+        under14=True,
+        guardian_name="보호자",
+        guardian_phone="+821033334444",
+        guardian_consented_at=utcnow(),
+    )
+    abroad = make_entry("런던에서", phone="+442079460958")
+    other = make_entry("다른 작품", phone="+821055556666")
+    code = _entry(app, kim).receipt
+
+    def listed(typed: str) -> set[int]:
+        response = client.get("/admin/entries", query_string={"q": typed})
+        assert response.status_code == 200, typed
+        return set(_listed(response.get_data(as_text=True)))
+
+    for typed in (
+        code,
+        code.lower(),
+        f"{code[:4]}-{code[4:8]}-{code[8:]}",
+        f"{code[:4]}-{code[4:8]}-{code[8:]}".lower(),
+    ):
+        assert listed(typed) == {kim}, typed
+    assert listed("morning at coex") == {kim}  # a title in any case
+    assert listed("JOHN smith") == {kim}
+    assert listed("john.smith@example.com") == {kim}
+    assert listed("smith@EXAMPLE") == {kim}
+    for typed in (
+        "010-1111-2222",
+        "01011112222",
+        "+82 10 1111 2222",
+        "+82-10-1111-2222",
+        "(010) 1111 2222",
+        "1111-2222",
+        "010-1111",
+    ):
+        assert listed(typed) == {kim}, typed
+    assert listed("010-3333-4444") == {guarded}  # a guardian's number too
+    assert listed("+44 20 7946 0958") == {abroad}
+    assert listed("+44 20 7946") == {abroad}
+    assert listed("010-9999-0000") == set()
+    assert other not in listed("010-1111-2222")
+
+
 @pytest.mark.parametrize(
     "query", ["status=withdrawn", "category=audio", "flag=ugly", "q=" + "x" * 101]
 )

@@ -50,7 +50,7 @@ class EntryFilterForm(FlaskForm):
         default="",
     )
     q = StringField(
-        _l("검색 (제목·설명·접수번호·응모자)"),
+        _l("검색 (제목·설명·접수번호·응모자 이름·이메일·전화번호)"),
         filters=[strip_whitespace],
         validators=[Optional(), Length(max=100, message=_l("검색어는 100자 이내로 써 주세요."))],
     )

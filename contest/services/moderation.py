@@ -9,6 +9,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from contest.core.extensions import db
+from contest.core.phones import phone_fragment
 from contest.core.refusal import Refusal
 from contest.models import Contest, Entry, Flag, User, utcnow
 from contest.services import receipts
@@ -50,15 +51,22 @@ def entries_query(contest: Contest, wanted: EntryFilter) -> Select:
         query = query.where(Entry.id.in_(flagged))
     if wanted.q:
         text = wanted.q
+        # In any case (icontains: PostgreSQL's LIKE, unlike SQLite's, minds the case).
         matches = [
-            Entry.title.contains(text, autoescape=True),
-            Entry.description.contains(text, autoescape=True),
-            Entry.entrant_name.contains(text, autoescape=True),
+            Entry.title.icontains(text, autoescape=True),
+            Entry.description.icontains(text, autoescape=True),
+            Entry.entrant_name.icontains(text, autoescape=True),
+            Entry.email.icontains(text, autoescape=True),
         ]
         code = receipts.clean(text)
         if len(code) >= 4 and all(ch in receipts.ALPHABET for ch in code):
             # Typed as read aloud ("abcd-efgh"): a part of the code is enough.
             matches.append(Entry.receipt.contains(code, autoescape=True))
+        phone = phone_fragment(text)
+        if phone is not None:
+            # Phones are stored in E.164: the typed number is found in any spelling.
+            matches.append(Entry.phone.contains(phone, autoescape=True))
+            matches.append(Entry.guardian_phone.contains(phone, autoescape=True))
         query = query.where(or_(*matches))
     return query
 
