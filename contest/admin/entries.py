@@ -20,7 +20,7 @@ from contest.core.i18n import translate_name
 from contest.core.refusal import Refusal
 from contest.core.responses import safe_next
 from contest.models import Entry, Flag, User
-from contest.services import moderation
+from contest.services import moderation, ranking
 from contest.services.contests import current_contest
 from contest.services.flags import KIND_LABELS, local_capture_time
 from contest.services.moderation import REASON_MAX, EntryFilter
@@ -227,6 +227,7 @@ def _entry_page(
         entry=entry,
         flags=flags,
         pointing=moderation.flags_pointing_at(entry),
+        scores=ranking.scores_of_entry(entry.id),
         dismissers=_dismissers(flags),
         reject_form=reject_form or RejectForm(formdata=None),
         restore_form=restore_form or RestoreForm(formdata=None),

@@ -331,16 +331,21 @@ CSV_HEADER = (
     "최고-최저",
     "정규화 점수",
     "정족수 미달",
+    "심사평",
 )
 
 
-def leaderboard_csv(standings: list[ranking.Standing]) -> bytes:
+def leaderboard_csv(
+    standings: list[ranking.Standing], comments: dict[int, list[tuple[str, str]]] | None = None
+) -> bytes:
     """The ranking as CSV for Korean Excel (`spreadsheet.csv_bytes`), every standing a row.
 
-    Titles come from entrants: text cells are neutralised by the writer. The aggregates are
-    passed as numbers, so the writer gives them two decimals and leaves them numbers (a -0.42
-    stays a number, with no ').
+    Titles come from entrants and comments from judges: text cells are neutralised by the
+    writer. The judges' comments (`ranking.judge_comments`) share one cell, a line each,
+    "name: comment". The aggregates are passed as numbers, so the writer gives them two
+    decimals and leaves them numbers (a -0.42 stays a number, with no ').
     """
+    comments = comments or {}
     return spreadsheet.csv_bytes(
         CSV_HEADER,
         (
@@ -355,6 +360,7 @@ def leaderboard_csv(standings: list[ranking.Standing]) -> bytes:
                 _fraction(s.spread),
                 _fraction(s.normalised),
                 "예" if s.below_quorum else "",
+                "\n".join(f"{name}: {text}" for name, text in comments.get(s.entry_id, [])),
             )
             for s in standings
         ),
