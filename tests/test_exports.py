@@ -177,6 +177,36 @@ def test_winners_xlsx_has_the_same_rows_and_no_formula(app, client, admin, winne
     assert not any(v.startswith("=") for v in values)
 
 
+def test_winners_files_say_who_agreed_to_publication(app, client, admin, winners):
+    with app.app_context():
+        db.session.get(Entry, winners["gold"]).consent_publish = True
+        db.session.commit()
+    header, *rows = parse(client.get("/admin/export/winners.csv").get_data())
+    assert header[-1] == "공개 동의"
+    consent = {row[4]: row[-1] for row in rows}
+    assert consent == {
+        receipt(app, winners[key]): "예" if key == "gold" else "아니오"
+        for key in ("grand", "gold", "silver", "video")
+    }
+    sheet = load_workbook(io.BytesIO(client.get("/admin/export/winners.xlsx").get_data())).active
+    assert sheet.cell(1, len(header)).value == "공개 동의"
+    assert {
+        sheet.cell(r, 5).value: sheet.cell(r, len(header)).value for r in range(2, 6)
+    } == consent
+
+
+def test_winners_xlsx_freezes_its_header_filters_and_sizes_every_column(client, admin, winners):
+    sheet = load_workbook(io.BytesIO(client.get("/admin/export/winners.xlsx").get_data())).active
+    assert sheet.freeze_panes == "A2"  # the header row stays in view
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(WINNERS_HEADER)).column_letter}5"
+    widths = {cell.value: sheet.column_dimensions[cell.column_letter].width for cell in sheet[1]}
+    assert set(widths) == set(WINNERS_HEADER)
+    assert all(width >= 8 for width in widths.values())
+    # A receipt code (15 characters) and an e-mail address are read whole.
+    assert widths["접수번호"] >= 16 and widths["이메일"] >= 24 and widths["제목"] >= 24
+    assert all(cell.font.bold for cell in sheet[1])
+
+
 # --- ZIP -----------------------------------------------------------------------------------
 
 
