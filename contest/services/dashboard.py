@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from contest.core.extensions import db
 from contest.core.formatting import SEOUL
-from contest.models import Asset, Category, Contest, Entry
+from contest.core.phones import display_phone
+from contest.models import Asset, Award, Category, Contest, Entry, User
+from contest.services.awards import awards_of
 
 
 @dataclass(frozen=True)
@@ -96,3 +98,42 @@ def entry_counts(contest: Contest) -> list[tuple[Category, dict[str, int]]]:
     for category_id, status, count in db.session.execute(query):
         counts.setdefault(category_id, {})[status] = count
     return [(category, counts.get(category.id, {})) for category in contest.categories]
+
+
+@dataclass(frozen=True)
+class SharedWinner:
+    """One entrant (same phone or same e-mail) holding several awards of the contest."""
+
+    contact: str  # the phone as people write it, or the e-mail address, that they share
+    awards: list[Award]
+
+
+def active_judges() -> int:
+    """Judges whose accounts are enabled: fewer than the quorum leaves entries unranked."""
+    return db.session.scalar(
+        select(func.count()).select_from(User).where(User.role == "judge", User.active)
+    )
+
+
+def entrants_with_several_awards(contest: Contest) -> list[SharedWinner]:
+    """Entrants who hold two awards or more, found by the same phone or the same e-mail.
+
+    E-mails are compared without regard to case. Awards linked by a phone and by an e-mail
+    too are listed once, under the phone.
+    """
+    groups: dict[tuple[str, str], list[Award]] = {}
+    for award in awards_of(contest):
+        entry = award.entry
+        if entry.phone:
+            groups.setdefault(("phone", entry.phone), []).append(award)
+        if entry.email:
+            groups.setdefault(("email", entry.email.casefold()), []).append(award)
+    found, seen = [], set()
+    for (kind, value), held in groups.items():
+        ids = frozenset(a.id for a in held)
+        if len(ids) < 2 or ids in seen:
+            continue
+        seen.add(ids)
+        contact = display_phone(value) if kind == "phone" else held[0].entry.email
+        found.append(SharedWinner(contact, held))
+    return found
