@@ -18,7 +18,7 @@ from contest.core.errors import show_on_form
 from contest.core.extensions import db
 from contest.core.refusal import Refusal
 from contest.models import Contest, Round
-from contest.services import exports, ranking, rounds
+from contest.services import exports, moderation, ranking, rounds
 from contest.services.audit import audit
 from contest.services.contests import current_contest
 
@@ -93,6 +93,7 @@ def show_leaderboard():
         page=page if category_id else 1,
         per_page=LEADERBOARD_PER_PAGE,
         quorum=quorum,
+        thumbnails=moderation.thumbnail_keys([s.entry_id for p in pages for s in p.standings]),
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from contest.core.extensions import db
 from contest.core.phones import phone_fragment
 from contest.core.refusal import Refusal
-from contest.models import Contest, Entry, Flag, User, utcnow
+from contest.models import Asset, Contest, Entry, Flag, User, utcnow
 from contest.services import receipts
 from contest.services.audit import audit
 
@@ -69,6 +69,16 @@ def entries_query(contest: Contest, wanted: EntryFilter) -> Select:
             matches.append(Entry.guardian_phone.contains(phone, autoescape=True))
         query = query.where(or_(*matches))
     return query
+
+
+def thumbnail_keys(entry_ids: list[int]) -> dict[int, str]:
+    """The storage keys of these entries' thumbnails, in one query, by entry id."""
+    if not entry_ids:
+        return {}
+    query = select(Asset.entry_id, Asset.key).where(
+        Asset.entry_id.in_(entry_ids), Asset.role == "thumbnail"
+    )
+    return {entry_id: key for entry_id, key in db.session.execute(query)}
 
 
 def open_flags_by_entry(entry_ids: list[int]) -> dict[int, list[Flag]]:
