@@ -67,3 +67,37 @@ def _encode(image: Image.Image, fmt: str, save_args: dict) -> bytes:
     out = io.BytesIO()
     image.save(out, fmt, **save_args)
     return out.getvalue()
+
+
+# The print settings Photoshop on a Mac keeps in a saved photo: an Apple plist, doctype included.
+APPLE_PRINT_PLIST = b"""<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+\t<key>com.apple.print.PageFormat.PMHorizontalRes</key>
+\t<dict>
+\t\t<key>com.apple.print.ticket.creator</key>
+\t\t<string>com.apple.jobticket</string>
+\t\t<key>com.apple.print.ticket.itemArray</key>
+\t\t<array>
+\t\t\t<dict>
+\t\t\t\t<key>com.apple.print.PageFormat.PMHorizontalRes</key>
+\t\t\t\t<real>72</real>
+\t\t\t</dict>
+\t\t</array>
+\t</dict>
+</dict>
+</plist>
+"""
+
+
+def photoshop_mac_jpeg(plist: bytes = APPLE_PRINT_PLIST, **photo_args) -> bytes:
+    """A JPEG as Photoshop on a Mac saves it: an APP13 "Photoshop 3.0" segment right after SOI
+    whose 8BIM resource 1001 (the Mac print record) holds Apple's print settings plist."""
+    jpeg = photo_bytes(**photo_args)
+    assert jpeg[:2] == b"\xff\xd8"
+    data = plist + b"\0" * (len(plist) % 2)  # resource data is padded to an even length
+    resource = b"8BIM" + (1001).to_bytes(2, "big") + b"\0\0" + len(plist).to_bytes(4, "big") + data
+    payload = b"Photoshop 3.0\0" + resource
+    segment = b"\xff\xed" + (len(payload) + 2).to_bytes(2, "big") + payload
+    return jpeg[:2] + segment + jpeg[2:]

@@ -157,8 +157,11 @@ def test_proposal_gives_the_tiers_down_each_category_skipping_rejected_and_below
 def test_the_awards_page_shows_each_winner_with_their_leaderboard_figures(client, admin, board):
     propose(client)
     page = client.get("/admin/awards").get_data(as_text=True)
+    assert "제외작" not in page  # not even among the entries to pick
+    # The winners' tables (the forms below them offer the rest of the leaderboard).
+    page = "".join(re.findall(r'<table class="prizes awards">.*?</table>', page, re.S))
     assert page.index("사진 1") < page.index("사진 2") < page.index("사진 7")
-    assert "사진 8" not in page and "제외작" not in page
+    assert "사진 8" not in page
     assert "9.00" in page and "8.50" in page  # the winners' weighted means
     assert "대상" in page and "최우수상" in page and "장려상" in page
 
@@ -227,6 +230,108 @@ def test_giving_an_award_to_another_entry_needs_a_reason_and_is_audited(app, cli
     assert row.new["reason"] == "표절 의혹 재심사"
     with app.app_context():
         assert db.session.get(Award, award_id).reason == "표절 의혹 재심사"
+
+
+def _picker(page: str, select_id: str) -> list[tuple[str, bool, str]]:
+    """The options of a receipt picker: (value, disabled, text)."""
+    block = re.search(rf'<select id="{select_id}" name="receipt"[^>]*>(.*?)</select>', page, re.S)
+    return [
+        (value, bool(disabled), text)
+        for value, disabled, text in re.findall(
+            r'<option value="([^"]*)"( disabled)?>(.*?)</option>', block.group(1), re.S
+        )
+    ]
+
+
+def test_an_award_is_moved_by_picking_an_entry_from_the_leaderboard(app, client, admin, board):
+    propose(client)
+    award_id = _award_id(app, board["photos"][2])  # a silver
+    page = client.get("/admin/awards").get_data(as_text=True)
+    options = _picker(page, f"give-pick-{award_id}")
+    codes = [value for value, _, _ in options[1:]]
+    # The photo category's leaderboard in rank order, the below-quorum entry after it; never
+    # the rejected entry nor the other category's.
+    photos = [receipt_of(app, e).replace("-", "") for e in board["photos"]]
+    assert codes == photos + [receipt_of(app, board["below"]).replace("-", "")]
+    assert options[0][0] == ""  # nothing picked until the admin picks
+    by_code = {value: (disabled, text) for value, disabled, text in options}
+    assert by_code[photos[7]] == (
+        False,
+        f"8위 · 사진 8 · {receipt_of(app, board['photos'][7])} · 평균 5.50",
+    )
+    assert by_code[photos[0]][0] and "이미 대상" in by_code[photos[0]][1]  # holds one already
+    # A receipt code can still be typed for an entry the list does not show.
+    assert f'id="give-receipt-{award_id}" name="receipt"' in page
+    assert 'id="add-pick-' in page
+
+    # The form sends both controls: the picked entry and an empty typed code.
+    moved = client.post(
+        f"/admin/awards/{award_id}/give",
+        data={"receipt": [photos[7], ""], "reason": "재검토 결과"},
+    )
+    assert moved.status_code == 303, moved.get_data(as_text=True)
+    assert awards_by_entry(app)[board["photos"][7]] == ("silver", 3)
+
+
+def test_a_picked_entry_and_a_different_typed_code_are_refused(app, client, admin, board):
+    propose(client)
+    award_id = _award_id(app, board["photos"][2])
+    picked, typed = (receipt_of(app, board["photos"][n]) for n in (7, 8))
+    refused = client.post(
+        f"/admin/awards/{award_id}/give", data={"receipt": [picked, typed], "reason": "x"}
+    )
+    assert refused.status_code == 400
+    assert "하나만 주세요" in refused.get_data(as_text=True)
+    assert awards_by_entry(app)[board["photos"][2]] == ("silver", 3)
+    same = receipt_of(app, board["photos"][7])
+    both = client.post(  # the picked entry typed again, in its own spelling: no conflict
+        f"/admin/awards/{award_id}/give",
+        data={"receipt": [same.replace("-", ""), same.lower()], "reason": "재검토"},
+    )
+    assert both.status_code == 303, both.get_data(as_text=True)
+    nothing = client.post(
+        f"/admin/awards/{award_id}/give", data={"receipt": ["", ""], "reason": "x"}
+    )
+    assert nothing.status_code == 400
+    assert "받을 응모작을 고르거나" in nothing.get_data(as_text=True)
+
+
+def test_an_entry_is_added_by_picking_it_too(app, client, admin, board):
+    propose(client)
+    with app.app_context():
+        category_id = db.session.get(Entry, board["photos"][0]).category_id
+    bronze = _award_id(app, board["photos"][6])
+    assert (
+        client.post(f"/admin/awards/{bronze}/remove", data={"reason": "중복 수상"}).status_code
+        == 303
+    )
+    page = client.get("/admin/awards").get_data(as_text=True)
+    ninth = receipt_of(app, board["photos"][8]).replace("-", "")
+    assert (ninth, False) in [(v, d) for v, d, _ in _picker(page, f"add-pick-{category_id}")]
+    added = client.post(
+        "/admin/awards/add",
+        data={
+            "category_id": category_id,
+            "tier": "bronze",
+            "receipt": ["", ninth][::-1],
+            "reason": "차점자",
+        },
+    )
+    assert added.status_code == 303, added.get_data(as_text=True)
+    assert awards_by_entry(app)[board["photos"][8]][0] == "bronze"
+
+
+def test_the_awards_page_shows_thumbnails_linked_to_each_entry(app, client, admin, board):
+    propose(client)
+    page = client.get("/admin/awards").get_data(as_text=True)
+    table = "".join(re.findall(r'<table class="prizes awards">.*?</table>', page, re.S))
+    for entry_id in board["photos"][:7] + board["videos"][:1]:
+        with app.app_context():
+            thumb = db.session.get(Entry, entry_id).asset("thumbnail").key
+        assert re.search(
+            rf'<a href="/admin/entries/{entry_id}"><img src="/media/{re.escape(thumb)}"', table
+        ), entry_id
+        assert f'<a href="/admin/entries/{entry_id}">' in table
 
 
 @pytest.mark.parametrize("target", ["rejected", "video", "winner", "unknown"])

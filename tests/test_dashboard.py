@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from contest.core.extensions import db
 from contest.core.formatting import SEOUL
-from contest.models import Contest, Round, Score
+from contest.models import Contest, Round, Score, User
+
+from .test_winners import award
 
 
 def _fair(app) -> Contest:
@@ -65,3 +67,74 @@ def test_dashboard_shows_judge_progress_and_disk_use(app, client, admin, make_en
     assert row.groups() == ("2", "1")
     disk = re.search(r'<dl class="meta" id="disk-use">(.*?)</dl>', page, re.S).group(1)
     assert "응모 파일" in disk and "사용" in disk and re.search(r"\d+ (KB|MB|GB)", disk)
+
+
+def test_dashboard_warns_when_active_judges_are_fewer_than_the_quorum(
+    app, client, admin, make_user
+):
+    # The quorum is 3 (config.QUORUM); the admin does not count, nor a disabled judge.
+    ids = [make_user(f"judge-{n}") for n in range(3)]
+    with app.app_context():
+        db.session.get(User, ids[0]).active = False
+        db.session.commit()
+    page = client.get("/admin").get_data(as_text=True)
+    warning = re.search(
+        r'<p class="form-error" role="alert" id="quorum-warning">(.*?)</p>', page, re.S
+    )
+    assert warning, page
+    assert "활성 심사위원이 2명으로 정족수(3명)보다 적습니다" in warning.group(1)
+    assert 'href="/admin/judges"' in warning.group(1)
+    with app.app_context():
+        db.session.get(User, ids[0]).active = True
+        db.session.commit()
+    assert 'id="quorum-warning"' not in client.get("/admin").get_data(as_text=True)
+
+
+def test_a_quorum_setting_above_the_judges_warns_too(make_app):
+    app = make_app(QUORUM=5)
+    client = app.test_client()
+    with app.app_context():
+        from contest.services import accounts
+
+        accounts.create_user("boss", "admin", "correct horse battery")
+        for n in range(4):
+            accounts.create_user(f"judge-{n}", "judge", "correct horse battery")
+        db.session.commit()
+    client.post("/login", data={"username": "boss", "password": "correct horse battery"})
+    page = client.get("/admin").get_data(as_text=True)
+    assert "활성 심사위원이 4명으로 정족수(5명)보다 적습니다" in page
+
+
+def test_dashboard_warns_when_one_entrant_holds_two_awards(app, client, admin, make_entry):
+    same_phone = [
+        make_entry("첫 수상작", phone="+821011112222", email="a@example.com"),
+        make_entry("둘째 수상작", phone="+821011112222", email="b@example.com"),
+    ]
+    same_email = [
+        make_entry("셋째 수상작", phone="+821033334444", email="Kim@Example.com"),
+        make_entry("넷째 수상작", kind="video", phone="+821055556666", email="kim@example.com"),
+    ]
+    alone = make_entry("혼자 받은 상", phone="+821077778888", email="solo@example.com")
+    make_entry("상 없음", phone="+821077778888", email="solo@example.com")  # no award: fine
+    page = client.get("/admin").get_data(as_text=True)
+    assert 'id="shared-winners"' not in page
+    for position, entry_id in enumerate(same_phone + same_email + [alone], 1):
+        award(app, entry_id, "bronze", position)
+    page = client.get("/admin").get_data(as_text=True)
+    block = re.search(r'id="shared-winners">(.*?)</div>', page, re.S).group(1)
+    listed = dict(re.findall(r'<li data-contact="([^"]+)">(.*?)</li>', block, re.S))
+    assert set(listed) == {"010-1111-2222", "Kim@Example.com"}
+    assert f'href="/admin/entries/{same_phone[0]}"' in listed["010-1111-2222"]
+    assert f'href="/admin/entries/{same_phone[1]}"' in listed["010-1111-2222"]
+    assert "셋째 수상작" in listed["Kim@Example.com"] and "넷째 수상작" in listed["Kim@Example.com"]
+    assert "혼자 받은 상" not in block
+    assert 'href="/admin/awards"' in block
+
+
+def test_the_admin_links_come_before_the_figures(client, admin):
+    page = client.get("/admin").get_data(as_text=True)
+    links = page.index('aria-labelledby="links-heading"')
+    assert links < page.index('id="round-heading"') and links < page.index('id="hours-heading"')
+    nav = page[links : page.index("</nav>", links)]
+    for path in ("/admin/entries", "/admin/judges", "/admin/leaderboard", "/admin/awards"):
+        assert f'href="{path}"' in nav

@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from contest.core.extensions import db
-from contest.models import AuditLog, Award, Entry, Flag, utcnow
+from contest.models import AuditLog, Award, Entry, Flag, Score, User, utcnow
 from contest.services.exports import CSV_HEADER, WINNERS_HEADER
 from contest.services.spreadsheet import csv_bytes, safe_cell, starts_formula
 from contest.storage import get_storage
@@ -175,6 +175,36 @@ def test_winners_xlsx_has_the_same_rows_and_no_formula(app, client, admin, winne
     assert xlsx_rows == csv_rows
     values = [c.value for line in sheet.iter_rows() for c in line if isinstance(c.value, str)]
     assert not any(v.startswith("=") for v in values)
+
+
+def test_winners_files_say_who_agreed_to_publication(app, client, admin, winners):
+    with app.app_context():
+        db.session.get(Entry, winners["gold"]).consent_publish = True
+        db.session.commit()
+    header, *rows = parse(client.get("/admin/export/winners.csv").get_data())
+    assert header[-1] == "공개 동의"
+    consent = {row[4]: row[-1] for row in rows}
+    assert consent == {
+        receipt(app, winners[key]): "예" if key == "gold" else "아니오"
+        for key in ("grand", "gold", "silver", "video")
+    }
+    sheet = load_workbook(io.BytesIO(client.get("/admin/export/winners.xlsx").get_data())).active
+    assert sheet.cell(1, len(header)).value == "공개 동의"
+    assert {
+        sheet.cell(r, 5).value: sheet.cell(r, len(header)).value for r in range(2, 6)
+    } == consent
+
+
+def test_winners_xlsx_freezes_its_header_filters_and_sizes_every_column(client, admin, winners):
+    sheet = load_workbook(io.BytesIO(client.get("/admin/export/winners.xlsx").get_data())).active
+    assert sheet.freeze_panes == "A2"  # the header row stays in view
+    assert sheet.auto_filter.ref == f"A1:{sheet.cell(1, len(WINNERS_HEADER)).column_letter}5"
+    widths = {cell.value: sheet.column_dimensions[cell.column_letter].width for cell in sheet[1]}
+    assert set(widths) == set(WINNERS_HEADER)
+    assert all(width >= 8 for width in widths.values())
+    # A receipt code (15 characters) and an e-mail address are read whole.
+    assert widths["접수번호"] >= 16 and widths["이메일"] >= 24 and widths["제목"] >= 24
+    assert all(cell.font.bold for cell in sheet[1])
 
 
 # --- ZIP -----------------------------------------------------------------------------------
@@ -437,7 +467,7 @@ def test_the_leaderboard_csv_neutralises_every_attack(client, admin, attacks):
     titles = {row[3]: row[2] for row in rows}
     assert titles == {code: "'" + attack for code, attack in attacks.items()}
     assert [row[5] for row in rows][:2] == ["8.90", "8.80"]
-    text_columns = (0, 2, 3, 9)  # the others are our own numbers, a -1.23 left as a number
+    text_columns = (0, 2, 3, 9, 10)  # the others are our own numbers, a -1.23 left as a number
     assert not any(starts_formula(row[i]) for row in rows for i in text_columns)
 
 
@@ -447,3 +477,31 @@ def test_the_cli_leaderboard_csv_neutralises_every_attack(runner, attacks, tmp_p
     assert result.exit_code == 0, result.output
     header, *rows = parse(out.read_bytes())
     assert {row[3]: row[2] for row in rows} == {c: "'" + a for c, a in attacks.items()}
+
+
+def test_the_leaderboard_csv_has_the_judges_comments_neutralised(app, client, admin, attacks):
+    code, attack = next(iter(attacks.items()))
+    with app.app_context():
+        entry = db.session.scalar(select(Entry).where(Entry.receipt == code.replace("-", "")))
+        scores = db.session.scalars(
+            select(Score).where(Score.entry_id == entry.id).order_by(Score.judge_id)
+        ).all()
+        first, second = (db.session.get(User, s.judge_id) for s in scores[:2])
+        first.display_name = "가 심사위원"
+        second.display_name = HYPERLINK  # a name too can be typed to look like a formula
+        scores[0].comment = "구도가 좋습니다.\n=1+1 은 글자일 뿐"
+        scores[1].comment = attack
+        scores[2].comment = "   "  # nothing to say: left out
+        db.session.commit()
+    header, *rows = parse(client.get("/admin/export/leaderboard.csv").get_data())
+    assert header[-1] == "심사평"
+    by_code = {row[3]: row for row in rows}
+    assert by_code[code][-1] == (
+        f"'{HYPERLINK}: {attack}\n가 심사위원: 구도가 좋습니다.\n=1+1 은 글자일 뿐"
+    )
+    assert all(row[-1] == "" for c, row in by_code.items() if c != code)
+    assert not any(starts_formula(row[-1]) for row in rows)
+    # The CLI's export has the same column.
+    out = Path(app.instance_path) / "board.csv"
+    assert app.test_cli_runner().invoke(args=["leaderboard", "--csv", str(out)]).exit_code == 0
+    assert {r[3]: r[-1] for r in parse(out.read_bytes())[1:]}[code] == by_code[code][-1]

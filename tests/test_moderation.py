@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from contest.core.extensions import db
-from contest.models import AuditLog, Entry, Flag, utcnow
+from contest.models import AuditLog, Entry, Flag, Recusal, Round, Score, User, utcnow
 
 from .conftest import PASSWORD, csrf_token
 
@@ -260,6 +260,124 @@ def test_the_list_filters_by_status_category_flag_and_text(app, client, admin, m
     assert listed("q=%25") == {wildcard}  # a literal %, not a wildcard
     assert listed("q=바다&status=rejected") == set()
     assert listed("category=photo&flag=any&status=submitted") == {sea}
+
+
+def test_the_search_finds_receipt_title_name_email_and_phone_in_any_spelling(
+    client, admin, make_entry, app
+):
+    kim = make_entry(
+        "Morning At COEX",
+        entrant_name="John Smith",
+        email="John.Smith@Example.com",
+        phone="+821011112222",
+    )
+    guarded = make_entry(
+        "보호자 있음",
+        under14=True,
+        guardian_name="보호자",
+        guardian_phone="+821033334444",
+        guardian_consented_at=utcnow(),
+    )
+    abroad = make_entry("런던에서", phone="+442079460958")
+    other = make_entry("다른 작품", phone="+821055556666")
+    code = _entry(app, kim).receipt
+
+    def listed(typed: str) -> set[int]:
+        response = client.get("/admin/entries", query_string={"q": typed})
+        assert response.status_code == 200, typed
+        return set(_listed(response.get_data(as_text=True)))
+
+    for typed in (
+        code,
+        code.lower(),
+        f"{code[:4]}-{code[4:8]}-{code[8:]}",
+        f"{code[:4]}-{code[4:8]}-{code[8:]}".lower(),
+    ):
+        assert listed(typed) == {kim}, typed
+    assert listed("morning at coex") == {kim}  # a title in any case
+    assert listed("JOHN smith") == {kim}
+    assert listed("john.smith@example.com") == {kim}
+    assert listed("smith@EXAMPLE") == {kim}
+    for typed in (
+        "010-1111-2222",
+        "01011112222",
+        "+82 10 1111 2222",
+        "+82-10-1111-2222",
+        "(010) 1111 2222",
+        "1111-2222",
+        "010-1111",
+    ):
+        assert listed(typed) == {kim}, typed
+    assert listed("010-3333-4444") == {guarded}  # a guardian's number too
+    assert listed("+44 20 7946 0958") == {abroad}
+    assert listed("+44 20 7946") == {abroad}
+    assert listed("010-9999-0000") == set()
+    assert other not in listed("010-1111-2222")
+
+
+def test_the_entry_page_shows_each_judges_score_and_comment_per_round(
+    app, client, admin, make_entry, make_user
+):
+    entry_id = make_entry("심사평 볼 작품")
+    other = make_entry("다른 작품")
+    kim, park, lee = (make_user(name) for name in ("judge-kim", "judge-park", "judge-lee"))
+    with app.app_context():
+        first = db.session.scalar(select(Round).where(Round.status == "open"))
+        first.status = "closed"
+        second = Round(contest_id=first.contest_id, number=2, name="본심", method="screening")
+        db.session.add(second)
+        db.session.flush()
+        db.session.get(User, kim).display_name = "김심사"
+        for round_, judge_id, total, comment in (
+            (first, kim, 8.5, "빛이 <b>아름답습니다</b>"),
+            (first, park, 6.0, ""),
+            (first, lee, 9.0, "제 친척의 작품이라 빠집니다"),
+            (second, kim, 1.0, "본심 통과 의견"),
+        ):
+            db.session.add(
+                Score(
+                    round_id=round_.id,
+                    entry_id=entry_id,
+                    judge_id=judge_id,
+                    total=total,
+                    comment=comment,
+                )
+            )
+        db.session.add(
+            Score(
+                round_id=first.id,
+                entry_id=other,
+                judge_id=park,
+                total=3.0,
+                comment="다른 작품의 심사평",
+            )
+        )
+        db.session.add(Recusal(entry_id=entry_id, judge_id=lee))
+        db.session.commit()
+        first_id, second_id = first.id, second.id
+    page = client.get(f"/admin/entries/{entry_id}").get_data(as_text=True)
+    section = re.search(r'aria-labelledby="scores-heading">.*?</section>', page, re.S).group(0)
+    rows = re.findall(r'<tr data-round="(\d+)">(.*?)</tr>', section, re.S)
+    cells = [
+        (
+            int(round_id),
+            [
+                re.sub(r"<[^>]+>", "", c).strip()
+                for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+            ],
+        )
+        for round_id, row in rows
+    ]
+    assert cells == [
+        (
+            first_id,
+            ["1. 1차 심사", "judge-lee 회피: 집계 제외", "9.00", "제 친척의 작품이라 빠집니다"],
+        ),
+        (first_id, ["1. 1차 심사", "judge-park", "6.00", "—"]),
+        (first_id, ["1. 1차 심사", "김심사", "8.50", "빛이 &lt;b&gt;아름답습니다&lt;/b&gt;"]),
+        (second_id, ["2. 본심", "김심사", "통과", "본심 통과 의견"]),
+    ]
+    assert "다른 작품의 심사평" not in page
 
 
 @pytest.mark.parametrize(

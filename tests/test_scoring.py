@@ -659,3 +659,24 @@ def test_the_page_does_not_read_the_unscored_entries_when_scored_ones_fill_it(
     monkeypatch.setattr(ranking, "_unscored_query", None)  # would fail if it were called
     page = client.get(f"/admin/leaderboard?round={round_id}").get_data(as_text=True)
     assert "점수 있음" in page and "점수 없음" not in page
+
+
+def test_the_leaderboard_shows_each_entry_s_thumbnail_linked_to_its_page(
+    app, client, admin, judges, make_entry, give
+):
+    scored, unscored = make_entry("점수 받은 작품"), make_entry("점수 없는 작품")
+    for judge_id in judges:
+        give(scored, judge_id, 7)
+    page = client.get("/admin/leaderboard").get_data(as_text=True)
+    for entry_id in (scored, unscored):
+        with app.app_context():
+            thumb = db.session.get(Entry, entry_id).asset("thumbnail").key
+        row = re.search(
+            rf"<tr[^>]*>\s*<td>[^<]*(?:<span[^>]*>[^<]*</span>)?</td>\s*"
+            rf'<td class="thumb-cell"><a href="/admin/entries/{entry_id}">'
+            rf'<img src="/media/{re.escape(thumb)}"[^>]*></a></td>\s*'
+            rf'<td><a href="/admin/entries/{entry_id}">([^<]*)</a></td>',
+            page,
+        )
+        assert row, entry_id
+    assert "점수 받은 작품" in page and "점수 없는 작품" in page

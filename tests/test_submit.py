@@ -18,7 +18,7 @@ from contest.models import Contest, Entry, utcnow
 from contest.services.receipts import ALPHABET, LENGTH
 
 from .conftest import entry_form, stored_files
-from .photos import photo_bytes, photo_image
+from .photos import photo_bytes, photo_image, photoshop_mac_jpeg
 
 RECEIPT_URL = re.compile(rf"^/receipt/([{ALPHABET}]{{{LENGTH}}})$")
 
@@ -293,6 +293,23 @@ def test_browser_content_type_is_ignored(app, client):
 def test_polyglot_jpeg_with_html_is_refused(app, submit, upload_folder):
     polyglot = photo_bytes() + b"<html><script>alert(1)</script></html>"
     response = submit(json=True, media=polyglot)
+    assert response.status_code == 422
+    assert_nothing_stored(app, upload_folder)
+
+
+def test_photoshop_mac_photo_with_a_print_settings_plist_is_accepted(app, submit, upload_folder):
+    # Its APP13 block holds `<?xml ...?><!DOCTYPE plist ...>`: a doctype, but not HTML.
+    photo = photoshop_mac_jpeg()
+    assert b"<!DOCTYPE plist" in photo
+    response = submit(json=True, media=photo)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    entry = the_entry(app)
+    stored = upload_folder / entry.asset("original").key
+    assert stored.read_bytes() == photo  # the original is kept untouched, plist and all
+
+
+def test_photoshop_photo_hiding_an_html_doctype_is_still_refused(app, submit, upload_folder):
+    response = submit(json=True, media=photoshop_mac_jpeg(plist=b"<!DOCTYPE html><p>hi"))
     assert response.status_code == 422
     assert_nothing_stored(app, upload_folder)
 

@@ -17,7 +17,7 @@ from contest.core.database import write_transaction
 from contest.core.extensions import db
 from contest.core.refusal import Refusal
 from contest.models import Award, Category
-from contest.services import awards
+from contest.services import awards, receipts
 from contest.services.contests import current_contest
 
 BAD_FORM = _l("요청을 처리할 수 없습니다. 페이지를 새로 고쳐 주세요.")
@@ -31,11 +31,28 @@ class RemoveAwardForm(FlaskForm):
     )
 
 
-class GiveAwardForm(RemoveAwardForm):
-    """Give an award to another entry, named by its receipt code."""
+class PickedReceiptField(StringField):
+    """A receipt code picked from the leaderboard's list or typed in: the page sends both
+    controls under one name, `receipt`, so the one filled in is taken (and a lone value, as
+    any client posted before the list existed, works as ever)."""
 
-    receipt = StringField(
-        _l("접수번호"), validators=[DataRequired(_l("접수번호를 적어 주세요.")), Length(max=40)]
+    def process_formdata(self, valuelist: list[str]) -> None:
+        """Keep the one code given; two different ones are refused rather than guessed at."""
+        given = list(dict.fromkeys(receipts.clean(v) for v in valuelist if v.strip()))
+        self.data = given[0] if given else ""
+        if len(given) > 1:  # (DataRequired would clear this error were the data left empty)
+            raise ValueError(_l("순위표에서 고른 응모작과 적은 접수번호 가운데 하나만 주세요."))
+
+
+class GiveAwardForm(RemoveAwardForm):
+    """Give an award to another entry, picked from the leaderboard or named by its receipt code."""
+
+    receipt = PickedReceiptField(
+        _l("접수번호"),
+        validators=[
+            DataRequired(_l("받을 응모작을 고르거나 접수번호를 적어 주세요.")),
+            Length(max=40),
+        ],
     )
 
 
@@ -164,6 +181,8 @@ def _render_awards(error: str | None = None, status: int = 200):
         contest=contest,
         groups=awards.award_rows(contest, current_app.config["QUORUM"]),
         tiers_of={c.id: awards.tiers(c) for c in contest.categories},
+        candidates=awards.candidates(contest, current_app.config["QUORUM"]),
+        tier_by_slug={c.id: {t.slug: t for t in awards.tiers(c)} for c in contest.categories},
         error=error,
     ), status
 

@@ -23,6 +23,9 @@ def show_dashboard():
     return render_template(
         "admin/dashboard.html",
         contest=contest,
+        quorum=current_app.config["QUORUM"],
+        active_judges=dashboard.active_judges(),
+        shared_winners=dashboard.entrants_with_several_awards(contest),
         round=round_,
         progress=progress,
         judges=judges,

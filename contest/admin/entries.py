@@ -21,7 +21,7 @@ from contest.core.i18n import translate_name
 from contest.core.refusal import Refusal
 from contest.core.responses import safe_next
 from contest.models import Entry, Flag, User
-from contest.services import moderation
+from contest.services import moderation, ranking
 from contest.services.contests import current_contest
 from contest.services.flags import KIND_LABELS, local_capture_time
 from contest.services.moderation import REASON_MAX, EntryFilter
@@ -51,7 +51,7 @@ class EntryFilterForm(FlaskForm):
         default="",
     )
     q = StringField(
-        _l("검색 (제목·설명·접수번호·응모자)"),
+        _l("검색 (제목·설명·접수번호·응모자 이름·이메일·전화번호)"),
         filters=[strip_whitespace],
         validators=[Optional(), Length(max=100, message=_l("검색어는 100자 이내로 써 주세요."))],
     )
@@ -264,6 +264,7 @@ def _entry_page(
         entry=entry,
         flags=flags,
         pointing=moderation.flags_pointing_at(entry),
+        scores=ranking.scores_of_entry(entry.id),
         dismissers=_dismissers(flags),
         reject_form=reject_form or RejectForm(formdata=None),
         restore_form=restore_form or RestoreForm(formdata=None),

@@ -19,7 +19,7 @@ from contest.core.errors import show_on_form
 from contest.core.extensions import db
 from contest.core.refusal import Refusal
 from contest.models import Contest, Round
-from contest.services import exports, ranking, rounds
+from contest.services import exports, moderation, ranking, rounds
 from contest.services.audit import audit
 from contest.services.contests import current_contest
 
@@ -94,6 +94,7 @@ def show_leaderboard():
         page=page if category_id else 1,
         per_page=LEADERBOARD_PER_PAGE,
         quorum=quorum,
+        thumbnails=moderation.thumbnail_keys([s.entry_id for p in pages for s in p.standings]),
     )
 
 
@@ -104,7 +105,9 @@ def export_leaderboard():
     if round_ is None:
         abort(404)
     quorum = current_app.config["QUORUM"]
-    body = exports.leaderboard_csv(ranking.leaderboard(round_, quorum))
+    body = exports.leaderboard_csv(
+        ranking.leaderboard(round_, quorum), ranking.judge_comments(round_)
+    )
     with write_transaction():  # an audited download: the one write a GET makes
         audit(g.user, "export-leaderboard", f"round:{round_.id}", None, {"format": "csv"})
     response = Response(body, mimetype="text/csv")

@@ -25,8 +25,12 @@ EMPTY_MESSAGE = _l("파일이 비어 있습니다.")
 # SVG dangerous or renderable, an event handler or its namespace, within the same tag. Every
 # other pattern has odds below one in a million per 5 MB photo; real markup (`<script>`,
 # `<svg onload=...>`, `<svg/onload=...>`, `<?php `, `<!doctype html>`) always matches.
+# A doctype is markup only when it declares HTML: Photoshop on a Mac keeps Apple's print
+# settings in a photo's resource block (APP13) as an XML plist, `<!DOCTYPE plist ...>`, and such
+# real photos must pass. (A browser's sniffer too needs "<!DOCTYPE HTML" then a space or ">".)
 _MARKUP = re.compile(
-    rb"<(?:script|html|\?php|iframe|body|!doctype)[\s/>]"
+    rb"<(?:script|html|\?php|iframe|body)[\s/>]"
+    rb"|<!doctype\s*html[\s>]"
     rb"|<svg[\s/][^<>]{0,200}?(?:xmlns|on[a-z]+\s*=)",
     re.IGNORECASE,
 )

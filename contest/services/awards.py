@@ -73,6 +73,19 @@ class AwardRow:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """An entry an award may be moved to, picked from its category's leaderboard."""
+
+    standing: ranking.Standing
+    holds: str | None  # the slug of the award it already holds, if any (it cannot take another)
+
+
+# How far down each category's leaderboard the awards page offers entries to pick from; one
+# further down is given by typing its receipt code.
+CANDIDATES_PER_CATEGORY = 50
+
+
+@dataclass(frozen=True)
 class PublicWinner:
     """What the public winners page may show of one award: nothing personal beyond consent."""
 
@@ -385,6 +398,30 @@ def award_rows(contest: Contest, quorum: int) -> list[tuple[Category, list[Award
         row = AwardRow(award, tier, standings.get(award.entry_id))
         by_category.setdefault(award.category_id, []).append(row)
     return [(c, by_category[c.id]) for c in contest.categories]
+
+
+def candidates(
+    contest: Contest, quorum: int, limit: int = CANDIDATES_PER_CATEGORY
+) -> dict[int, list[Candidate]]:
+    """Per category id, the top of its leaderboard (results round) that has scores.
+
+    Ranked entries come first in rank order, then those below the quorum; entries without a
+    score are left out. Rejected entries are not in the round, so never offered.
+    """
+    round_ = ranking.results_round(contest)
+    if round_ is None:
+        return {}
+    holds = dict(
+        db.session.execute(
+            select(Award.entry_id, Award.tier).where(Award.contest_id == contest.id)
+        ).all()
+    )
+    return {
+        page.category_id: [
+            Candidate(s, holds.get(s.entry_id)) for s in page.standings if s.scores > 0
+        ]
+        for page in ranking.leaderboard_pages(round_, quorum, per_page=limit)
+    }
 
 
 def public_winners(contest: Contest) -> list[tuple[Category, list[PublicWinner]]]:

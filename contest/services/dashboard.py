@@ -12,8 +12,20 @@ from sqlalchemy import func, select
 
 from contest.core.extensions import db
 from contest.core.formatting import SEOUL
-from contest.models import Asset, AuditLog, Category, Contest, Entry, LoginFailure, utcnow
+from contest.core.phones import display_phone
+from contest.models import (
+    Asset,
+    AuditLog,
+    Award,
+    Category,
+    Contest,
+    Entry,
+    LoginFailure,
+    User,
+    utcnow,
+)
 from contest.services.accounts import CEILING_ACTION
+from contest.services.awards import awards_of
 
 # How long an account that met the sign-in ceiling stays on the dashboard: a lock lasts only
 # the failure window, and the admins should still see it the next time they look.
@@ -163,3 +175,42 @@ def sign_in_alerts() -> list[SignInAlert]:
             locked=failures_now >= config["LOGIN_ACCOUNT_MAX_FAILURES"],
         )
     return list(alerts.values())
+
+
+@dataclass(frozen=True)
+class SharedWinner:
+    """One entrant (same phone or same e-mail) holding several awards of the contest."""
+
+    contact: str  # the phone as people write it, or the e-mail address, that they share
+    awards: list[Award]
+
+
+def active_judges() -> int:
+    """Judges whose accounts are enabled: fewer than the quorum leaves entries unranked."""
+    return db.session.scalar(
+        select(func.count()).select_from(User).where(User.role == "judge", User.active)
+    )
+
+
+def entrants_with_several_awards(contest: Contest) -> list[SharedWinner]:
+    """Entrants who hold two awards or more, found by the same phone or the same e-mail.
+
+    E-mails are compared without regard to case. Awards linked by a phone and by an e-mail
+    too are listed once, under the phone.
+    """
+    groups: dict[tuple[str, str], list[Award]] = {}
+    for award in awards_of(contest):
+        entry = award.entry
+        if entry.phone:
+            groups.setdefault(("phone", entry.phone), []).append(award)
+        if entry.email:
+            groups.setdefault(("email", entry.email.casefold()), []).append(award)
+    found, seen = [], set()
+    for (kind, value), held in groups.items():
+        ids = frozenset(a.id for a in held)
+        if len(ids) < 2 or ids in seen:
+            continue
+        seen.add(ids)
+        contact = display_phone(value) if kind == "phone" else held[0].entry.email
+        found.append(SharedWinner(contact, held))
+    return found

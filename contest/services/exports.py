@@ -23,6 +23,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 from openpyxl import Workbook
+from openpyxl.styles import Font
 from sqlalchemy import select
 
 from contest.core.extensions import db
@@ -49,7 +50,11 @@ WINNERS_HEADER = (
     "보호자 전화번호",
     "가중 평균",
     "심사 수",
+    "공개 동의",
 )
+# Widths of the XLSX's columns in characters (a Hangul syllable counts about two), in
+# WINNERS_HEADER order: wide enough for a receipt code, an e-mail or a title to be read whole.
+_WINNERS_WIDTHS = (10, 14, 8, 8, 18, 32, 12, 28, 16, 12, 16, 10, 8, 10)
 ENTRIES_HEADER = (
     "접수번호",
     "부문",
@@ -84,6 +89,7 @@ class WinnerRow:
     guardian_phone: str
     mean: float | None
     scores: int
+    consent_publish: bool  # the winner agreed to publication of their name and work
     original_key: str | None  # not a column: the ZIP's source file
 
     def cells(self) -> tuple[Cell, ...]:
@@ -102,6 +108,7 @@ class WinnerRow:
             self.guardian_phone,
             "" if self.mean is None else round(self.mean, 2),
             self.scores,
+            "예" if self.consent_publish else "아니오",
         )
 
     @property
@@ -145,6 +152,7 @@ def winners(contest: Contest) -> list[WinnerRow]:
                 guardian_phone=_phone(entry.guardian_phone) if entry.under14 else "",
                 mean=mean,
                 scores=scores,
+                consent_publish=entry.consent_publish,
                 original_key=original.key if original else None,
             )
         )
@@ -174,6 +182,12 @@ def winners_xlsx(rows: list[WinnerRow]) -> bytes:
                 cell.data_type = "s"  # openpyxl would take a leading = as a formula
             elif isinstance(cell.value, float):
                 cell.number_format = "0.00"
+    # For the prize office: the header stays in view, every column filters, nothing is cut.
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    for cell, width in zip(sheet[1], _WINNERS_WIDTHS, strict=True):
+        sheet.column_dimensions[cell.column_letter].width = width
+        cell.font = Font(bold=True)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -333,16 +347,21 @@ CSV_HEADER = (
     "최고-최저",
     "정규화 점수",
     "정족수 미달",
+    "심사평",
 )
 
 
-def leaderboard_csv(standings: list[ranking.Standing]) -> bytes:
+def leaderboard_csv(
+    standings: list[ranking.Standing], comments: dict[int, list[tuple[str, str]]] | None = None
+) -> bytes:
     """The ranking as CSV for Korean Excel (`spreadsheet.csv_bytes`), every standing a row.
 
-    Titles come from entrants: text cells are neutralised by the writer. The aggregates are
-    passed as numbers, so the writer gives them two decimals and leaves them numbers (a -0.42
-    stays a number, with no ').
+    Titles come from entrants and comments from judges: text cells are neutralised by the
+    writer. The judges' comments (`ranking.judge_comments`) share one cell, a line each,
+    "name: comment". The aggregates are passed as numbers, so the writer gives them two
+    decimals and leaves them numbers (a -0.42 stays a number, with no ').
     """
+    comments = comments or {}
     return spreadsheet.csv_bytes(
         CSV_HEADER,
         (
@@ -357,6 +376,7 @@ def leaderboard_csv(standings: list[ranking.Standing]) -> bytes:
                 _fraction(s.spread),
                 _fraction(s.normalised),
                 "예" if s.below_quorum else "",
+                "\n".join(f"{name}: {text}" for name, text in comments.get(s.entry_id, [])),
             )
             for s in standings
         ),

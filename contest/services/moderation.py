@@ -9,8 +9,9 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
 from contest.core.extensions import db
+from contest.core.phones import phone_fragment
 from contest.core.refusal import Refusal
-from contest.models import Contest, Entry, Flag, User, utcnow
+from contest.models import Asset, Contest, Entry, Flag, User, utcnow
 from contest.services import entries, receipts
 from contest.services.audit import audit
 
@@ -53,17 +54,34 @@ def entries_query(contest: Contest, wanted: EntryFilter) -> Select:
         query = query.where(Entry.id.in_(flagged))
     if wanted.q:
         text = wanted.q
+        # In any case (icontains: PostgreSQL's LIKE, unlike SQLite's, minds the case).
         matches = [
-            Entry.title.contains(text, autoescape=True),
-            Entry.description.contains(text, autoescape=True),
-            Entry.entrant_name.contains(text, autoescape=True),
+            Entry.title.icontains(text, autoescape=True),
+            Entry.description.icontains(text, autoescape=True),
+            Entry.entrant_name.icontains(text, autoescape=True),
+            Entry.email.icontains(text, autoescape=True),
         ]
         code = receipts.clean(text)
         if len(code) >= 4 and all(ch in receipts.ALPHABET for ch in code):
             # Typed as read aloud ("abcd-efgh"): a part of the code is enough.
             matches.append(Entry.receipt.contains(code, autoescape=True))
+        phone = phone_fragment(text)
+        if phone is not None:
+            # Phones are stored in E.164: the typed number is found in any spelling.
+            matches.append(Entry.phone.contains(phone, autoescape=True))
+            matches.append(Entry.guardian_phone.contains(phone, autoescape=True))
         query = query.where(or_(*matches))
     return query
+
+
+def thumbnail_keys(entry_ids: list[int]) -> dict[int, str]:
+    """The storage keys of these entries' thumbnails, in one query, by entry id."""
+    if not entry_ids:
+        return {}
+    query = select(Asset.entry_id, Asset.key).where(
+        Asset.entry_id.in_(entry_ids), Asset.role == "thumbnail"
+    )
+    return {entry_id: key for entry_id, key in db.session.execute(query)}
 
 
 def open_flags_by_entry(entry_ids: list[int]) -> dict[int, list[Flag]]:

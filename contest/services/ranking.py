@@ -117,6 +117,82 @@ def counted_scores(round_: Round) -> Select:
     )
 
 
+@dataclass(frozen=True)
+class JudgeScore:
+    """One judge's score and comment on an entry in a round, as the admin's entry page lists it."""
+
+    round_id: int
+    round_number: int
+    round_name: str
+    method: str
+    judge: str  # display name, else username
+    total: float
+    comment: str
+    counted: bool  # False when the judge is recused from the entry: the score does not count
+
+
+def scores_of_entry(entry_id: int) -> list[JudgeScore]:
+    """Every judge's score and comment on an entry, round by round, then by judge name."""
+    recused = select(Recusal.entry_id).where(
+        Recusal.entry_id == Score.entry_id, Recusal.judge_id == Score.judge_id
+    )
+    rows = db.session.execute(
+        select(
+            Round.id,
+            Round.number,
+            Round.name,
+            Round.method,
+            User.display_name,
+            User.username,
+            Score.total,
+            Score.comment,
+            recused.exists().label("recused"),
+        )
+        .join(Round, Round.id == Score.round_id)
+        .join(User, User.id == Score.judge_id)
+        .where(Score.entry_id == entry_id)
+        .order_by(Round.number, _judge_name(), User.username)
+    )
+    return [
+        JudgeScore(
+            round_id=row.id,
+            round_number=row.number,
+            round_name=row.name,
+            method=row.method,
+            judge=row.display_name or row.username,
+            total=row.total,
+            comment=row.comment or "",
+            counted=not row.recused,
+        )
+        for row in rows
+    ]
+
+
+def judge_comments(round_: Round) -> dict[int, list[tuple[str, str]]]:
+    """The comments of the round's counted scores, by entry id: [(judge name, comment)].
+
+    Empty comments are left out; each entry's are in judge-name order.
+    """
+    query = (
+        counted_scores(round_)
+        .add_columns(User.display_name, User.username, Score.comment)
+        .join(User, User.id == Score.judge_id)
+        .where(Score.comment != "")
+        .order_by(Score.entry_id, _judge_name(), User.username)
+    )
+    found: dict[int, list[tuple[str, str]]] = {}
+    for row in db.session.execute(query):
+        comment = row.comment.strip()
+        if comment:
+            found.setdefault(row.entry_id, []).append((row.display_name or row.username, comment))
+    return found
+
+
+def _judge_name():
+    """A judge's name as pages show it, for ordering: the display name, else the username."""
+    return func.coalesce(func.nullif(User.display_name, ""), User.username)
+
+
 def leaderboard(round_: Round, quorum: int) -> list[Standing]:
     """The round's ranking, category by category (in the categories' order).
 

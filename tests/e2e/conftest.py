@@ -61,6 +61,7 @@ PHONE = {
     "locale": "ko-KR",
 }
 DESKTOP = {"viewport": {"width": 1280, "height": 800}, "locale": "ko-KR"}
+LAPTOP_1440 = {"viewport": {"width": 1440, "height": 900}, "locale": "ko-KR"}
 
 JUDGES = ("judge1", "judge2", "judge3", "judge4")
 ADMIN = "e2e-admin"
@@ -324,17 +325,21 @@ def run_axe(page) -> list[dict]:
         pytest.fail(f"{AXE} is missing: run `npm ci --prefix tests/e2e` (make test does)")
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(AXE.read_text(encoding="utf-8"))
-    violations = page.evaluate(
+    checked = page.evaluate(
         """async () => {
             const result = await axe.run(document, {resultTypes: ["violations"]});
-            return result.violations.map(v => ({
+            const ran = [...result.violations, ...result.passes, ...result.incomplete];
+            return {ran: ran.map(r => r.id), violations: result.violations.map(v => ({
                 id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
                 nodes: v.nodes.map(n => ({target: n.target.join(" "), summary: n.failureSummary,
                                           html: n.html.slice(0, 200)})),
-            }));
+            }))};
         }"""
     )
-    return [v for v in violations if v["impact"] in ("serious", "critical")]
+    # Contrast must really be checked: a page where the rule was disabled, or found nothing to
+    # check, would pass silently.
+    assert "color-contrast" in checked["ran"], f"axe did not check colour contrast on {page.url}"
+    return [v for v in checked["violations"] if v["impact"] in ("serious", "critical")]
 
 
 def describe_violations(url: str, violations: list[dict]) -> str:

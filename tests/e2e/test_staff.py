@@ -117,12 +117,16 @@ def _score_as_other_judges(site, favourites: list[str]) -> None:
         for name in JUDGES[1:]
     ]
     entries = site.query("SELECT id, receipt FROM entry WHERE status = 'submitted'")
+    # Other tests of the session may have scored some entries already (one score per judge).
+    done = set(site.query("SELECT entry_id, judge_id FROM score WHERE round_id = :r", r=round_id))
     now = datetime.now(UTC).replace(tzinfo=None)  # stored as naive UTC, as the app does
     rows = []
     for entry_id, receipt in entries:
         value = 10 - favourites.index(receipt) if receipt in favourites else 5
         values = json.dumps(dict.fromkeys(CRITERIA, value))
         for judge in judges:
+            if (entry_id, judge) in done:
+                continue
             rows.append(
                 {"round": round_id, "entry": entry_id, "judge": judge, "values": values}
                 | {"total": float(value), "now": now}

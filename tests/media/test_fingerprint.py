@@ -87,6 +87,8 @@ def test_appended_html_is_refused(write: Write, jpeg: bytes) -> None:
         b"<body onload=alert(1)>",
         b"<!DOCTYPE html>",
         b"<!doctype\thtml>",
+        b'<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN">',
+        b"<!doctypehtml>",
     ],
 )
 def test_each_kind_of_markup_is_refused(write: Write, jpeg: bytes, markup: bytes) -> None:
@@ -100,6 +102,20 @@ def test_a_tag_name_must_end_like_a_tag(write: Write, jpeg: bytes, text: bytes) 
     # Only what an HTML parser reads as that tag counts: "<svg" alone turns up by chance in
     # about 1% of large JPEGs.
     assert fingerprint(write(jpeg + text)).size == len(jpeg) + len(text)
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        b'<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/x.dtd">',
+        b"<!doctype svg-free-note>",
+        b"<!DOCTYPE htmlfoo>",
+    ],
+)
+def test_a_doctype_that_is_not_html_passes(write: Write, jpeg: bytes, doctype: bytes) -> None:
+    # Photoshop on a Mac stores Apple's print settings, an XML plist, inside real photos.
+    data = jpeg[:2] + b'<?xml version="1.0" encoding="UTF-8"?>\n' + doctype + jpeg[2:]
+    assert fingerprint(write(data)).size == len(data)
 
 
 @pytest.mark.parametrize("split", range(1, len(b"<!doctype html>")))
