@@ -75,7 +75,9 @@ def test_admin_tables_keep_words_whole_at_1440_px(site, browsing):
     page = browsing.page(LAPTOP_1440)
     login(page, ADMIN)
     page.goto("/admin/awards")
-    if page.locator('main form[action$="/awards/propose"]').count():
+    if page.locator('main a[href$="/awards/propose"]').count():  # not yet published
+        page.click('main a[href$="/awards/propose"]')  # the summary, then the proposal itself
+        page.wait_for_url("**/admin/awards/propose")
         with page.expect_navigation():
             page.click('main form[action$="/awards/propose"] button[type=submit]')
     for path in (

@@ -171,6 +171,8 @@ def test_an_admin_rejects_an_entry_then_proposes_publishes_and_exports_the_winne
 
     _score_as_other_judges(site, favourites)
     page.goto("/admin/awards")
+    page.click('main a[href$="/awards/propose"]')  # the summary to confirm first
+    page.wait_for_url("**/admin/awards/propose")
     with page.expect_navigation():
         page.click('main form[action$="/awards/propose"] button[type=submit]')
     grand = page.locator('tr[data-tier="grand"] td[data-receipt]')
@@ -179,6 +181,8 @@ def test_an_admin_rejects_an_entry_then_proposes_publishes_and_exports_the_winne
     assert page.locator(f'td[data-receipt="{unwanted}"]').count() == 0
     browsing.shot(page, "proposed")
 
+    page.click('main a[href$="/awards/publish"]')
+    page.wait_for_url("**/admin/awards/publish")
     with page.expect_navigation():
         page.click('main form[action$="/awards/publish"] button[type=submit]')
     assert site.query("SELECT results_published_at IS NOT NULL FROM contest") == [(1,)]

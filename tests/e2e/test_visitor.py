@@ -107,9 +107,9 @@ def test_a_visitor_enters_a_photo_and_withdraws_it(site, browsing):
     browsing.shot(page, "withdrawn")
     assert site.query("SELECT id FROM entry WHERE receipt = :code", code=code) == []
 
-    browsing.watch.expect_refusal(404, f"/receipt/{code}")
+    browsing.watch.expect_refusal(410, f"/receipt/{code}")
     gone = page.goto(f"/receipt/{code}")
-    assert gone.status == 404
+    assert gone.status == 410  # withdrawn, not unknown
     browsing.shot(page, "receipt-gone")
 
 
