@@ -38,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         formatting,
         i18n,
         jobs,
+        mail,
         security,
     )
     from contest.core.extensions import db, migrate
@@ -57,6 +58,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     storage.init_app(app)
     file_transactions.init_app(app)
     jobs.init_app(app)
+    mail.log_state(app)
     formatting.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)

@@ -62,6 +62,25 @@ MAX_ENTRIES_PER_ENTRANT = 3
 # A value saved on /admin/contest (or with `flask contest set public_url`) wins over this one.
 PUBLIC_URL = None
 
+# E-mail: receipts on acceptance, receipt links on request (/receipt/recover), winners on
+# publication, all sent by the job worker (retried). Mail is off, and the log and the admin
+# dashboard say so, while MAIL_SERVER or MAIL_FROM is unset. MAIL_USE_TLS: STARTTLS on
+# MAIL_PORT (587); MAIL_USE_SSL: TLS from the first byte (465). A login only with a username.
+MAIL_SERVER = None
+MAIL_PORT = 587
+MAIL_USE_TLS = True
+MAIL_USE_SSL = False
+MAIL_USERNAME = None
+MAIL_PASSWORD = None
+MAIL_FROM = None  # "정부3.0 체험마당 <contest@example.kr>"
+MAIL_TIMEOUT = 20  # seconds for the SMTP server to answer
+# A mail the server did not take is tried again this many times, this many seconds apart.
+MAIL_RETRIES = 6
+MAIL_RETRY_DELAY = 300
+# Asking for one's receipt links again: per address, and per contact typed (whoever asks).
+RECOVER_RATE_LIMIT = "10 per minute;50 per hour"
+RECOVER_TARGET_RATE_LIMIT = "3 per hour;10 per day"
+
 # The personal-information notice the visitor consents to; change the version whenever its text
 # changes, so each entry records which text was agreed to.
 CONSENT_NOTICE_VERSION = "2026-11-v1"

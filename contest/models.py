@@ -201,6 +201,12 @@ class Entry(db.Model):
     phash: Mapped[str | None] = mapped_column(String(16))
     # Set when the entrant's personal data was erased after the retention period.
     personal_data_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language of the form the entrant used ("ko", "en"): their e-mails are written in it.
+    # None for entries made before it was recorded: Korean.
+    language: Mapped[str | None] = mapped_column(String(8))
+    # When the winner's e-mail went out: publishing again (after unpublishing) sends none twice.
+    # On the entry, not the award: proposing afresh replaces every award row.
+    winner_mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The entry's place in the judges' queue: its counted scores in the contest's open round
     # (scores of judges not recused from it), or NULL when no open round holds it (none is
     # open, it was rejected, or it did not advance into the open round). Kept by

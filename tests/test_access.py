@@ -29,6 +29,8 @@ AUDIENCE = {
     "submit.show_form": ANYONE,
     "submit.create_entry": ANYONE,
     "submit.find_receipt": ANYONE,
+    "submit.show_recover": ANYONE,
+    "submit.recover_receipts": ANYONE,
     "submit.issue_token": ANYONE,
     "submit.show_receipt": ANYONE,
     "submit.show_receipt_status": ANYONE,

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length
 
 from contest.admin import bp
 from contest.admin.forms import ConfirmForm
+from contest.core import jobs
 from contest.core.database import write_transaction
 from contest.core.extensions import db
 from contest.core.refusal import Refusal
@@ -147,6 +148,8 @@ def publish_awards():
         ConfirmForm(),
         lambda: awards.publish(current_contest(), g.user),
         _("결과를 발표했습니다. 수상작 페이지가 공개되었습니다."),
+        # Once published for good: each winner is told once (publishing again sends nothing).
+        then=lambda: jobs.enqueue_mail("mail_winners", current_contest().id),
     )
 
 
@@ -160,8 +163,14 @@ def unpublish_awards():
     )
 
 
-def _apply(form: FlaskForm, change: Callable[[], object], done: str):
-    """Validate, make the change in one write transaction, commit, back to the awards page."""
+def _apply(
+    form: FlaskForm,
+    change: Callable[[], object],
+    done: str,
+    then: Callable[[], object] | None = None,
+):
+    """Validate, make the change in one write transaction, commit, run `then` (what waits on
+    the commit, such as queueing mail), back to the awards page."""
     if not form.validate_on_submit():
         errors = [e for field_errors in form.errors.values() for e in field_errors]
         return _render_awards(errors[0] if errors else BAD_FORM, 400)
@@ -170,6 +179,8 @@ def _apply(form: FlaskForm, change: Callable[[], object], done: str):
             change()
     except Refusal as why:
         return _render_awards(why.message, why.status)
+    if then is not None:
+        then()
     flash(done, "success")
     return redirect(url_for("admin.show_awards"), 303)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import current_app, render_template
 
 from contest.admin import bp
+from contest.core import mail
 from contest.services import dashboard, ranking, rounds
 from contest.services.contests import current_contest
 
@@ -34,4 +35,5 @@ def show_dashboard():
         busiest=dashboard.busiest(hours),
         disk=dashboard.disk_use(),
         sign_in_alerts=dashboard.sign_in_alerts(),
+        mail_on=mail.enabled(),
     )

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from huey import Huey, RedisHuey, SqliteHuey
 
+from contest.core import mail
 from contest.core.database import write_transaction
 from contest.core.extensions import db
-from contest.services import playback, zoom
+from contest.core.responses import external_url
+from contest.models import Contest, Entry, utcnow
+from contest.services import awards, entries, playback, zoom
+from contest.services.contests import find_current_contest, public_url
 
 
 def init_app(app: Flask) -> None:
@@ -43,10 +47,31 @@ def init_app(app: Flask) -> None:
         with app.app_context(), write_transaction():
             zoom.record_copy(entry_id, key, content_type, size, width, height)
 
+    # Mail is retried: the SMTP server may be down for a while, and the entry never waits on it.
+    retrying = {"retries": config["MAIL_RETRIES"], "retry_delay": config["MAIL_RETRY_DELAY"]}
+
+    @huey.task(name="mail_receipt", **retrying)
+    def mail_receipt_task(entry_id: int, base_url: str) -> None:
+        with app.test_request_context(base_url=base_url):
+            mail_receipt(entry_id)
+
+    @huey.task(name="mail_receipt_links", **retrying)
+    def mail_receipt_links_task(contact: str, language: str, base_url: str) -> None:
+        with app.test_request_context(base_url=base_url):
+            mail_receipt_links(contact, language)
+
+    @huey.task(name="mail_winners", **retrying)
+    def mail_winners_task(contest_id: int, base_url: str) -> None:
+        with app.test_request_context(base_url=base_url):
+            mail_winners(contest_id)
+
     app.extensions["contest.huey"] = huey
     app.extensions["contest.tasks"] = {
         "make_playback": make_playback_task,
         "record_zoom_copy": record_zoom_copy_task,
+        "mail_receipt": mail_receipt_task,
+        "mail_receipt_links": mail_receipt_links_task,
+        "mail_winners": mail_winners_task,
     }
 
 
@@ -106,3 +131,108 @@ def make_playback_copy(entry_id: int) -> None:
         return
     with write_transaction():
         playback.record_success(entry_id, key, size)
+
+
+# E-mail. The view enqueues after its commit; the job looks the rows up again, writes the
+# message in the entrant's language and sends it. Links go to PUBLIC_URL (the contest's, else
+# the setting's); without one, to the host the request that asked for the mail came to (the
+# job runs in a request context on that address). Nothing personal is logged: entry ids only.
+
+
+def enqueue_mail(name: str, *args) -> None:
+    """Queue a mail job, when mail is on; a queue that cannot be reached is only logged.
+
+    Called after the view's commit: the entry or the results stand whatever happens here.
+    """
+    if not mail.enabled():
+        current_app.logger.info("mail is off: %s not sent", name)
+        return
+    try:
+        current_app.extensions["contest.tasks"][name](*args, request.host_url)
+    except Exception:  # noqa: BLE001 - whatever the queue's client raises
+        current_app.logger.exception("could not queue the mail job %s", name)
+
+
+def mail_receipt(entry_id: int) -> None:
+    """The entrant's receipt: the code and the link, in the language of the form they used."""
+    entry = db.session.get(Entry, entry_id)
+    if entry is None or entry.personal_data_purged_at is not None:
+        db.session.rollback()
+        return  # withdrawn or erased meanwhile: nothing to send, nowhere to send it
+    message = mail.compose(
+        entry.email,
+        entry.language,
+        "receipt",
+        contest=entry.contest,
+        entry=entry,
+        link=_receipt_link(entry),
+    )
+    db.session.rollback()
+    mail.send([message])
+    current_app.logger.info("receipt mail sent for entry %s", entry_id)
+
+
+def mail_receipt_links(contact: str, language: str) -> None:
+    """Receipt links for an e-mail address or phone number (normalised), sent to the e-mail
+    address of each entry found, each address only with its own entries; nothing if none."""
+    contest = find_current_contest()
+    found = entries.by_contact(contest, contact) if contest is not None else []
+    by_address: dict[str, list[Entry]] = {}
+    for entry in found:
+        by_address.setdefault(entry.email, []).append(entry)
+    messages = [
+        mail.compose(
+            address,
+            language,
+            "receipt_links",
+            contest=contest,
+            found=[(entry, _receipt_link(entry)) for entry in held],
+        )
+        for address, held in by_address.items()
+    ]
+    db.session.rollback()
+    if messages:
+        mail.send(messages)
+    current_app.logger.info("receipt links asked for: %s mail(s) sent", len(messages))
+
+
+def mail_winners(contest_id: int) -> None:
+    """Tell each published winner, once: a winner already told is never told again, even
+    when the results are unpublished and published again. Failed ones are retried."""
+    with write_transaction():
+        contest = db.session.get(Contest, contest_id)
+        claimed = awards.claim_winner_mails(contest, utcnow()) if contest else []
+    failed = 0
+    for entry_id in claimed:
+        try:
+            mail.send([_winner_message(entry_id)])
+        except Exception:  # noqa: BLE001 - the claim goes back whatever went wrong
+            current_app.logger.exception("winner mail for entry %s not sent", entry_id)
+            failed += 1
+            with write_transaction():
+                awards.release_winner_mail(entry_id)
+            continue
+        current_app.logger.info("winner mail sent for entry %s", entry_id)
+    if failed:
+        raise mail.MailNotSent(f"{failed} winner mail(s) not sent")
+
+
+def _winner_message(entry_id: int):
+    entry = db.session.get(Entry, entry_id)
+    award = awards.award_of(entry)
+    message = mail.compose(
+        entry.email,
+        entry.language,
+        "winner",
+        contest=entry.contest,
+        entry=entry,
+        tier=awards.tier_of(award.tier, entry.category) if award else None,
+        link=_receipt_link(entry),
+        winners_link=external_url(public_url(entry.contest), "winners.show_winners"),
+    )
+    db.session.rollback()
+    return message
+
+
+def _receipt_link(entry: Entry) -> str:
+    return external_url(public_url(entry.contest), "submit.show_receipt", code=entry.receipt)

@@ -45,6 +45,16 @@ def submit_rate_limit() -> str:
     return current_app.config["SUBMIT_RATE_LIMIT"]
 
 
+def recover_rate_limit() -> str:
+    """Requests for one's receipt links allowed per address."""
+    return current_app.config["RECOVER_RATE_LIMIT"]
+
+
+def recover_target_rate_limit() -> str:
+    """Requests for one's receipt links allowed per contact typed, from every address."""
+    return current_app.config["RECOVER_TARGET_RATE_LIMIT"]
+
+
 def login_rate_limit() -> str:
     """Login attempts allowed per address, on top of the per-account throttle."""
     return current_app.config["LOGIN_RATE_LIMIT"]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -11,6 +15,7 @@ from wtforms import BooleanField, EmailField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from contest.core.fields import PhoneField, strip_whitespace
+from contest.core.phones import normalise_phone
 
 
 def _valid_email(form, field) -> None:
@@ -115,3 +120,51 @@ class ReceiptLookupForm(FlaskForm):
 
 class WithdrawForm(FlaskForm):
     """Withdrawing an entry: nothing to fill in, the CSRF token is the point."""
+
+
+def normalise_contact(typed: str) -> str:
+    """A typed e-mail address casefolded, or a phone number in E.164; ValueError if neither."""
+    typed = (typed or "").strip()
+    if "@" in typed:
+        try:
+            validate_email(typed, check_deliverability=False)
+        except EmailNotValidError:
+            raise ValueError(_("이메일 주소나 휴대전화 번호를 확인해 주세요.")) from None
+        return typed.casefold()
+    try:
+        return normalise_phone(typed, current_app.config["PHONE_DEFAULT_REGION"])
+    except ValueError:
+        raise ValueError(_("이메일 주소나 휴대전화 번호를 확인해 주세요.")) from None
+
+
+def contact_key() -> str:
+    """The rate-limit key of the contact a recovery request names, however it was typed.
+
+    A keyed hash: the counters' store (Redis) never holds an address or a number.
+    """
+    typed = request.form.get("contact", "")
+    try:
+        contact = normalise_contact(typed)
+    except ValueError:
+        contact = typed.strip().casefold()
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return "recover:" + hmac.new(secret, contact.encode(), hashlib.sha256).hexdigest()
+
+
+class RecoverForm(FlaskForm):
+    """Asking for one's receipt links: the e-mail address or phone number the entry gave."""
+
+    contact = StringField(
+        _l("응모할 때 적은 이메일 주소 또는 휴대전화 번호"),
+        filters=[strip_whitespace],
+        validators=[
+            DataRequired(message=_l("이메일 주소나 휴대전화 번호를 입력해 주세요.")),
+            Length(max=254, message=_l("이메일 주소나 휴대전화 번호를 확인해 주세요.")),
+        ],
+    )
+
+    def validate_contact(self, field) -> None:
+        try:
+            field.data = normalise_contact(field.data)
+        except ValueError as why:
+            raise ValidationError(str(why)) from None

@@ -13,6 +13,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
 
@@ -23,10 +24,16 @@ from contest.core.extensions import db, limiter
 from contest.core.i18n import translatable
 from contest.core.refusal import Refusal
 from contest.core.responses import wants_json
-from contest.core.security import submit_rate_limit
+from contest.core.security import recover_rate_limit, recover_target_rate_limit, submit_rate_limit
 from contest.core.uploads import spooled_path
 from contest.models import Contest, Entry, utcnow
-from contest.public.forms import EntryForm, ReceiptLookupForm, WithdrawForm
+from contest.public.forms import (
+    EntryForm,
+    ReceiptLookupForm,
+    RecoverForm,
+    WithdrawForm,
+    contact_key,
+)
 from contest.services import awards, entries
 from contest.services.contests import current_contest, entry_limit
 
@@ -76,6 +83,7 @@ def create_entry():
         return _form_failed(form, contest, why.status)
     db.session.commit()
     jobs.start_entry_jobs(entry.id, entry.playback_status)
+    jobs.enqueue_mail("mail_receipt", entry.id)
     url = url_for("submit.show_receipt", code=entry.receipt)
     if wants_json():
         return jsonify(receipt=entry.receipt, url=url), 201
@@ -100,6 +108,35 @@ def find_receipt():
         return redirect(url_for("submit.show_receipt", code=typed), 303)
     form.code.errors.append(_("접수번호를 찾을 수 없습니다. 받은 번호를 다시 확인해 주세요."))
     return _render_landing(form, 404)
+
+
+@bp.get("/receipt/recover")
+def show_recover():
+    """Ask for one's receipt links by e-mail: type the e-mail address or phone number used."""
+    return render_template("submit/recover.html", form=RecoverForm())
+
+
+@bp.post("/receipt/recover")
+@limiter.limit(recover_rate_limit)
+@limiter.limit(recover_target_rate_limit, key_func=contact_key)
+def recover_receipts():
+    """Send the receipt links of the entries made with this contact to their e-mail addresses.
+
+    The answer is the same whether anything matched or not, and the lookup happens in the job,
+    so neither the page nor its timing tells who entered.
+    """
+    form = RecoverForm()
+    if not form.validate_on_submit():
+        return render_template("submit/recover.html", form=form), 400
+    jobs.enqueue_mail("mail_receipt_links", form.contact.data, str(get_locale()))
+    flash(
+        _(
+            "입력한 연락처로 응모한 작품이 있으면, 응모할 때 적은 이메일 주소로 접수번호와"
+            " 확인 링크를 보냈습니다. 몇 분 안에 오지 않으면 스팸 편지함도 확인해 주세요."
+        ),
+        "success",
+    )
+    return redirect(url_for("submit.show_recover"), 303)
 
 
 @bp.get("/receipt/<code>")
@@ -163,6 +200,7 @@ def _submission(form: EntryForm) -> entries.Submission:
         consent_publish=form.consent_publish.data,
         upload_path=spooled_path(form.media.data),
         filename=form.media.data.filename,
+        language=str(get_locale()),
     )
 
 

@@ -18,6 +18,7 @@ Every function here flushes; the caller commits.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -375,6 +376,45 @@ def unpublish(contest: Contest, actor: User | None) -> None:
         {"results_published_at": old},
         {"results_published_at": None},
     )
+
+
+def claim_winner_mails(contest: Contest, now: datetime) -> list[int]:
+    """Mark the published winners not yet told as told now, and return their entry ids.
+
+    Claimed before sending, inside the caller's write transaction, so two jobs (a quick
+    unpublish and publish again) never both send to one winner; a send that fails gives its
+    claim back (`release_winner_mail`). Entries rejected or purged are not told.
+    """
+    if contest.results_published_at is None:
+        return []
+    entries = db.session.scalars(
+        select(Entry)
+        .join(Award, Award.entry_id == Entry.id)
+        .where(
+            Award.contest_id == contest.id,
+            Entry.winner_mailed_at.is_(None),
+            Entry.status == "submitted",
+            Entry.personal_data_purged_at.is_(None),
+        )
+        .order_by(Award.category_id, Award.position, Award.id)
+    ).all()
+    for entry in entries:
+        entry.winner_mailed_at = now
+    db.session.flush()
+    return [entry.id for entry in entries]
+
+
+def release_winner_mail(entry_id: int) -> None:
+    """Give back the claim of a winner's e-mail that could not be sent, so a retry sends it."""
+    entry = db.session.get(Entry, entry_id)
+    if entry is not None:
+        entry.winner_mailed_at = None
+        db.session.flush()
+
+
+def award_of(entry: Entry) -> Award | None:
+    """The award the entry holds (published or not), or None."""
+    return db.session.scalar(select(Award).where(Award.entry_id == entry.id))
 
 
 def published_tier_of(entry: Entry) -> Tier | None:

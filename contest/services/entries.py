@@ -68,6 +68,7 @@ class Submission:
     consent_publish: bool
     upload_path: Path
     filename: str | None
+    language: str | None = None  # the form's language: the entrant's e-mails are written in it
 
 
 def accept(sent: Submission, contest: Contest, now: datetime) -> Entry:
@@ -116,6 +117,7 @@ def accept(sent: Submission, contest: Contest, now: datetime) -> Entry:
             consent_version=config["CONSENT_NOTICE_VERSION"],
             consented_at=now,
             consent_publish=sent.consent_publish,
+            language=sent.language,
             guardian_consented_at=now if sent.under14 else None,
             original_filename=_display_name(sent.filename),
             file_size=facts.size,
@@ -181,6 +183,24 @@ def find_by_receipt(typed: str) -> Entry | None:
     if not receipts.is_well_formed(code):
         return None
     return db.session.scalar(select(Entry).where(Entry.receipt == code))
+
+
+def by_contact(contest: Contest, contact: str) -> list[Entry]:
+    """The contest's entries made with this e-mail address (any case) or E.164 phone number,
+    oldest first; none for an empty contact (purged entries keep "" in both)."""
+    if not contact:
+        return []
+    if "@" in contact:
+        match = Entry.email.in_({contact.lower(), contact.casefold()})  # stored lower-cased
+    else:
+        match = Entry.phone == contact
+    return list(
+        db.session.scalars(
+            select(Entry)
+            .where(Entry.contest_id == contest.id, match, Entry.personal_data_purged_at.is_(None))
+            .order_by(Entry.created_at, Entry.id)
+        )
+    )
 
 
 def entries_of(contest: Contest, phone: str, email: str) -> int:
