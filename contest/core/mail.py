@@ -19,7 +19,6 @@ from flask_babel import force_locale
 
 from contest.core.i18n import DEFAULT, LANGUAGES
 
-
 # Headers folded at 998, not 78: folding a subject of English and Korean words at 78 loses the
 # space between two encoded words (CPython's folder), "응모가 접수" arriving as "응모가접수".
 _POLICY = policy.default.clone(max_line_length=998)
