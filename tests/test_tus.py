@@ -9,9 +9,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from contest.core.extensions import db
-from contest.models import Upload
+from contest.models import Entry, Upload
 
-from .conftest import stored_files
+from .conftest import entry_form, stored_files
 from .photos import photo_bytes
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -145,3 +145,67 @@ def test_csrf_token_is_required_in_a_header(make_app):
     url = created.headers["Location"]
     assert patch(client, url, 0, b"abc").status_code == 400
     assert patch(client, url, 0, b"abc", **{"X-CSRFToken": token}).status_code == 204
+
+
+def _upload_whole(client, data: bytes, filetype: str = "image/jpeg") -> str:
+    url = create(client, len(data), filetype).headers["Location"]
+    assert patch(client, url, 0, data).headers["Upload-Offset"] == str(len(data))
+    return url.rsplit("/", 1)[1]
+
+
+def test_the_form_names_a_finished_upload(app, client, upload_folder):
+    data = photo_bytes()
+    upload_id = _upload_whole(client, data)
+    fields = entry_form(media=None, upload=upload_id)
+    del fields["media"]
+    response = client.post("/submit", data=fields, headers={"Accept": "application/json"})
+    assert response.status_code == 201, response.get_json()
+    with app.app_context():
+        entry = db.session.scalars(select(Entry)).one()
+        assert entry.sha256 == hashlib.sha256(data).hexdigest()
+        assert entry.original_filename == "사진.jpg"
+        assert db.session.scalars(select(Upload)).all() == []
+    assert not any(name.startswith("tmp/") for name in stored_files(upload_folder))
+
+
+def test_an_unfinished_or_foreign_upload_is_refused_beside_the_file(app, client):
+    url = create(client, 100).headers["Location"]
+    fields = entry_form(upload=url.rsplit("/", 1)[1])
+    del fields["media"]
+    response = client.post("/submit", data=fields, headers={"Accept": "application/json"})
+    assert response.status_code == 409
+    assert "media" in response.get_json()["errors"]
+
+    upload_id = _upload_whole(client, photo_bytes())
+    fields["upload"] = upload_id
+    stranger = app.test_client()
+    response = stranger.post("/submit", data=fields, headers={"Accept": "application/json"})
+    assert response.status_code == 404 and "media" in response.get_json()["errors"]
+
+
+def test_a_refused_file_gives_its_upload_up(app, client, upload_folder):
+    upload_id = _upload_whole(client, b"not a photo at all" * 100)
+    fields = entry_form(upload=upload_id)
+    del fields["media"]
+    response = client.post("/submit", data=fields, headers={"Accept": "application/json"})
+    assert response.status_code in (415, 422)
+    assert "media" in response.get_json()["errors"]
+    assert stored_files(upload_folder) == []
+
+
+def test_a_form_error_keeps_the_upload_for_the_next_try(app, client):
+    upload_id = _upload_whole(client, photo_bytes())
+    fields = entry_form(upload=upload_id, title="")
+    del fields["media"]
+    assert client.post("/submit", data=fields).status_code == 400
+    fields["title"] = "두 번째"
+    response = client.post("/submit", data=fields)
+    assert response.status_code == 303
+
+
+def test_without_file_or_upload_the_file_is_asked_for(client):
+    fields = entry_form()
+    del fields["media"]
+    response = client.post("/submit", data=fields, headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert response.get_json()["errors"]["media"] == ["사진이나 영상 파일을 선택해 주세요."]

@@ -122,12 +122,12 @@ def offset_of(upload: Upload) -> int:
         return 0
 
 
-def complete_path(upload_id: str, owner: str | None, now: datetime, expiry: float) -> Path:
-    """The file of a finished upload, for `entries.accept`; refused while bytes are missing."""
+def complete(upload_id: str, owner: str | None, now: datetime, expiry: float) -> Upload:
+    """A finished upload, whose file `entries.accept` takes; refused while bytes are missing."""
     upload = find(upload_id, owner, now, expiry)
     if offset_of(upload) != upload.length:
         raise UploadRefused(_INCOMPLETE, 409)
-    return path_of(upload)
+    return upload
 
 
 def append(
