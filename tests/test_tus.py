@@ -209,3 +209,35 @@ def test_without_file_or_upload_the_file_is_asked_for(client):
     response = client.post("/submit", data=fields, headers={"Accept": "application/json"})
     assert response.status_code == 400
     assert response.get_json()["errors"]["media"] == ["사진이나 영상 파일을 선택해 주세요."]
+
+
+def _age_uploads(app, seconds: float) -> None:
+    with app.app_context():
+        for upload in db.session.scalars(select(Upload)):
+            upload.created_at -= timedelta(seconds=seconds)
+        db.session.commit()
+
+
+def test_the_worker_removes_expired_uploads(app, client, upload_folder):
+    from contest.core import jobs
+
+    old = create(client, 10, body=b"12345").headers["Location"]
+    _age_uploads(app, app.config["UPLOAD_EXPIRY"] + 1)
+    young = create(client, 10, body=b"12345").headers["Location"]
+    with app.app_context():
+        assert jobs.remove_expired_uploads() == 1
+    assert client.head(old, headers=TUS).status_code == 404
+    assert client.head(young, headers=TUS).headers["Upload-Offset"] == "5"
+    assert len(list((upload_folder / "tmp" / "tus").iterdir())) == 1
+
+
+def test_doctor_lists_and_repairs_expired_uploads(app, client, runner, upload_folder):
+    create(client, 10, body=b"12345")
+    _age_uploads(app, app.config["UPLOAD_EXPIRY"] + 1)
+    report = runner.invoke(args=["doctor"])
+    assert "expired-upload" in report.output
+    repaired = runner.invoke(args=["doctor", "--repair"])
+    assert repaired.exit_code == 0, repaired.output
+    assert stored_files(upload_folder) == []
+    with app.app_context():
+        assert db.session.scalars(select(Upload)).all() == []

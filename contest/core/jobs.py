@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from contest.core.database import write_transaction
 from contest.core.extensions import db
-from contest.services import playback, zoom
+from contest.models import utcnow
+from contest.services import playback, uploads_in_flight, zoom
 
 
 def init_app(app: Flask) -> None:
@@ -43,10 +44,17 @@ def init_app(app: Flask) -> None:
         with app.app_context(), write_transaction():
             zoom.record_copy(entry_id, key, content_type, size, width, height)
 
+    # Resumable uploads nobody finished (or submitted) within UPLOAD_EXPIRY: every 15 minutes.
+    @huey.periodic_task(crontab(minute="*/15"), name="remove_expired_uploads")
+    def remove_expired_uploads_task() -> None:
+        with app.app_context():
+            remove_expired_uploads()
+
     app.extensions["contest.huey"] = huey
     app.extensions["contest.tasks"] = {
         "make_playback": make_playback_task,
         "record_zoom_copy": record_zoom_copy_task,
+        "remove_expired_uploads": remove_expired_uploads_task,
     }
 
 
@@ -106,3 +114,12 @@ def make_playback_copy(entry_id: int) -> None:
         return
     with write_transaction():
         playback.record_success(entry_id, key, size)
+
+
+def remove_expired_uploads() -> int:
+    """Remove the resumable uploads older than UPLOAD_EXPIRY: rows, then (committed) files."""
+    with write_transaction():
+        paths = uploads_in_flight.remove_expired(utcnow(), current_app.config["UPLOAD_EXPIRY"])
+    for path in paths:
+        uploads_in_flight.remove_file(path)
+    return len(paths)

@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -223,7 +224,18 @@ def expired(now: datetime, expiry: float) -> list[Upload]:
     return list(db.session.scalars(select(Upload).where(Upload.created_at <= cutoff)))
 
 
-def stray_files() -> Iterator[Path]:
-    """Files in the uploads folder that no row names (a crash between file and row)."""
+def remove_expired(now: datetime, expiry: float) -> list[Path]:
+    """Delete the rows of expired uploads; returns their files, to remove once committed."""
+    return [forget(upload) for upload in expired(now, expiry)]
+
+
+def stray_files(older_than: float) -> Iterator[Path]:
+    """Files in the uploads folder that no row names (a crash between file and row), left
+    alone while younger than `older_than` seconds (a creation may not have committed yet)."""
     known = set(db.session.scalars(select(Upload.id)))
-    return (p for p in folder().iterdir() if p.name not in known)
+    cutoff = time.time() - older_than
+    return (
+        p
+        for p in folder().iterdir()
+        if p.name not in known and p.is_file() and p.stat().st_mtime < cutoff
+    )
