@@ -49,6 +49,7 @@ def show_landing():
 @bp.get("/submit")
 def show_form():
     """The entry form."""
+    tus.ensure_owner()
     return _render_form(EntryForm(), current_contest())
 
 
@@ -59,6 +60,7 @@ def issue_token():
     The token is bound to the session cookie this answer sets: send both back, the token in
     the `X-CSRFToken` header.
     """
+    tus.ensure_owner()
     response = jsonify(csrf_token=generate_csrf())
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -77,8 +77,7 @@ def create_upload():
     if length is None:
         raise UploadRefused("Upload-Length required", 400)
     metadata = _metadata(request.headers.get("Upload-Metadata", ""))
-    owner = session.get(OWNER) or secrets.token_urlsafe(24)
-    session[OWNER] = owner
+    owner = ensure_owner()
     with write_transaction():
         upload = uploads.create(
             owner,
@@ -129,6 +128,18 @@ def delete_upload(upload_id: str):
         path = uploads.forget(_find(upload_id))
     uploads.remove_file(path)
     return Response(status=204)
+
+
+def ensure_owner() -> str:
+    """This browser session's owner token, made now if it has none.
+
+    The entry form and the kiosk's token make it too, so a client that keeps the cookie it
+    got there (tuspy, a kiosk) need not pick up a new one from the creation's answer.
+    """
+    owner = session.get(OWNER)
+    if not owner:
+        owner = session[OWNER] = secrets.token_urlsafe(24)
+    return owner
 
 
 def _find(upload_id: str) -> Upload:
