@@ -416,12 +416,16 @@
     return "";
   }
 
-  function start() {
+  function start(keepProgress) {
     submitting = true;
     lastTextAt = 0;
     if (button) button.disabled = true;
     form.setAttribute("aria-busy", "true");
     if (status) status.hidden = false;
+    if (keepProgress) {
+      window.addEventListener("beforeunload", onBeforeUnload);
+      return;  // the resumable upload already shows how far it is
+    }
     if (progress) progress.value = 0;
     if (progressText) progressText.textContent = fill(MSG.uploading, { progress: "0%" });
     window.addEventListener("beforeunload", onBeforeUnload);
@@ -554,7 +558,7 @@
     updateGuardian();
 
     if (resumable && file === tusFile && tusUpload) {
-      start();
+      start(true);
       if (uploadedId) {
         sendForm();
         return;
@@ -583,6 +587,7 @@
     }
 
     if (!submitting) start();
+    else if (uploadedId) setProcessing();
     xhr = new XMLHttpRequest();
     xhr.open("POST", form.getAttribute("action") || location.href, true);
     xhr.setRequestHeader("Accept", "application/json");
