@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import os
+import tracemalloc
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -241,3 +244,25 @@ def test_doctor_lists_and_repairs_expired_uploads(app, client, runner, upload_fo
     assert stored_files(upload_folder) == []
     with app.app_context():
         assert db.session.scalars(select(Upload)).all() == []
+
+
+def test_a_big_piece_is_streamed_to_disk_not_held_in_memory(client, upload_folder):
+    size = 32 * 1024 * 1024
+    body = io.BytesIO(os.urandom(size))
+    url = create(client, size, "video/mp4").headers["Location"]
+    tracemalloc.start()
+    try:
+        answer = client.patch(
+            url,
+            input_stream=body,
+            content_length=size,
+            content_type=OCTETS,
+            headers={**TUS, "Upload-Offset": "0"},
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert answer.headers["Upload-Offset"] == str(size)
+    assert peak < 4 * 1024 * 1024, peak  # a few 64 KiB reads, never the piece
+    (stored,) = (upload_folder / "tmp" / "tus").iterdir()
+    assert hashlib.sha256(stored.read_bytes()).digest() == hashlib.sha256(body.getvalue()).digest()
