@@ -52,3 +52,34 @@ def test_an_upload_pauses_offline_and_completes_once_online(site, browsing):
     browsing.watch.problems[:] = [
         p for p in browsing.watch.problems if "ERR_INTERNET_DISCONNECTED" not in p
     ]
+
+
+def test_after_a_reload_the_same_file_resumes_from_the_offset(site, browsing, tmp_path):
+    photo = photo_bytes(size=(3000, 2250), seed=4444, quality=97)
+    picked = tmp_path / "IMG_0200.jpg"  # a real file: its modification time is in the fingerprint
+    picked.write_bytes(photo)
+    page = browsing.page()
+    page.goto("/submit")
+    _throttle_uploads(page, 250_000)
+    # At least one whole chunk (1 MiB) stored: nginx passes gunicorn only whole requests.
+    stored = lambda r: r.request.method == "PATCH" and r.status == 204  # noqa: E731
+    with page.expect_response(stored, timeout=30_000):
+        page.set_input_files("#media", str(picked))
+
+    sent: list[tuple[str, str | None]] = []
+    page.on("request", lambda r: sent.append((r.method, r.headers.get("upload-offset"))))
+    page.reload()
+    _throttle_uploads(page, 2_000_000)
+    page.set_input_files("#media", str(picked))
+    _fill_entrant(page, "새로 고친 뒤 이어 올린 사진")
+    page.locator("#submit-button").tap()
+    page.wait_for_url("**/receipt/**", timeout=90_000)
+
+    patches = [int(offset) for method, offset in sent if method == "PATCH"]
+    assert patches and patches[0] > 0, sent  # went on from where it stood, not from zero
+    creations = [m for m, _ in sent if m == "POST"]
+    assert len(creations) == 1, sent  # the form's post only: no new upload was created
+    code = _receipt_code(page.url)
+    assert site.query("SELECT sha256 FROM entry WHERE receipt = :code", code=code) == [
+        (hashlib.sha256(photo).hexdigest(),)
+    ]
