@@ -21,7 +21,16 @@ $(STAMP): requirements.txt
 %.mo: %.po $(STAMP)
 	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
 
-install: $(STAMP) $(COMPILED)
+# tus-js-client (resumable uploads on the entry form) from npm, pinned by client/package-lock.json
+# and copied into contest/static/vendor/ (gitignored): never committed, never from a CDN.
+TUS_JS := contest/static/vendor/tus.min.js
+
+$(TUS_JS): client/package.json client/package-lock.json
+	npm ci --prefix client --no-audit --no-fund
+	mkdir -p contest/static/vendor
+	cp client/node_modules/tus-js-client/dist/tus.min.js $@
+
+install: $(STAMP) $(COMPILED) $(TUS_JS)
 
 # After changing user-facing text: extract it, update the catalogues, translate, then commit.
 translations: $(STAMP)

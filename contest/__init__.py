@@ -44,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from contest.core.extensions import db, migrate
     from contest.core.uploads import UploadRequest
     from contest.judge import views as judge
-    from contest.public import language, media, submit, winners
+    from contest.public import language, media, submit, tus, winners
     from contest.services import queue_counts
 
     app.request_class = UploadRequest
@@ -63,7 +63,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    for blueprint in (submit.bp, media.bp, language.bp, auth.bp, judge.bp, admin.bp, winners.bp):
+    for blueprint in (
+        submit.bp,
+        tus.bp,
+        media.bp,
+        language.bp,
+        auth.bp,
+        judge.bp,
+        admin.bp,
+        winners.bp,
+    ):
         app.register_blueprint(blueprint)
     return app
 

@@ -33,6 +33,9 @@ VIDEO_TRANSCODE_SECONDS_PER_SECOND = 20
 # The admin dashboard warns when the disk holding the uploads has less free space than this:
 # ten of the largest videos, and room for the spooled uploads in flight.
 DISK_FREE_WARNING_BYTES = 5 * 1024**3
+# Resumable (tus) uploads: how long an upload may take from its start, finished or not, before
+# it answers 410 and the worker (or `doctor --repair`) removes it (seconds).
+UPLOAD_EXPIRY = 24 * 3600
 
 # Background jobs (huey). None: a SQLite queue in the instance folder; "redis://..." for a
 # Redis queue shared by several machines. HUEY_IMMEDIATE None means "immediate when TESTING",

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -499,3 +500,22 @@ class WithdrawnReceipt(db.Model):
     """
 
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class Upload(db.Model):
+    """A resumable (tus) upload in flight: its bytes grow in the storage's `tmp/tus/<id>`.
+
+    The id is the unguessable name in its URL; `owner` is the random token of the browser
+    session that created it, so another session cannot see, extend or finish it. The file's
+    size on disk is its offset (no row is written per chunk); complete when that reaches
+    `length`. Entry forms name a complete upload by id; accepting it removes the row.
+    """
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    length: Mapped[int] = mapped_column(BigInteger)
+    filetype: Mapped[str] = mapped_column(String(100), default="")
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    __table_args__ = (CheckConstraint("length >= 0", name="length_not_negative"),)

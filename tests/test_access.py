@@ -36,6 +36,12 @@ AUDIENCE = {
     "submit.show_receipt_status": ANYONE,
     "submit.confirm_withdraw": ANYONE,
     "submit.withdraw_entry": ANYONE,
+    # Resumable uploads: anyone may start one; each is bound to the session that started it.
+    "tus.show_options": ANYONE,
+    "tus.create_upload": ANYONE,
+    "tus.show_upload": ANYONE,
+    "tus.append_upload": ANYONE,
+    "tus.delete_upload": ANYONE,
     "media.show_media": ANYONE,
     "winners.show_winners": ANYONE,
     "i18n.switch_language": ANYONE,

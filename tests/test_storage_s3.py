@@ -29,12 +29,13 @@ from contest.core.file_transactions import remove_unless_committed
 from contest.models import Asset, Entry
 from contest.storage import LocalStorage, S3Storage, get_storage
 
-from .conftest import stored_files
+from .conftest import entry_form, stored_files
 from .media.videogen import write_clip
 from .photos import photo_bytes
 from .s3_server import S3Server
 from .test_awards import give_scores, judges  # noqa: F401 - judges is a fixture
 from .test_exports import original_bytes, winners  # noqa: F401 - winners is a fixture
+from .test_tus import TUS, create, patch
 
 PREFIX = "site"
 MB = 1024 * 1024
@@ -390,3 +391,16 @@ def test_a_backup_of_an_s3_site_copies_its_objects(app, runner, submit, tmp_path
         for asset in assets(app).values():
             with get_storage().open(asset.key) as stored:
                 assert (out / "uploads" / asset.key).read_bytes() == stored.read()
+
+
+def test_a_resumable_upload_becomes_an_entry_in_the_bucket(app, client, s3, bucket):
+    data = photo_bytes(seed=515)
+    url = create(client, len(data)).headers["Location"]
+    assert patch(client, url, 0, data).headers["Upload-Offset"] == str(len(data))
+    fields = entry_form(upload=url.rsplit("/", 1)[1])
+    del fields["media"]
+    assert client.post("/submit", data=fields).status_code == 303
+    original = assets(app)["original"]
+    assert objects(s3, bucket)[f"{PREFIX}/{original.key}"] == len(data)
+    assert local_files(app) == []  # the in-flight bytes went to the bucket, nothing left here
+    assert client.head(url, headers=TUS).status_code == 404

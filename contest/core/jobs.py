@@ -11,14 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, current_app, request
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from contest.core import mail
 from contest.core.database import write_transaction
 from contest.core.extensions import db
 from contest.core.responses import external_url
 from contest.models import Contest, Entry, utcnow
-from contest.services import awards, entries, playback, zoom
+from contest.services import awards, entries, playback, uploads_in_flight, zoom
 from contest.services.contests import find_current_contest, public_url
 
 
@@ -65,6 +65,12 @@ def init_app(app: Flask) -> None:
         with app.test_request_context(base_url=base_url):
             mail_winners(contest_id)
 
+    # Resumable uploads nobody finished (or submitted) within UPLOAD_EXPIRY: every 15 minutes.
+    @huey.periodic_task(crontab(minute="*/15"), name="remove_expired_uploads")
+    def remove_expired_uploads_task() -> None:
+        with app.app_context():
+            remove_expired_uploads()
+
     app.extensions["contest.huey"] = huey
     app.extensions["contest.tasks"] = {
         "make_playback": make_playback_task,
@@ -72,6 +78,7 @@ def init_app(app: Flask) -> None:
         "mail_receipt": mail_receipt_task,
         "mail_receipt_links": mail_receipt_links_task,
         "mail_winners": mail_winners_task,
+        "remove_expired_uploads": remove_expired_uploads_task,
     }
 
 
@@ -236,3 +243,12 @@ def _winner_message(entry_id: int):
 
 def _receipt_link(entry: Entry) -> str:
     return external_url(public_url(entry.contest), "submit.show_receipt", code=entry.receipt)
+
+
+def remove_expired_uploads() -> int:
+    """Remove the resumable uploads older than UPLOAD_EXPIRY: rows, then (committed) files."""
+    with write_transaction():
+        paths = uploads_in_flight.remove_expired(utcnow(), current_app.config["UPLOAD_EXPIRY"])
+    for path in paths:
+        uploads_in_flight.remove_file(path)
+    return len(paths)

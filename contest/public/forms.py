@@ -10,9 +10,10 @@ from flask import current_app, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, EmailField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from flask_wtf.file import FileField
+from werkzeug.datastructures import FileStorage
+from wtforms import BooleanField, EmailField, HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 
 from contest.core.fields import PhoneField, strip_whitespace
 from contest.core.phones import normalise_phone
@@ -77,10 +78,16 @@ class EntryForm(FlaskForm):
     )
     guardian_phone = PhoneField(_l("법정대리인 연락처"), filters=[strip_whitespace])
     guardian_consent = BooleanField(_l("법정대리인으로서 위 개인정보 수집·이용에 동의합니다"))
-    media = FileField(
-        _l("사진 또는 영상 파일"),
-        validators=[FileRequired(message=_l("사진이나 영상 파일을 선택해 주세요."))],
-    )
+    media = FileField(_l("사진 또는 영상 파일"))
+    # A finished resumable upload (contest.public.tus) named by its id, sent by the page's
+    # script instead of the file; without script the file comes in `media` as before.
+    upload = HiddenField(filters=[strip_whitespace], validators=[Optional(), Length(max=64)])
+
+    def validate_media(self, field) -> None:
+        if self.upload.data:
+            return
+        if not (isinstance(field.data, FileStorage) and field.data):
+            raise StopValidation(_("사진이나 영상 파일을 선택해 주세요."))
 
     # Personal-information law, art. 22-2: a child under 14 enters only with a legal guardian's
     # consent, so each guardian field is required exactly when `under14` is ticked.

@@ -11,6 +11,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import get_locale
@@ -26,7 +27,9 @@ from contest.core.refusal import Refusal
 from contest.core.responses import wants_json
 from contest.core.security import recover_rate_limit, recover_target_rate_limit, submit_rate_limit
 from contest.core.uploads import spooled_path
-from contest.models import Contest, Entry, utcnow
+from contest.media import Rejected
+from contest.models import Contest, Entry, Upload, utcnow
+from contest.public import tus
 from contest.public.forms import (
     EntryForm,
     ReceiptLookupForm,
@@ -34,7 +37,7 @@ from contest.public.forms import (
     WithdrawForm,
     contact_key,
 )
-from contest.services import awards, entries
+from contest.services import awards, entries, uploads_in_flight
 from contest.services.contests import current_contest, entry_limit
 
 bp = Blueprint("submit", __name__)
@@ -53,6 +56,7 @@ def show_landing():
 @bp.get("/submit")
 def show_form():
     """The entry form."""
+    tus.ensure_owner()
     return _render_form(EntryForm(), current_contest())
 
 
@@ -63,6 +67,7 @@ def issue_token():
     The token is bound to the session cookie this answer sets: send both back, the token in
     the `X-CSRFToken` header.
     """
+    tus.ensure_owner()
     response = jsonify(csrf_token=generate_csrf())
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -76,12 +81,19 @@ def create_entry():
     form = EntryForm()
     if not form.validate_on_submit():
         return _form_failed(form, contest, 400)
+    upload = None
     try:
-        entry = entries.accept(_submission(form), contest, utcnow())
+        upload = _finished_upload(form)
+        entry = entries.accept(_submission(form, upload), contest, utcnow())
     except Refusal as why:
+        if isinstance(why, Rejected) and upload is not None:
+            _give_up(upload)  # the file itself was refused: the visitor picks another
         show_on_form(form, why)
         return _form_failed(form, contest, why.status)
+    done = uploads_in_flight.forget(upload) if upload is not None else None
     db.session.commit()
+    if done is not None:
+        uploads_in_flight.remove_file(done)  # adopted already: nothing left, unless a copy
     jobs.start_entry_jobs(entry.id, entry.playback_status)
     jobs.enqueue_mail("mail_receipt", entry.id)
     url = url_for("submit.show_receipt", code=entry.receipt)
@@ -186,8 +198,27 @@ def withdraw_entry(code: str):
     return redirect(url_for("submit.show_landing"), 303)
 
 
-def _submission(form: EntryForm) -> entries.Submission:
+def _finished_upload(form: EntryForm) -> Upload | None:
+    """The resumable upload the form names, finished and this session's; None for a file."""
+    if not form.upload.data:
+        return None
+    return uploads_in_flight.complete(
+        form.upload.data, session.get(tus.OWNER), utcnow(), current_app.config["UPLOAD_EXPIRY"]
+    )
+
+
+def _give_up(upload: Upload) -> None:
+    with write_transaction():
+        path = uploads_in_flight.forget(upload)
+    uploads_in_flight.remove_file(path)
+
+
+def _submission(form: EntryForm, upload: Upload | None) -> entries.Submission:
     """The validated form as the plain values the entries service takes."""
+    if upload is not None:
+        path, filename = uploads_in_flight.path_of(upload), upload.filename
+    else:
+        path, filename = spooled_path(form.media.data), form.media.data.filename
     return entries.Submission(
         title=form.title.data,
         description=form.description.data or "",
@@ -198,8 +229,8 @@ def _submission(form: EntryForm) -> entries.Submission:
         guardian_name=form.guardian_name.data,
         guardian_phone=form.guardian_phone.data,
         consent_publish=form.consent_publish.data,
-        upload_path=spooled_path(form.media.data),
-        filename=form.media.data.filename,
+        upload_path=path,
+        filename=filename,
         language=str(get_locale()),
     )
 

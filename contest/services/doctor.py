@@ -25,8 +25,8 @@ from contest.media import Rejected
 from contest.media.photo import process_photo
 from contest.media.photo_worker import limits_from
 from contest.media.video import inspect_video
-from contest.models import Asset, Entry, utcnow
-from contest.services import playback
+from contest.models import Asset, Entry, Upload, utcnow
+from contest.services import playback, uploads_in_flight
 from contest.storage import Storage
 
 STALE_TEMP_SECONDS = 24 * 3600
@@ -39,6 +39,7 @@ KINDS = (
     "damaged-derivative",
     "orphan-file",
     "stale-temp",
+    "expired-upload",  # a resumable upload older than UPLOAD_EXPIRY (the worker removes them too)
     "playback-failed",  # the background transcode failed: retried by --repair
     "playback-stalled",  # pending for hours: its job was lost; queued again by --repair
 )
@@ -77,8 +78,24 @@ def examine(storage: Storage) -> list[Problem]:
     for path in sorted(_stale_temp_files(storage)):
         detail = _("중단된 업로드의 임시 파일: %(name)s", name=path.name)
         problems.append(Problem("stale-temp", detail, path=path))
+    problems.extend(_upload_problems(storage))
     problems.extend(_playback_problems())
     return problems
+
+
+def _upload_problems(storage: Storage) -> Iterator[Problem]:
+    expiry = current_app.config["UPLOAD_EXPIRY"]
+    for upload in uploads_in_flight.expired(utcnow(), expiry):
+        detail = _(
+            "보관 시간이 지난 이어 올리기 업로드: %(name)s (%(size)s/%(length)s바이트)",
+            name=upload.id,
+            size=uploads_in_flight.offset_of(upload),
+            length=upload.length,
+        )
+        yield Problem("expired-upload", detail, key=upload.id)
+    for path in sorted(uploads_in_flight.stray_files(STALE_TEMP_SECONDS)):
+        detail = _("중단된 업로드의 임시 파일: %(name)s", name=path.name)
+        yield Problem("stale-temp", detail, path=path)
 
 
 @dataclass
@@ -99,6 +116,12 @@ def repair(storage: Storage, problems: list[Problem]) -> Repair:
             storage.delete(problem.key)
         elif problem.kind == "stale-temp":
             problem.path.unlink(missing_ok=True)
+        elif problem.kind == "expired-upload":
+            upload = db.session.get(Upload, problem.key)
+            if upload is not None:
+                # The row goes with the caller's commit; a file left by a failed commit is
+                # reported again (its row expired) and removed by the next repair.
+                uploads_in_flight.remove_file(uploads_in_flight.forget(upload))
         elif problem.kind.startswith("playback-"):
             playback.retry(db.session.get(Entry, problem.entry_id))
             result.requeue.append(problem.entry_id)

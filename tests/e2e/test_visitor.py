@@ -63,12 +63,13 @@ def test_a_visitor_enters_a_photo_and_withdraws_it(site, browsing):
     # A big phone photo (a few MB) over a throttled link, so the progress can be seen rising.
     photo = photo_bytes(size=(3000, 2250), seed=4242, quality=97)
     assert len(photo) > 1_500_000, len(photo)
+    # Throttled before the file is picked: the page starts uploading it at once (tus).
+    _throttle_uploads(page, 400_000)
     page.set_input_files(
         "#media", files=[{"name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": photo}]
     )
     _fill_entrant(page, "광화문 광장의 아침")
     browsing.shot(page, "form-filled")
-    _throttle_uploads(page, 400_000)
 
     page.locator("#submit-button").tap()
     page.wait_for_selector("#upload-status", state="visible")

@@ -1,5 +1,8 @@
 /* Entry form enhancement: file checks, local preview, XHR upload with progress,
- * JSON error display. Without JS (or without FormData/XHR) the plain POST works. */
+ * JSON error display. Without JS (or without FormData/XHR) the plain POST works.
+ * With tus-js-client (static/vendor/tus.min.js) the file starts uploading the moment it is
+ * picked, resumably (/uploads): it pauses offline, retries with backoff, resumes after a
+ * reload from the offset, and the form then names the finished upload instead of the file. */
 (function () {
   "use strict";
 
@@ -53,7 +56,11 @@
     tooBigVideo: message("too-big-video", "파일이 너무 큽니다: 영상은 최대 {limit}까지 올릴 수 있습니다 (선택한 파일 {size})."),
     selected: message("selected", "선택한 파일: {name} ({size})"),
     uploading: message("uploading", "업로드 중… {progress}"),
-    failed: message("failed", "제출하지 못했습니다 (오류 {code}). 잠시 후 다시 시도해 주세요.")
+    failed: message("failed", "제출하지 못했습니다 (오류 {code}). 잠시 후 다시 시도해 주세요."),
+    speed: message("speed", "{speed}/초 · 남은 시간 {eta}"),
+    offline: message("offline", "인터넷 연결이 끊겼습니다. 다시 연결되면 이어서 올립니다."),
+    uploaded: message("uploaded", "파일을 다 올렸습니다. 나머지를 채우고 응모하기를 눌러 주세요."),
+    retrying: message("retrying", "연결이 불안정해 다시 시도하는 중입니다…")
   };
 
   function splitList(s) {
@@ -210,7 +217,143 @@
     var problem = fileProblem(file);
     setFieldError("media", problem);
     showPreview(problem === MSG.badType ? null : file);
+    if (!problem && resumable) startResumable(file);
   }
+
+  /* ---- resumable upload (tus) ---- */
+
+  var endpoint = form.getAttribute("data-tus-endpoint");
+  var resumable = !!(endpoint && window.tus && window.tus.isSupported && window.Promise &&
+    window.FormData && window.XMLHttpRequest);
+  var tusUpload = null;   // the tus.Upload of the chosen file
+  var tusFile = null;     // the file it sends
+  var uploadedId = "";    // set once every byte is on the server
+  var tusFailed = false;  // gave up after its retries: submitting starts it again
+  var tusPaused = false;  // stopped because the browser went offline
+  var submitWhenDone = false;
+  var samples = [];       // [time, bytes] of the last seconds, for speed and time left
+  var uploadField = document.getElementById("upload");
+
+  function formatDuration(seconds) {
+    seconds = Math.max(1, Math.round(seconds));
+    var m = Math.floor(seconds / 60), s = seconds % 60;
+    return m ? m + ":" + (s < 10 ? "0" : "") + s : s + "s";
+  }
+
+  function showTus(text) {
+    if (status) status.hidden = false;
+    if (progressText) progressText.textContent = text;
+  }
+
+  function tusProgress(sent, total) {
+    var now = Date.now();
+    samples.push([now, sent]);
+    while (samples.length > 2 && now - samples[0][0] > 10000) samples.shift();
+    var pct = total ? Math.min(100, Math.floor(sent / total * 100)) : 0;
+    if (progress) progress.value = pct;
+    if (now - lastTextAt < 1000 && sent < total) return;  // aria-live: not every chunk
+    lastTextAt = now;
+    var text = fill(MSG.uploading, {
+      progress: pct + "% (" + formatMB(sent) + " / " + formatMB(total) + " MB)"
+    });
+    var first = samples[0];
+    var seconds = (now - first[0]) / 1000;
+    if (seconds > 0.5 && sent > first[1]) {
+      var rate = (sent - first[1]) / seconds;
+      text += " · " + fill(MSG.speed, { speed: formatSize(rate), eta: formatDuration((total - sent) / rate) });
+    }
+    showTus(text);
+  }
+
+  function forgetStoredUploads() {
+    try {
+      for (var i = localStorage.length - 1; i >= 0; i--) {
+        var key = localStorage.key(i);
+        if (key && key.indexOf("tus::") === 0) localStorage.removeItem(key);
+      }
+    } catch (e) { /* storage off: nothing kept */ }
+  }
+
+  function dropResumable() {
+    var old = tusUpload;
+    tusUpload = null;
+    tusFile = null;
+    uploadedId = "";
+    tusFailed = false;
+    tusPaused = false;
+    if (uploadField) uploadField.value = "";
+    if (old) old.abort(false);
+  }
+
+  function startResumable(file) {
+    dropResumable();
+    tusFile = file;
+    samples = [];
+    lastTextAt = 0;
+    var csrf = form.querySelector('input[name="csrf_token"]');
+    var up = new window.tus.Upload(file, {
+      endpoint: endpoint,
+      chunkSize: 1024 * 1024,  // a dropped connection costs at most one MiB
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000, 60000, 60000],
+      headers: { "X-CSRFToken": csrf ? csrf.value : "" },
+      metadata: {
+        filename: file.name || "",
+        filetype: file.type || (isVideo(file) ? "video/unknown" : "image/unknown")
+      },
+      removeFingerprintOnSuccess: false,  // a reload before submitting finds it finished
+      onProgress: function (sent, total) {
+        if (tusUpload === up) tusProgress(sent, total);
+      },
+      onShouldRetry: function () {
+        if (tusUpload === up) showTus(MSG.retrying);
+        return true;
+      },
+      onSuccess: function () {
+        if (tusUpload !== up) return;
+        uploadedId = up.url.split("/").pop();
+        if (progress) progress.value = 100;
+        if (submitWhenDone) sendForm();
+        else showTus(MSG.uploaded);
+      },
+      onError: function (err) {
+        if (tusUpload !== up) return;
+        tusFailed = true;
+        var res = err && err.originalResponse;
+        var code = res ? res.getStatus() : 0;
+        var text = code === 413 ? tooBigMessage(file) : MSG.network;
+        if (submitWhenDone) {
+          submitWhenDone = false;
+          finish(false);
+        }
+        setFieldError("media", text);
+        if (status) status.hidden = true;
+      }
+    });
+    tusUpload = up;
+    up.findPreviousUploads().then(function (previous) {
+      if (tusUpload !== up) return;
+      if (previous.length) up.resumeFromPreviousUpload(previous[0]);
+      if (navigator.onLine === false) {
+        tusPaused = true;
+        showTus(MSG.offline);
+      } else {
+        up.start();
+      }
+    });
+  }
+
+  window.addEventListener("offline", function () {
+    if (!tusUpload || uploadedId || tusFailed) return;
+    tusPaused = true;
+    tusUpload.abort(false);
+    showTus(MSG.offline);
+  });
+  window.addEventListener("online", function () {
+    if (!tusUpload || !tusPaused) return;
+    tusPaused = false;
+    samples = [];
+    tusUpload.start();
+  });
 
   if (preview) {
     preview.addEventListener("load", function () {
@@ -273,12 +416,16 @@
     return "";
   }
 
-  function start() {
+  function start(keepProgress) {
     submitting = true;
     lastTextAt = 0;
     if (button) button.disabled = true;
     form.setAttribute("aria-busy", "true");
     if (status) status.hidden = false;
+    if (keepProgress) {
+      window.addEventListener("beforeunload", onBeforeUnload);
+      return;  // the resumable upload already shows how far it is
+    }
     if (progress) progress.value = 0;
     if (progressText) progressText.textContent = fill(MSG.uploading, { progress: "0%" });
     window.addEventListener("beforeunload", onBeforeUnload);
@@ -357,6 +504,7 @@
         }
       }
       if (safeLocalUrl(url)) {
+        forgetStoredUploads();
         if (progressText) progressText.textContent = MSG.done;
         finish(true);
         window.location.assign(url);
@@ -378,6 +526,11 @@
     }
     if (data && data.errors && typeof data.errors === "object") {
       finish(false);
+      if (data.errors.media && uploadedId) {
+        // the upload was refused or is gone: the next submit sends the file again
+        dropResumable();
+        forgetStoredUploads();
+      }
       showServerErrors(data.errors);
       return;
     }
@@ -404,6 +557,23 @@
     }
     updateGuardian();
 
+    if (resumable && file === tusFile && tusUpload) {
+      start(true);
+      if (uploadedId) {
+        sendForm();
+        return;
+      }
+      submitWhenDone = true;  // onSuccess sends the form
+      if (tusFailed) startResumable(file);
+      else if (tusPaused) showTus(MSG.offline);
+      return;
+    }
+    sendForm();
+  });
+
+  /* Post the form: naming the finished resumable upload, or carrying the file itself. */
+  function sendForm() {
+    submitWhenDone = false;
     var data;
     try {
       data = new FormData(form);
@@ -411,8 +581,13 @@
       form.submit(); // very old browser quirk: fall back to the plain post
       return;
     }
+    if (uploadedId) {
+      data.set("upload", uploadedId);
+      data["delete"]("media");
+    }
 
-    start();
+    if (!submitting) start();
+    else if (uploadedId) setProcessing();
     xhr = new XMLHttpRequest();
     xhr.open("POST", form.getAttribute("action") || location.href, true);
     xhr.setRequestHeader("Accept", "application/json");
@@ -438,7 +613,7 @@
 
     arm(STALL_MS);
     xhr.send(data);
-  });
+  }
 
   // Coming back via the back button (bfcache): make the form usable again.
   window.addEventListener("pageshow", function (e) {

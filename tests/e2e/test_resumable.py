@@ -1,0 +1,85 @@
+"""A phone losing its network mid-upload: the page pauses, resumes from the offset once back
+online, and the entry completes with the very bytes picked (tus-js-client, /uploads)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from ..photos import photo_bytes
+from .test_visitor import _fill_entrant, _receipt_code, _throttle_uploads
+
+pytestmark = pytest.mark.slow
+
+
+def test_an_upload_pauses_offline_and_completes_once_online(site, browsing):
+    page = browsing.page()
+    page.goto("/submit")
+    if not page.evaluate("() => typeof window.tus === 'object'"):
+        pytest.fail("contest/static/vendor/tus.min.js is missing: run `make install`")
+    photo = photo_bytes(size=(3000, 2250), seed=4343, quality=97)
+    _throttle_uploads(page, 250_000)
+    page.set_input_files(
+        "#media", files=[{"name": "IMG_0100.jpg", "mimeType": "image/jpeg", "buffer": photo}]
+    )
+    _fill_entrant(page, "끊겼다 이어진 업로드")
+    page.wait_for_function("() => document.querySelector('#upload-progress').value >= 20")
+    text = page.inner_text("#upload-progress-text")
+    assert "/초" in text and "남은 시간" in text, text  # speed and time left
+    browsing.shot(page, "uploading")
+
+    page.context.set_offline(True)
+    page.wait_for_function(
+        "() => document.querySelector('#upload-progress-text').textContent.includes('끊겼습니다')"
+    )
+    paused_at = page.eval_on_selector("#upload-progress", "p => p.value")
+    assert paused_at < 100
+    browsing.shot(page, "offline")
+    page.locator("#submit-button").tap()  # submitted while offline: sent once the file is up
+    page.wait_for_timeout(1500)
+    assert page.eval_on_selector("#upload-progress", "p => p.value") == paused_at
+
+    page.context.set_offline(False)
+    page.wait_for_url("**/receipt/**", timeout=90_000)
+    code = _receipt_code(page.url)
+    assert site.query("SELECT sha256 FROM entry WHERE receipt = :code", code=code) == [
+        (hashlib.sha256(photo).hexdigest(),)
+    ]
+    assert site.query("SELECT count(*) FROM upload") == [(0,)]
+    browsing.shot(page, "receipt")
+    # What going offline logs in the console (requests cut by the network) is expected here.
+    browsing.watch.problems[:] = [
+        p for p in browsing.watch.problems if "ERR_INTERNET_DISCONNECTED" not in p
+    ]
+
+
+def test_after_a_reload_the_same_file_resumes_from_the_offset(site, browsing, tmp_path):
+    photo = photo_bytes(size=(3000, 2250), seed=4444, quality=97)
+    picked = tmp_path / "IMG_0200.jpg"  # a real file: its modification time is in the fingerprint
+    picked.write_bytes(photo)
+    page = browsing.page()
+    page.goto("/submit")
+    _throttle_uploads(page, 250_000)
+    # At least one whole chunk (1 MiB) stored: nginx passes gunicorn only whole requests.
+    stored = lambda r: r.request.method == "PATCH" and r.status == 204  # noqa: E731
+    with page.expect_response(stored, timeout=30_000):
+        page.set_input_files("#media", str(picked))
+
+    sent: list[tuple[str, str | None]] = []
+    page.on("request", lambda r: sent.append((r.method, r.headers.get("upload-offset"))))
+    page.reload()
+    _throttle_uploads(page, 2_000_000)
+    page.set_input_files("#media", str(picked))
+    _fill_entrant(page, "새로 고친 뒤 이어 올린 사진")
+    page.locator("#submit-button").tap()
+    page.wait_for_url("**/receipt/**", timeout=90_000)
+
+    patches = [int(offset) for method, offset in sent if method == "PATCH"]
+    assert patches and patches[0] > 0, sent  # went on from where it stood, not from zero
+    creations = [m for m, _ in sent if m == "POST"]
+    assert len(creations) == 1, sent  # the form's post only: no new upload was created
+    code = _receipt_code(page.url)
+    assert site.query("SELECT sha256 FROM entry WHERE receipt = :code", code=code) == [
+        (hashlib.sha256(photo).hexdigest(),)
+    ]
