@@ -102,6 +102,7 @@ bench: install services-deps $(NGINX)
 	$(PY) bench/photo_pipeline.py
 	$(PY) bench/video_pipeline.py
 	$(PY) bench/upload_memory.py
+	$(PY) bench/resumable_upload.py
 	$(PY) bench/judging.py
 	$(PY) bench/load.py
 	tests/services/with-postgres-and-redis.sh $(PY) bench/load.py

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -22,6 +20,7 @@ from tusclient import client as tus_client
 from . import databases
 from .server_helpers import (
     HOST,
+    CuttingProxy,
     Server,
     Visitor,
     become_subreaper,
@@ -37,71 +36,6 @@ from .server_helpers import (
 pytestmark = pytest.mark.slow
 
 MIB = 1024 * 1024
-
-
-class CuttingProxy:
-    """A loopback TCP proxy that closes the connection once the bytes sent upstream (all
-    connections together) pass each of `cuts`: a phone losing its network mid-request."""
-
-    def __init__(self, upstream_port: int, cuts: list[int]) -> None:
-        self.upstream_port = upstream_port
-        self.cuts = sorted(cuts)
-        self.sent = 0
-        self.done_cuts = 0
-        self.lock = threading.Lock()
-        self.listener = socket.create_server((HOST, 0))
-        self.port = self.listener.getsockname()[1]
-        self.stopping = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.stopping:
-            try:
-                downstream, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection((HOST, self.upstream_port))
-            threading.Thread(target=self._up, args=(downstream, upstream), daemon=True).start()
-            threading.Thread(target=self._down, args=(upstream, downstream), daemon=True).start()
-
-    def _up(self, source: socket.socket, target: socket.socket) -> None:
-        try:
-            while data := source.recv(64 * 1024):
-                with self.lock:
-                    before = self.sent
-                    self.sent += len(data)
-                    cut = next((c for c in self.cuts if before < c <= self.sent), None)
-                    if cut is not None:
-                        self.cuts.remove(cut)
-                        self.done_cuts += 1
-                if cut is not None:
-                    target.sendall(data[: cut - before])
-                    break
-                target.sendall(data)
-        except OSError:
-            pass
-        _close(source, target)
-
-    def _down(self, source: socket.socket, target: socket.socket) -> None:
-        try:
-            while data := source.recv(64 * 1024):
-                target.sendall(data)
-        except OSError:
-            pass
-        _close(source, target)
-
-    def close(self) -> None:
-        self.stopping = True
-        self.listener.close()
-
-
-def _close(*sockets: socket.socket) -> None:
-    for s in sockets:
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        s.close()
 
 
 @pytest.fixture
