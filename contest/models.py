@@ -503,12 +503,18 @@ class WithdrawnReceipt(db.Model):
 
 
 class Upload(db.Model):
-    """A resumable (tus) upload in flight: its bytes grow in the storage's `tmp/tus/<id>`.
+    """A resumable (tus) upload in flight.
 
     The id is the unguessable name in its URL; `owner` is the random token of the browser
-    session that created it, so another session cannot see, extend or finish it. The file's
-    size on disk is its offset (no row is written per chunk); complete when that reaches
-    `length`. Entry forms name a complete upload by id; accepting it removes the row.
+    session that created it, so another session cannot see, extend or finish it. Complete when
+    its offset reaches `length`. Entry forms name a complete upload by id; accepting it
+    removes the row.
+
+    Local storage: the bytes grow in the storage's `tmp/tus/<id>`, whose size is the offset
+    (no row is written per chunk). S3 storage (`multipart` set): the bytes are an S3
+    multipart upload whose parts are `parts`, plus a tail under 5 MiB kept as the object
+    `tmp/tus/<id>.tail`; `received` is the offset, counting only bytes stored in the bucket,
+    so any app server can take the next piece.
     """
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -517,5 +523,26 @@ class Upload(db.Model):
     filetype: Mapped[str] = mapped_column(String(100), default="")
     filename: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    received: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    multipart: Mapped[str | None] = mapped_column(String(1024))
+
+    parts: Mapped[list[UploadPart]] = relationship(
+        back_populates="upload", cascade="all, delete-orphan", order_by="UploadPart.number"
+    )
 
     __table_args__ = (CheckConstraint("length >= 0", name="length_not_negative"),)
+
+
+class UploadPart(db.Model):
+    """One stored part of an upload's S3 multipart upload (5 MiB or more, except the last)."""
+
+    __tablename__ = "upload_part"
+
+    upload_id: Mapped[str] = mapped_column(
+        ForeignKey("upload.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    etag: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)
+
+    upload: Mapped[Upload] = relationship(back_populates="parts")

@@ -151,7 +151,19 @@ def _append(upload: Upload, offset: int) -> int:
     checksum = uploads.parse_checksum(request.headers.get("Upload-Checksum"))
     # The raw WSGI input, read piece by piece: Werkzeug's `request.stream` would do, but it
     # is limited to Content-Length already, and nothing here may buffer the body.
-    return uploads.append(upload, offset, request.stream, request.content_length, checksum)
+    if not uploads.in_store(upload):
+        return uploads.append(upload, offset, request.stream, request.content_length, checksum)
+    # S3: read the piece to a local file first, then store it under the write lock, which
+    # makes the PATCHes of one upload take turns across every app server.
+    piece = uploads.receive(upload, offset, request.stream, request.content_length, checksum)
+    try:
+        with write_transaction():
+            received = uploads.store(upload.id, offset, piece)
+    finally:
+        piece.path.unlink(missing_ok=True)
+    if piece.error is not None:
+        raise piece.error
+    return received
 
 
 def _expires(response: Response, upload: Upload) -> None:

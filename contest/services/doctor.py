@@ -92,6 +92,8 @@ def _upload_problems(storage: Storage) -> Iterator[Problem]:
             size=uploads_in_flight.offset_of(upload),
             length=upload.length,
         )
+        if upload.multipart is not None:  # S3: repairing aborts it, and deletes its tail
+            detail += f" [S3 multipart {upload.multipart}]"
         yield Problem("expired-upload", detail, key=upload.id)
     for path in sorted(uploads_in_flight.stray_files(STALE_TEMP_SECONDS)):
         detail = _("중단된 업로드의 임시 파일: %(name)s", name=path.name)

@@ -5,6 +5,17 @@ in a file under the storage's local `tmp/tus/`, the row (`Upload`) records who m
 how long it will be. The file's size is the offset, so appending writes no row; an append holds
 an exclusive lock on the file, so two requests for one upload never interleave. A complete upload
 is handed to `entries.accept` by its path, exactly as a spooled form upload is.
+
+With S3 storage an upload lives in the bucket instead, so consecutive pieces may reach different
+app servers: an S3 multipart upload (`Upload.multipart`, its parts as `UploadPart` rows) plus a
+tail of fewer than 5 MiB (S3's smallest part but the last) kept as the object
+`tmp/tus/<id>.tail`. A piece is first spooled to a local temporary file (`receive`, no lock
+held), then, under the write lock that makes the servers take turns (`store`), joined to the
+tail: 5 MiB or more (or the last byte) goes up as the next part, less replaces the tail object.
+`Upload.received` counts only bytes stored in the bucket, and the tail object is rewritten with
+its old bytes first, so reading its first `received - parts` bytes is always right even after a
+failed commit. The server that stores the last byte completes the multipart upload into the
+object `tmp/tus/<id>`; `complete` copies it to the local `tmp/tus/<id>` for the checks.
 """
 
 from __future__ import annotations
@@ -15,9 +26,11 @@ import fcntl
 import hashlib
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -28,11 +41,12 @@ from sqlalchemy import select
 from contest.core.extensions import db
 from contest.core.formatting import file_size
 from contest.core.refusal import Refusal
-from contest.models import Upload
-from contest.storage import fsync_path, get_storage
+from contest.models import Upload, UploadPart
+from contest.storage import S3Storage, fsync_path, get_storage
 
 FOLDER = "tus"
 _READ = 64 * 1024  # what one read of the request holds in memory
+PART_MIN = 5 * 1024 * 1024  # S3's smallest part, except the last
 
 
 class UploadRefused(Refusal):
@@ -87,11 +101,15 @@ def create(
         filename=filename.replace("\x00", "")[:255],
         created_at=now,
     )
-    path = path_of(upload)
-    with open(path, "xb"):
-        pass
-    os.chmod(path, 0o600)
-    fsync_path(path.parent)
+    storage = get_storage()
+    if isinstance(storage, S3Storage):
+        upload.multipart = storage.start_multipart(upload.id)
+    else:
+        path = path_of(upload)
+        with open(path, "xb"):
+            pass
+        os.chmod(path, 0o600)
+        fsync_path(path.parent)
     db.session.add(upload)
     db.session.flush()
     return upload
@@ -102,7 +120,9 @@ def find(upload_id: str, owner: str | None, now: datetime, expiry: float) -> Upl
     upload = db.session.get(Upload, upload_id) if len(upload_id) <= 64 else None
     if upload is None or owner is None or not secrets.compare_digest(upload.owner, owner):
         raise UploadRefused(_NOT_FOUND, 404)
-    if is_expired(upload, now, expiry) or not path_of(upload).exists():
+    if is_expired(upload, now, expiry):
+        raise UploadRefused(_EXPIRED, 410)
+    if not in_store(upload) and not path_of(upload).exists():
         raise UploadRefused(_EXPIRED, 410)
     return upload
 
@@ -115,8 +135,15 @@ def expires_at(upload: Upload, expiry: float) -> datetime:
     return upload.created_at + timedelta(seconds=expiry)
 
 
+def in_store(upload: Upload) -> bool:
+    """Whether the upload's bytes are in the object store (S3) rather than on this disk."""
+    return upload.multipart is not None
+
+
 def offset_of(upload: Upload) -> int:
-    """How many bytes have arrived (the file's size)."""
+    """How many bytes have arrived (the file's size; in S3, those stored in the bucket)."""
+    if in_store(upload):
+        return upload.received
     try:
         return path_of(upload).stat().st_size
     except FileNotFoundError:
@@ -128,7 +155,119 @@ def complete(upload_id: str, owner: str | None, now: datetime, expiry: float) ->
     upload = find(upload_id, owner, now, expiry)
     if offset_of(upload) != upload.length:
         raise UploadRefused(_INCOMPLETE, 409)
+    if in_store(upload):
+        _fetch(upload)
     return upload
+
+
+def _fetch(upload: Upload) -> None:
+    """Copy a finished S3 upload to its local path (`path_of`), unless a try left it there."""
+    path = path_of(upload)
+    if path.exists():
+        return
+    storage = get_storage()
+    tmp_path, tmp = storage.temp_file()
+    try:
+        with tmp:
+            if upload.length:
+                storage.read_flight(upload.id, tmp)
+        os.chmod(tmp_path, 0o600)
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+@dataclass
+class Piece:
+    """A PATCH's bytes spooled to a local file, and the error that cut it short (if any)."""
+
+    path: Path
+    size: int
+    error: BaseException | None = None
+
+
+def receive(
+    upload: Upload,
+    offset: int,
+    stream: IO[bytes],
+    content_length: int | None,
+    checksum: tuple[str, bytes] | None = None,
+) -> Piece:
+    """S3: the request's bytes in a local temporary file, read before any lock is taken.
+
+    As `append`: never past the length, a checksum keeps the piece only whole and matching
+    (460), and without one the bytes before a dropped connection are kept (`error` is set).
+    """
+    if offset != upload.received:
+        raise UploadRefused("Upload-Offset does not match", 409)
+    room = upload.length - offset
+    if content_length is not None and content_length > room:
+        raise UploadRefused("Upload-Length exceeded", 413)
+    digest = hashlib.new(checksum[0]) if checksum else None
+    path, file = get_storage().temp_file()
+    written = 0
+    try:
+        with file:
+            while written < room:
+                data = stream.read(min(_READ, room - written))
+                if not data:
+                    break
+                file.write(data)
+                if digest is not None:
+                    digest.update(data)
+                written += len(data)
+        if checksum and digest.digest() != checksum[1]:
+            raise UploadRefused("Checksum Mismatch", 460)
+    except BaseException as error:
+        if checksum or not written:
+            path.unlink(missing_ok=True)
+            raise
+        return Piece(path, written, error)
+    return Piece(path, written)
+
+
+def store(upload_id: str, offset: int, piece: Piece) -> int:
+    """S3: add a spooled piece at `offset` (under the write lock); the new offset.
+
+    Re-reads the row, as another server may have moved it on; 409 if the offset is not its.
+    """
+    upload = db.session.get(Upload, upload_id, populate_existing=True)
+    if upload is None:
+        raise UploadRefused(_EXPIRED, 410)
+    if offset != upload.received:
+        raise UploadRefused("Upload-Offset does not match", 409)
+    if not piece.size:
+        return upload.received
+    storage = get_storage()
+    tail = upload.received - sum(part.size for part in upload.parts)
+    received = upload.received + piece.size
+    joined = piece.path
+    if tail:
+        joined, file = storage.temp_file()
+        with file:
+            storage.read_flight(_tail(upload), file, tail)
+            with open(piece.path, "rb") as body:
+                shutil.copyfileobj(body, file, 1024 * 1024)
+    try:
+        if tail + piece.size >= PART_MIN or received == upload.length:
+            number = len(upload.parts) + 1
+            etag = storage.upload_part(upload.id, upload.multipart, number, joined)
+            upload.parts.append(UploadPart(number=number, etag=etag, size=tail + piece.size))
+            if received == upload.length:
+                parts = [(part.number, part.etag) for part in upload.parts]
+                storage.complete_multipart(upload.id, upload.multipart, parts)
+        else:
+            storage.put_flight(_tail(upload), joined)
+    finally:
+        if joined != piece.path:
+            joined.unlink(missing_ok=True)
+    upload.received = received
+    db.session.flush()
+    return received
+
+
+def _tail(upload: Upload) -> str:
+    return f"{upload.id}.tail"
 
 
 def append(
@@ -206,16 +345,31 @@ def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
         raise UploadRefused("Bad Upload-Checksum", 400) from None
 
 
-def forget(upload: Upload) -> Path:
-    """Delete the row; returns the file to remove once that has committed (`remove_file`)."""
-    path = path_of(upload)
+@dataclass
+class Leftovers:
+    """What an upload leaves once its row is gone: the local file, and in S3 its objects."""
+
+    id: str
+    path: Path
+    multipart: str | None
+
+
+def forget(upload: Upload) -> Leftovers:
+    """Delete the row; returns what to remove once that has committed (`remove_file`)."""
+    leftovers = Leftovers(upload.id, path_of(upload), upload.multipart)
     db.session.delete(upload)
     db.session.flush()
-    return path
+    return leftovers
 
 
-def remove_file(path: Path) -> None:
-    path.unlink(missing_ok=True)
+def remove_file(leftovers: Leftovers) -> None:
+    """Remove the local file and, in S3, abort the multipart upload and delete its objects."""
+    leftovers.path.unlink(missing_ok=True)
+    storage = get_storage()
+    if leftovers.multipart is not None and isinstance(storage, S3Storage):
+        storage.abort_multipart(leftovers.id, leftovers.multipart)
+        storage.delete_flight(f"{leftovers.id}.tail")
+        storage.delete_flight(leftovers.id)
 
 
 def expired(now: datetime, expiry: float) -> list[Upload]:
@@ -224,7 +378,7 @@ def expired(now: datetime, expiry: float) -> list[Upload]:
     return list(db.session.scalars(select(Upload).where(Upload.created_at <= cutoff)))
 
 
-def remove_expired(now: datetime, expiry: float) -> list[Path]:
+def remove_expired(now: datetime, expiry: float) -> list[Leftovers]:
     """Delete the rows of expired uploads; returns their files, to remove once committed."""
     return [forget(upload) for upload in expired(now, expiry)]
 

@@ -28,7 +28,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as EndpointUnreachable
 
-from contest.storage.common import StorageUnavailable, TempFolder, check_key
+from contest.storage.common import TMP_DIR, StorageUnavailable, TempFolder, check_key
 
 _PART = 8 * 1024 * 1024  # S3's smallest part is 5 MiB; 8 MiB is boto3's own default
 _COPY_CHUNK = 1024 * 1024
@@ -120,6 +120,79 @@ class S3Storage(TempFolder):
             )
         Path(tmp_path).unlink()
 
+    # Uploads in flight (tus): objects under <prefix>tmp/tus/, never entry keys ----------
+    def _flight(self, name: str) -> str:
+        return f"{self.prefix}{TMP_DIR}/tus/{name}"
+
+    def start_multipart(self, name: str) -> str:
+        """Begin the multipart upload of in-flight object `name`; its UploadId."""
+        with _translated():
+            answer = self.client.create_multipart_upload(Bucket=self.bucket, Key=self._flight(name))
+        return answer["UploadId"]
+
+    def upload_part(self, name: str, upload_id: str, number: int, path: Path) -> str:
+        """Send a local file as part `number` (streamed from disk); its ETag."""
+        with open(path, "rb") as body, _translated():
+            answer = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=self._flight(name),
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,
+            )
+        return answer["ETag"]
+
+    def complete_multipart(self, name: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        """Join the parts (number, ETag) into the object `name`."""
+        listed = [{"PartNumber": number, "ETag": etag} for number, etag in parts]
+        with _translated():
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self._flight(name),
+                UploadId=upload_id,
+                MultipartUpload={"Parts": listed},
+            )
+
+    def abort_multipart(self, name: str, upload_id: str) -> None:
+        """Give a multipart upload up (its parts go); one already ended is not an error."""
+        try:
+            with _translated():
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self._flight(name), UploadId=upload_id
+                )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("NoSuchUpload", "404"):
+                raise
+
+    def multipart_uploads(self) -> list[tuple[str, str]]:
+        """The unfinished multipart uploads of in-flight objects, as (name, UploadId)."""
+        start = self._flight("")
+        found: list[tuple[str, str]] = []
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=start
+        )
+        with _translated():
+            for page in pages:
+                for item in page.get("Uploads", ()):
+                    found.append((item["Key"][len(start) :], item["UploadId"]))
+        return found
+
+    def put_flight(self, name: str, path: Path) -> None:
+        """Store a local file as the in-flight object `name` (replacing it whole)."""
+        with open(path, "rb") as body, _translated():
+            self.client.put_object(Bucket=self.bucket, Key=self._flight(name), Body=body)
+
+    def read_flight(self, name: str, into: BinaryIO, stop: int | None = None) -> None:
+        """Copy the in-flight object `name`, up to byte `stop`, into an open file."""
+        extra = {} if stop is None else {"Range": f"bytes=0-{stop - 1}"}
+        with _translated(name):
+            body = self.client.get_object(Bucket=self.bucket, Key=self._flight(name), **extra)
+            shutil.copyfileobj(body["Body"], into, _COPY_CHUNK)
+
+    def delete_flight(self, name: str) -> None:
+        with _translated(name):
+            self.client.delete_object(Bucket=self.bucket, Key=self._flight(name))
+
     # Reading and deleting ----------------------------------------------------------------
     def open(self, key: str, start: int = 0, stop: int | None = None) -> BinaryIO:
         """A streaming reader of the object, from byte `start` up to (not including) `stop`."""
@@ -176,7 +249,9 @@ class S3Storage(TempFolder):
         with _translated():
             for page in pages:
                 for item in page.get("Contents", ()):
-                    yield item["Key"][len(self.prefix) :], item["Size"]
+                    key = item["Key"][len(self.prefix) :]
+                    if not key.startswith(TMP_DIR + "/"):  # uploads in flight, not entries
+                        yield key, item["Size"]
 
 
 @contextmanager
