@@ -2,10 +2,11 @@
 
 A receipt code alone can withdraw an entry, and an admin's search holds an entrant's name, so
 every line gunicorn logs (access and error) and every line nginx writes to its error log goes
-through `mask`: the code in `/receipt/<code>...` becomes `***`, the whole query string of
-`/receipt` and `/admin/...` URLs becomes `***`, and so do the values of `code`, `q` and `next`
-(a `next` can carry either) in any other URL. It works on whole lines, so the request line,
-the path, the query and the referrer are all covered whatever the log format.
+through `mask`: the code in `/receipt/<code>...` (the codes in `/receipts/<codes>`) becomes
+`***`, the whole query string of `/receipt` and `/admin/...` URLs becomes `***`, and so do the
+values of `code`, `q` and `next` (a `next` can carry either) in any other URL. It works on
+whole lines, so the request line, the path, the query and the referrer are all covered
+whatever the log format.
 
 `python -m server.logmask` copies its standard input to its standard error, masked (nginx's
 error log goes through it; see gunicorn_conf.py), and when its input ends (nginx has stopped)
@@ -28,8 +29,8 @@ _URL = re.compile(
     r"(?P<origin>(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//[^/\s\"']*)?"
     r"(?P<path>/[^\s\"'?]*)(?:\?(?P<query>[^\s\"'#]*))?"
 )
-_RECEIPT_CODE = re.compile(r"(/receipt/)[^/]+", re.IGNORECASE)
-_PRIVATE_PATHS = re.compile(r"^/(?:receipt|admin)(?:/|$)", re.IGNORECASE)
+_RECEIPT_CODE = re.compile(r"(/receipts?/)[^/]+", re.IGNORECASE)
+_PRIVATE_PATHS = re.compile(r"^/(?:receipts?|admin)(?:/|$)", re.IGNORECASE)
 _SECRET_PARAMS = {"code", "q", "next"}
 
 

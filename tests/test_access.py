@@ -33,6 +33,7 @@ AUDIENCE = {
     "submit.recover_receipts": ANYONE,
     "submit.issue_token": ANYONE,
     "submit.show_receipt": ANYONE,
+    "submit.show_receipts": ANYONE,
     "submit.show_receipt_status": ANYONE,
     "submit.confirm_withdraw": ANYONE,
     "submit.withdraw_entry": ANYONE,

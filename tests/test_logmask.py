@@ -13,6 +13,7 @@ from server.logmask import MaskFilter, mask
         ('"GET /receipt/AB12CD34EF HTTP/1.1" 200', '"GET /receipt/*** HTTP/1.1" 200'),
         ('"POST /receipt/AB12CD34EF/withdraw HTTP/1.1"', '"POST /receipt/***/withdraw HTTP/1.1"'),
         ('"GET /receipt?code=AB12CD34EF HTTP/1.1"', '"GET /receipt?*** HTTP/1.1"'),
+        ('"GET /receipts/AB12CD34EF,GH56JK78LM HTTP/1.1"', '"GET /receipts/*** HTTP/1.1"'),
         ('"GET /admin/entries?q=%ED%99%8D&page=2 HTTP/1.1"', '"GET /admin/entries?*** HTTP/1.1"'),
         ('"GET /admin/audit?user=kim HTTP/1.1"', '"GET /admin/audit?*** HTTP/1.1"'),
         (

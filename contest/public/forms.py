@@ -12,7 +12,16 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from werkzeug.datastructures import FileStorage
-from wtforms import BooleanField, EmailField, HiddenField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, StopValidation, ValidationError
 
 from contest.core.fields import PhoneField, strip_whitespace
@@ -27,10 +36,8 @@ def _valid_email(form, field) -> None:
     field.data = address.normalized.lower()
 
 
-class EntryForm(FlaskForm):
-    """An entry: the work, who sent it, and their consents."""
-
-    title = StringField(
+def _title_field() -> StringField:
+    return StringField(
         _l("작품 제목"),
         filters=[strip_whitespace],
         validators=[
@@ -38,11 +45,19 @@ class EntryForm(FlaskForm):
             Length(max=80, message=_l("제목은 80자 이내로 써 주세요.")),
         ],
     )
-    description = TextAreaField(
+
+
+def _description_field() -> TextAreaField:
+    return TextAreaField(
         _l("작품 설명 (선택)"),
         filters=[strip_whitespace],
         validators=[Optional(), Length(max=1000, message=_l("설명은 1000자 이내로 써 주세요."))],
     )
+
+
+class EntrantForm(FlaskForm):
+    """Who sends the work, and their consents: entered once, however many works they send."""
+
     name = StringField(
         _l("이름"),
         filters=[strip_whitespace],
@@ -78,16 +93,6 @@ class EntryForm(FlaskForm):
     )
     guardian_phone = PhoneField(_l("법정대리인 연락처"), filters=[strip_whitespace])
     guardian_consent = BooleanField(_l("법정대리인으로서 위 개인정보 수집·이용에 동의합니다"))
-    media = FileField(_l("사진 또는 영상 파일"))
-    # A finished resumable upload (contest.public.tus) named by its id, sent by the page's
-    # script instead of the file; without script the file comes in `media` as before.
-    upload = HiddenField(filters=[strip_whitespace], validators=[Optional(), Length(max=64)])
-
-    def validate_media(self, field) -> None:
-        if self.upload.data:
-            return
-        if not (isinstance(field.data, FileStorage) and field.data):
-            raise StopValidation(_("사진이나 영상 파일을 선택해 주세요."))
 
     # Personal-information law, art. 22-2: a child under 14 enters only with a legal guardian's
     # consent, so each guardian field is required exactly when `under14` is ticked.
@@ -104,6 +109,45 @@ class EntryForm(FlaskForm):
             raise ValidationError(
                 _("만 14세 미만은 법정대리인의 동의가 있어야 응모할 수 있습니다.")
             )
+
+
+class EntryForm(EntrantForm):
+    """An entry: the work, who sent it, and their consents."""
+
+    title = _title_field()
+    description = _description_field()
+    media = FileField(_l("사진 또는 영상 파일"))
+    # A finished resumable upload (contest.public.tus) named by its id, sent by the page's
+    # script instead of the file; without script the file comes in `media` as before.
+    upload = HiddenField(filters=[strip_whitespace], validators=[Optional(), Length(max=64)])
+
+    def validate_media(self, field) -> None:
+        if self.upload.data:
+            return
+        if not (isinstance(field.data, FileStorage) and field.data):
+            raise StopValidation(_("사진이나 영상 파일을 선택해 주세요."))
+
+
+class WorkForm(Form):
+    """One work of several sent together: its finished resumable upload, title, description."""
+
+    upload = HiddenField(
+        filters=[strip_whitespace],
+        validators=[
+            DataRequired(message=_l("파일을 다 올린 뒤에 응모해 주세요.")),
+            Length(max=64),
+        ],
+    )
+    title = _title_field()
+    description = _description_field()
+
+
+class WorksForm(EntrantForm):
+    """Several works of one entrant in one post (the page's script sends it; see
+    docs/OPERATIONS.md): fields `works-0-upload`, `works-0-title`, `works-0-description`,
+    then `works-1-...`, each upload a finished resumable upload of this session."""
+
+    works = FieldList(FormField(WorkForm), min_entries=1)
 
 
 _NO_SUCH_RECEIPT = _l("접수번호를 찾을 수 없습니다. 받은 번호를 다시 확인해 주세요.")

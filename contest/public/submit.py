@@ -17,6 +17,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import generate_csrf
+from wtforms import FieldList
 
 from contest.core import jobs
 from contest.core.database import write_transaction
@@ -31,10 +32,12 @@ from contest.media import Rejected
 from contest.models import Contest, Entry, Upload, utcnow
 from contest.public import tus
 from contest.public.forms import (
+    EntrantForm,
     EntryForm,
     ReceiptLookupForm,
     RecoverForm,
     WithdrawForm,
+    WorksForm,
     contact_key,
 )
 from contest.services import awards, entries, uploads_in_flight
@@ -76,8 +79,10 @@ def issue_token():
 @bp.post("/submit")
 @limiter.limit(submit_rate_limit)
 def create_entry():
-    """Accept one entry from a visitor."""
+    """Accept one entry from a visitor, or several works of one entrant (`works-N-...`)."""
     contest = current_contest()
+    if any(key.startswith(WORKS_PREFIX) for key in request.form):
+        return _create_entries(contest)
     form = EntryForm()
     if not form.validate_on_submit():
         return _form_failed(form, contest, 400)
@@ -100,6 +105,113 @@ def create_entry():
     if wants_json():
         return jsonify(receipt=entry.receipt, url=url), 201
     return redirect(url, 303)
+
+
+WORKS_PREFIX = "works-"
+# The most receipt codes one receipts page lists (a visitor's works of one post, and more).
+MAX_RECEIPTS_LISTED = 20
+
+
+def _create_entries(contest: Contest):
+    """Several works in one post, all or none: a refused work is named next to its fields and
+    nothing is created; the finished uploads of the others stay for the next try."""
+    form = WorksForm()
+    if not form.validate_on_submit():
+        return _works_failed(form, contest, 400)
+    works = list(form.works)
+    uploads: list[Upload] = []
+    try:
+        for index, work in enumerate(works):
+            try:
+                uploads.append(_finished_work_upload(work.form.upload.data))
+            except Refusal as why:
+                raise entries.RefusedWork(index, why) from None
+        sent = [_work_submission(form, w.form, u) for w, u in zip(works, uploads, strict=True)]
+        made = entries.accept_all(sent, contest, utcnow())
+    except entries.RefusedWork as why:
+        work = works[why.index].form
+        if isinstance(why.cause, Rejected) and why.index < len(uploads):
+            _give_up(uploads[why.index])  # the file itself was refused: the visitor picks another
+        field = work.upload if why.field in (None, "media", "upload") else work[why.field]
+        field.errors = [*field.errors, why.message]
+        return _works_failed(form, contest, why.status)
+    done = [uploads_in_flight.forget(upload) for upload in uploads]
+    db.session.commit()
+    for path in done:
+        uploads_in_flight.remove_file(path)
+    for entry in made:
+        jobs.start_entry_jobs(entry.id, entry.playback_status)
+        jobs.enqueue_mail("mail_receipt", entry.id)
+    codes = [entry.receipt for entry in made]
+    url = url_for("submit.show_receipts", codes=",".join(codes))
+    if wants_json():
+        return jsonify(receipts=codes, url=url), 201
+    return redirect(url, 303)
+
+
+def _finished_work_upload(upload_id: str) -> Upload:
+    return uploads_in_flight.complete(
+        upload_id, session.get(tus.OWNER), utcnow(), current_app.config["UPLOAD_EXPIRY"]
+    )
+
+
+def _work_submission(form: WorksForm, work, upload: Upload) -> entries.Submission:
+    return entries.Submission(
+        title=work.title.data,
+        description=work.description.data or "",
+        name=form.name.data,
+        phone=form.phone.data,
+        email=form.email.data,
+        under14=form.under14.data,
+        guardian_name=form.guardian_name.data,
+        guardian_phone=form.guardian_phone.data,
+        consent_publish=form.consent_publish.data,
+        upload_path=uploads_in_flight.path_of(upload),
+        filename=upload.filename,
+        language=str(get_locale()),
+    )
+
+
+def _works_failed(form: WorksForm, contest: Contest, status: int):
+    """JSON errors by field name (`works-0-title`...); without script, the entry form again
+    with the entrant's fields as typed and each work's errors above it."""
+    if wants_json():
+        return jsonify(errors=_errors(form)), status
+    page = EntryForm(formdata=None, data={k: f.data for k, f in form._fields.items()})
+    for name, field in form._fields.items():
+        if name in page and name != "csrf_token":
+            page[name].errors = list(field.errors)
+    for number, work in enumerate(form.works, start=1):
+        for field in work.form:
+            for error in field.errors:
+                page.form_errors.append(
+                    _("작품 %(number)s: %(message)s", number=number, message=str(error))
+                )
+    page.form_errors.extend(form.form_errors)
+    return _render_form(page, contest, status)
+
+
+@bp.get("/receipts/<codes>")
+def show_receipts(codes: str):
+    """The receipt of several works sent together: each entry with its code.
+
+    Lists only the codes in the address, which the visitor holds (each opens its own receipt
+    page too); a code that never was an entry makes the whole page a 404.
+    """
+    listed = [c for c in codes.split(",") if c][:MAX_RECEIPTS_LISTED]
+    found: list[Entry] = []
+    withdrawn: list[str] = []
+    for code in listed:
+        entry = entries.find_by_receipt(code)
+        if entry is not None:
+            found.append(entry)
+        elif entries.was_withdrawn(code):
+            withdrawn.append(code)
+        else:
+            abort(404)
+    if not found:
+        abort(410 if withdrawn else 404)
+    return render_template("submit/receipts.html", entries=found, withdrawn=withdrawn)
 
 
 @bp.get("/receipt")
@@ -278,13 +390,19 @@ def _form_failed(form: EntryForm, contest: Contest, status: int):
     return _render_form(form, contest, status)
 
 
-def _errors(form: EntryForm) -> dict[str, list[str]]:
-    """Field errors by field name; errors of the whole form under "_form".
+def _errors(form: EntrantForm) -> dict[str, list[str]]:
+    """Field errors by field name (a work's as `works-0-title`); the whole form's under "_form".
 
     Messages may be lazy strings (form labels, media refusals): made text here, since JSON
     cannot hold them.
     """
-    found = {name: [str(e) for e in f.errors] for name, f in form._fields.items() if f.errors}
+    found = {}
+    for name, field in form._fields.items():
+        if isinstance(field, FieldList):
+            for work in field:
+                found.update({f.name: [str(e) for e in f.errors] for f in work.form if f.errors})
+        elif field.errors:
+            found[name] = [str(e) for e in field.errors]
     if form.form_errors:
         found["_form"] = [str(e) for e in form.form_errors]
     return found

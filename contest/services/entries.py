@@ -73,10 +73,129 @@ class Submission:
 
 def accept(sent: Submission, contest: Contest, now: datetime) -> Entry:
     """Check, store and record a validated entry; raises a `Refusal` and leaves nothing behind."""
+    (entry,) = _accept_all([sent], contest, now)
+    return entry
+
+
+class RefusedWork(Refusal):
+    """One work of several sent together was refused, so none of them was taken.
+
+    `index` is its place among the works sent (0-based); `cause` is the refusal itself, whose
+    message, status and field this one carries.
+    """
+
+    def __init__(self, index: int, cause: Refusal):
+        super().__init__(cause.message, cause.status, cause.field)
+        self.index = index
+        self.cause = cause
+
+
+def accept_all(sent: list[Submission], contest: Contest, now: datetime) -> list[Entry]:
+    """Several works of one entrant, all or none: every entry added, or `RefusedWork` for the
+    first work refused and nothing left behind (the files not refused stay where they were).
+
+    The entrant's details are the first submission's; each work counts against the limit.
+    """
+    try:
+        return _accept_all(sent, contest, now)
+    except _Refused as why:
+        raise RefusedWork(why.index, why.cause) from why.cause
+
+
+class _Refused(Exception):
+    def __init__(self, index: int, cause: Refusal):
+        super().__init__(str(cause))
+        self.index, self.cause = index, cause
+
+
+@dataclass
+class _Checked:
+    sent: Submission
+    media: Photo | Video
+    sha256: str
+    size: int
+    category: object
+    phash: object
+    earlier: object
+
+
+def _accept_all(sent: list[Submission], contest: Contest, now: datetime) -> list[Entry]:
+    single = len(sent) == 1
+
+    def blame(index: int, error: Refusal):
+        # One work alone keeps its refusal as it always was.
+        return error if single else _Refused(index, error)
+
+    limit = entry_limit(contest)
+    try:
+        _check_window(contest, now)
+    except Refusal as error:
+        raise blame(0, error) from None
+    _check_quota_for(contest, sent, limit, blame)
+    # Every file is checked before any is stored: storing moves a finished upload's bytes, and
+    # the works not refused stay where they are for the visitor's next try.
+    checked: list[_Checked] = []
+    seen: set[str] = set()
+    for index, one in enumerate(sent):
+        try:
+            checked.append(_check_file(contest, one))
+            if checked[-1].sha256 in seen:
+                raise Refused(_DUPLICATE, 409, field="media")
+            seen.add(checked[-1].sha256)
+        except Refusal as error:
+            raise blame(index, error) from None
+    stored: list[list[Asset]] = []
+    try:
+        for index, one in enumerate(checked):
+            try:
+                stored.append(_store(one.sent.upload_path, one.media))
+            except StorageUnavailable:
+                current_app.logger.exception("could not store an entry's files")
+                raise blame(index, Refused(_UNAVAILABLE, 503)) from None
+    except BaseException:
+        for assets in stored:
+            _remove([a.key for a in assets])
+        raise
+    keys = [a.key for assets in stored for a in assets]
+    added: list[Entry] = []
+    try:
+        begin_write()  # from here to the commit, this request is the only writer
+        try:
+            _check_window(contest, now)
+        except Refusal as error:
+            raise blame(0, error) from None
+        _check_quota_for(contest, sent, limit, blame)
+        for index, (one, assets) in enumerate(zip(checked, stored, strict=True)):
+            try:
+                _check_duplicate(contest, one.sha256)
+            except Refusal as error:
+                raise blame(index, error) from None
+            entry = _new_entry(contest, one, assets, now)
+            db.session.add(entry)
+            db.session.flush()
+            # Inside the lock, so near-duplicates compare against every entry committed before.
+            flags.flag_new_entry(entry, one.earlier)
+            added.append(entry)
+    except BaseException as error:
+        db.session.rollback()
+        _remove(keys)
+        if isinstance(error, IntegrityError):
+            # A database with concurrent writers (not SQLite) can race past the check above:
+            # say so if that is what happened.
+            for index, one in enumerate(checked):
+                try:
+                    _check_duplicate(contest, one.sha256)
+                except Refusal as refusal:
+                    raise blame(index, refusal) from None
+        raise
+    remove_unless_committed(keys)
+    return added
+
+
+def _check_file(contest: Contest, sent: Submission) -> _Checked:
+    """The media work of one file, with no transaction open: refused, or ready to store."""
     config = current_app.config
     upload_path = sent.upload_path
-    _check_window(contest, now)
-    _check_quota(contest, sent, entry_limit(contest))
     kind = sniff_kind(upload_path)
     _check_size(kind, upload_path.stat().st_size, config)
     # Decoding first: it names what a non-image is ("not a supported format") before the
@@ -90,56 +209,36 @@ def accept(sent: Submission, contest: Contest, now: datetime) -> Entry:
     phash = perceptual_hash.phash_of(media.thumbnail.data)  # ~1 ms, so outside the write lock
     # The contest-wide comparison too: inside the lock only the entries committed since remain.
     earlier = flags.scan_near_duplicates(contest.id, phash)
+    return _Checked(sent, media, facts.sha256, facts.size, category, phash, earlier)
 
-    try:
-        assets = _store(upload_path, media)
-    except StorageUnavailable:
-        current_app.logger.exception("could not store an entry's files")
-        raise Refused(_UNAVAILABLE, 503) from None
-    try:
-        begin_write()  # from here to the commit, this request is the only writer
-        _check_window(contest, now)
-        _check_quota(contest, sent, entry_limit(contest))
-        _check_duplicate(contest, facts.sha256)
-        entry = Entry(
-            contest=contest,
-            category=category,
-            receipt=receipts.new_code(),
-            title=sent.title,
-            description=sent.description or "",
-            created_at=now,
-            entrant_name=sent.name,
-            email=sent.email,
-            phone=sent.phone,
-            under14=sent.under14,
-            guardian_name=sent.guardian_name if sent.under14 else None,
-            guardian_phone=sent.guardian_phone if sent.under14 else None,
-            consent_version=config["CONSENT_NOTICE_VERSION"],
-            consented_at=now,
-            consent_publish=sent.consent_publish,
-            language=sent.language,
-            guardian_consented_at=now if sent.under14 else None,
-            original_filename=_display_name(sent.filename),
-            file_size=facts.size,
-            sha256=facts.sha256,
-            phash=phash,
-            assets=assets,
-            **_media_columns(media),
-        )
-        db.session.add(entry)
-        db.session.flush()
-        # Inside the lock, so near-duplicates compare against every entry committed before.
-        flags.flag_new_entry(entry, earlier)
-    except BaseException as error:
-        db.session.rollback()
-        _remove([a.key for a in assets])
-        if isinstance(error, IntegrityError):
-            # A database with concurrent writers (not SQLite) can race past the check above:
-            # say so if that is what happened.
-            _check_duplicate(contest, facts.sha256)
-        raise
-    remove_unless_committed([a.key for a in assets])
-    return entry
+
+def _new_entry(contest: Contest, one: _Checked, assets: list[Asset], now: datetime) -> Entry:
+    sent = one.sent
+    return Entry(
+        contest=contest,
+        category=one.category,
+        receipt=receipts.new_code(),
+        title=sent.title,
+        description=sent.description or "",
+        created_at=now,
+        entrant_name=sent.name,
+        email=sent.email,
+        phone=sent.phone,
+        under14=sent.under14,
+        guardian_name=sent.guardian_name if sent.under14 else None,
+        guardian_phone=sent.guardian_phone if sent.under14 else None,
+        consent_version=current_app.config["CONSENT_NOTICE_VERSION"],
+        consented_at=now,
+        consent_publish=sent.consent_publish,
+        language=sent.language,
+        guardian_consented_at=now if sent.under14 else None,
+        original_filename=_display_name(sent.filename),
+        file_size=one.size,
+        sha256=one.sha256,
+        phash=one.phash,
+        assets=assets,
+        **_media_columns(one.media),
+    )
 
 
 def withdraw(entry: Entry) -> None:
@@ -281,16 +380,25 @@ def _media_columns(media: Photo | Video) -> dict:
     }
 
 
-def _check_quota(contest: Contest, entrant: Submission, limit: int) -> None:
-    if entries_of(contest, entrant.phone, entrant.email) >= limit:
-        raise Refused(
-            _(
-                "한 사람당 %(limit)s개 작품까지 응모할 수 있습니다."
-                " 이미 %(limit)s개를 응모하셨습니다.",
-                limit=limit,
-            ),
-            409,
+def _check_quota_for(contest: Contest, sent: list[Submission], limit: int, blame) -> None:
+    """Refuse the first work past the entrant's limit, counting the works sent before it."""
+    had = entries_of(contest, sent[0].phone, sent[0].email)
+    if had + len(sent) <= limit:
+        return
+    index = max(limit - had, 0)
+    if had >= limit:
+        message = _(
+            "한 사람당 %(limit)s개 작품까지 응모할 수 있습니다. 이미 %(limit)s개를 응모하셨습니다.",
+            limit=limit,
         )
+    else:
+        message = _(
+            "한 사람당 %(limit)s개 작품까지 응모할 수 있습니다."
+            " 지금은 %(left)s개만 더 응모할 수 있으니 이 작품부터는 빼 주세요.",
+            limit=limit,
+            left=limit - had,
+        )
+    raise blame(index, Refused(message, 409))
 
 
 def _check_duplicate(contest: Contest, sha256: str) -> None:

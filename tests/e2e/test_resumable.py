@@ -83,3 +83,42 @@ def test_after_a_reload_the_same_file_resumes_from_the_offset(site, browsing, tm
     assert site.query("SELECT sha256 FROM entry WHERE receipt = :code", code=code) == [
         (hashlib.sha256(photo).hexdigest(),)
     ]
+
+
+def test_two_files_picked_at_once_upload_each_and_make_two_entries(site, browsing):
+    photos = [photo_bytes(size=(1600, 1200), seed=s) for s in (4545, 4546)]
+    page = browsing.page()
+    page.goto("/submit")
+    page.set_input_files(
+        "#media",
+        files=[
+            {"name": f"IMG_03{n}.jpg", "mimeType": "image/jpeg", "buffer": photo}
+            for n, photo in enumerate(photos)
+        ],
+    )
+    assert page.is_hidden("#title")  # each work has its own title instead
+    for n, title in enumerate(("첫 작품", "둘째 작품")):
+        page.fill(f"#works-{n}-title", title)
+    page.fill("#works-1-description", "두 번째 설명")
+    # The entrant's fields once (the single work's title is hidden and not sent).
+    page.fill("#name", "홍여럿")
+    page.fill("#phone", "010-7999-0001")
+    page.fill("#email", "e2e-several@example.com")
+    page.check("#consent")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#works progress')].every(p => p.value === 100)"
+    )
+    browsing.shot(page, "two-works")
+    page.locator("#submit-button").tap()
+    page.wait_for_url("**/receipts/**", timeout=90_000)
+    codes = page.url.rsplit("/", 1)[1].split(",")
+    assert len(codes) == 2
+    rows = site.query("SELECT title, sha256 FROM entry ORDER BY title")
+    assert sorted(rows) == sorted(
+        [
+            ("첫 작품", hashlib.sha256(photos[0]).hexdigest()),
+            ("둘째 작품", hashlib.sha256(photos[1]).hexdigest()),
+        ]
+    )
+    assert site.query("SELECT count(*) FROM upload") == [(0,)]
+    browsing.shot(page, "receipts")

@@ -207,6 +207,14 @@
   }
 
   function onFileChange() {
+    if (severalPossible() && fileInput.files.length > 1) {
+      pickWorks(fileInput.files);
+      return;
+    }
+    if (works && works.length || worksBox && !worksBox.hidden) {
+      dropWorks();
+      showSingle(true);
+    }
     var file = chosenFile();
     if (info) info.textContent = file ? fill(MSG.selected, { name: file.name, size: formatSize(file.size) }) : "";
     if (!file) {
@@ -377,6 +385,232 @@
     updateGuardian();
   }
 
+  /* ---- several works at once (with resumable uploads only) ----
+   * Picking several files gives each its own upload, progress, title and description
+   * (`works-N-upload`, `works-N-title`, `works-N-description`); the entrant's fields are
+   * entered once and one post sends them all (all or none: see docs/OPERATIONS.md). */
+
+  var maxFiles = parseInt(form.getAttribute("data-max-files"), 10) || 1;
+  var worksBox = document.getElementById("works");
+  var works = [];          // {n, file, box, bar, text, up, id, failed, problem}
+  var workCounter = 0;
+  var worksWhenDone = false;
+  MSG.tooMany = message("too-many", "한 번에 {limit}개까지 고를 수 있습니다.");
+  MSG.remove = message("remove", "이 작품 빼기");
+
+  function severalPossible() {
+    return !!(resumable && worksBox && maxFiles > 1 && fileInput && fileInput.files);
+  }
+  if (fileInput && resumable && worksBox && maxFiles > 1) fileInput.multiple = true;
+
+  function labelText(id) {
+    var label = form.querySelector('label[for="' + id + '"]');
+    return label ? label.textContent : "";
+  }
+
+  function showSingle(on) {
+    ["title", "description"].forEach(function (name) {
+      var box = document.getElementById("field-" + name);
+      var input = document.getElementById(name);
+      if (box) box.hidden = !on;
+      if (input) input.disabled = !on;  // not sent, not checked
+    });
+    if (worksBox) worksBox.hidden = on;
+  }
+
+  function terminate(up) {
+    if (!up) return;
+    var done = up.abort(true);
+    if (done && done["catch"]) done["catch"](function () {});
+  }
+
+  function dropWorks() {
+    works.forEach(function (w) {
+      var up = w.up;
+      w.up = null;
+      if (!w.id) terminate(up);  // a finished one may be named again by a retry: keep it
+    });
+    works = [];
+    worksWhenDone = false;
+    if (worksBox) worksBox.textContent = "";
+  }
+
+  function field(work, key, tag, maxlength) {
+    var name = "works-" + work.n + "-" + key;
+    var box = document.createElement("div");
+    box.className = "field";
+    var label = document.createElement("label");
+    label.setAttribute("for", name);
+    label.textContent = labelText(key);
+    var input = document.createElement(tag);
+    input.id = input.name = name;
+    input.maxLength = maxlength;
+    if (tag === "textarea") input.rows = 3;
+    input.setAttribute("aria-describedby", name + "-error");
+    var error = document.createElement("p");
+    error.className = "field-error";
+    error.id = name + "-error";
+    box.appendChild(label);
+    box.appendChild(input);
+    box.appendChild(error);
+    return box;
+  }
+
+  function addWork(file) {
+    var work = { n: workCounter++, file: file, up: null, id: "", failed: false, problem: "" };
+    var name = "works-" + work.n;
+    var box = document.createElement("fieldset");
+    box.className = "work";
+    box.id = name;
+    var legend = document.createElement("legend");
+    legend.textContent = fill(MSG.selected, { name: file.name, size: formatSize(file.size) });
+    box.appendChild(legend);
+    work.bar = document.createElement("progress");
+    work.bar.max = 100;
+    work.bar.value = 0;
+    box.appendChild(work.bar);
+    work.text = document.createElement("span");
+    work.text.className = "hint";
+    work.text.setAttribute("aria-live", "polite");
+    box.appendChild(work.text);
+    var error = document.createElement("p");
+    error.className = "field-error";
+    error.id = name + "-upload-error";
+    error.setAttribute("aria-live", "polite");
+    box.appendChild(error);
+    box.appendChild(field(work, "title", "input", 80));
+    box.appendChild(field(work, "description", "textarea", 1000));
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "button button-secondary work-remove";
+    remove.textContent = MSG.remove;
+    remove.addEventListener("click", function () { removeWork(work); });
+    box.appendChild(remove);
+    work.box = box;
+    worksBox.appendChild(box);
+    works.push(work);
+    work.problem = fileProblem(file);
+    if (work.problem) setFieldError(name + "-upload", work.problem);
+    else startWork(work);
+  }
+
+  function removeWork(work) {
+    var up = work.up;
+    work.up = null;
+    terminate(up);
+    if (work.box.parentNode) work.box.parentNode.removeChild(work.box);
+    works = works.filter(function (w) { return w !== work; });
+    if (!works.length) {
+      fileInput.value = "";
+      showSingle(true);
+      focusAndReveal(fileInput);
+    }
+  }
+
+  function pickWorks(files) {
+    dropResumable();
+    dropWorks();
+    showPreview(null);
+    if (info) info.textContent = "";
+    setFieldError("media", "");
+    if (files.length > maxFiles) {
+      showSingle(true);
+      setFieldError("media", fill(MSG.tooMany, { limit: maxFiles }));
+      return;
+    }
+    showSingle(false);
+    for (var i = 0; i < files.length; i++) addWork(files[i]);
+  }
+
+  function startWork(work) {
+    var csrf = form.querySelector('input[name="csrf_token"]');
+    var file = work.file;
+    var shownAt = 0;
+    work.failed = false;
+    work.id = "";
+    var up = new window.tus.Upload(file, {
+      endpoint: endpoint,
+      chunkSize: 1024 * 1024,
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000, 60000, 60000],
+      headers: { "X-CSRFToken": csrf ? csrf.value : "" },
+      metadata: {
+        filename: file.name || "",
+        filetype: file.type || (isVideo(file) ? "video/unknown" : "image/unknown")
+      },
+      storeFingerprintForResuming: false,
+      onProgress: function (sent, total) {
+        if (work.up !== up) return;
+        var pct = total ? Math.min(100, Math.floor(sent / total * 100)) : 0;
+        work.bar.value = pct;
+        var now = Date.now();
+        if (now - shownAt < 1000 && sent < total) return;  // aria-live: not every chunk
+        shownAt = now;
+        work.text.textContent = fill(MSG.uploading, {
+          progress: pct + "% (" + formatMB(sent) + " / " + formatMB(total) + " MB)"
+        });
+      },
+      onShouldRetry: function () {
+        if (work.up === up) work.text.textContent = MSG.retrying;
+        return true;
+      },
+      onSuccess: function () {
+        if (work.up !== up) return;
+        work.id = up.url.split("/").pop();
+        work.bar.value = 100;
+        work.text.textContent = MSG.uploaded;
+        sendWorksWhenDone();
+      },
+      onError: function (err) {
+        if (work.up !== up) return;
+        work.failed = true;
+        var res = err && err.originalResponse;
+        var code = res ? res.getStatus() : 0;
+        setFieldError("works-" + work.n + "-upload", code === 413 ? tooBigMessage(file) : MSG.network);
+        if (worksWhenDone) {
+          worksWhenDone = false;
+          finish(false);
+        }
+      }
+    });
+    work.up = up;
+    up.start();
+  }
+
+  function submitWorks() {
+    var blocked = null;
+    works.forEach(function (w) {
+      if (!w.problem) return;
+      setFieldError("works-" + w.n + "-upload", w.problem);
+      blocked = blocked || w;
+    });
+    if (blocked) {
+      focusAndReveal(blocked.box.querySelector(".work-remove"));
+      return;
+    }
+    start(true);
+    worksWhenDone = true;
+    works.forEach(function (w) { if (w.failed) startWork(w); });
+    sendWorksWhenDone();
+  }
+
+  function sendWorksWhenDone() {
+    if (!worksWhenDone) return;
+    for (var i = 0; i < works.length; i++) {
+      if (!works[i].id) return;  // its onSuccess comes back here
+    }
+    worksWhenDone = false;
+    sendForm();
+  }
+
+  /* A refused work (its file, or past the entrant's limit) must be left out or replaced. */
+  function markRefusedWorks(errors) {
+    works.forEach(function (w) {
+      var list = errors["works-" + w.n + "-upload"];
+      if (!list) return;
+      w.problem = (Array.isArray(list) ? list : [list]).join(" ");
+    });
+  }
+
   /* ---- submission ---- */
 
   if (!window.FormData || !window.XMLHttpRequest) return; // plain POST
@@ -526,6 +760,7 @@
     }
     if (data && data.errors && typeof data.errors === "object") {
       finish(false);
+      if (works.length) markRefusedWorks(data.errors);
       if (data.errors.media && uploadedId) {
         // the upload was refused or is gone: the next submit sends the file again
         dropResumable();
@@ -547,6 +782,11 @@
     if (submitting) return;
 
     clearErrors();
+    if (works.length) {
+      updateGuardian();
+      submitWorks();
+      return;
+    }
     var file = chosenFile();
     var problem = fileInput ? fileProblem(file) : "";
     if (problem) {
@@ -581,13 +821,17 @@
       form.submit(); // very old browser quirk: fall back to the plain post
       return;
     }
-    if (uploadedId) {
+    if (works.length) {
+      data["delete"]("media");
+      data["delete"]("upload");
+      works.forEach(function (w) { data.set("works-" + w.n + "-upload", w.id); });
+    } else if (uploadedId) {
       data.set("upload", uploadedId);
       data["delete"]("media");
     }
 
     if (!submitting) start();
-    else if (uploadedId) setProcessing();
+    else if (uploadedId || works.length) setProcessing();
     xhr = new XMLHttpRequest();
     xhr.open("POST", form.getAttribute("action") || location.href, true);
     xhr.setRequestHeader("Accept", "application/json");
