@@ -137,8 +137,8 @@ def _create_entries(contest: Contest):
         return _works_failed(form, contest, why.status)
     done = [uploads_in_flight.forget(upload) for upload in uploads]
     db.session.commit()
-    for path in done:
-        uploads_in_flight.remove_file(path)
+    for leftovers in done:
+        uploads_in_flight.remove_file(leftovers)
     for entry in made:
         jobs.start_entry_jobs(entry.id, entry.playback_status)
         jobs.enqueue_mail("mail_receipt", entry.id)
@@ -321,8 +321,8 @@ def _finished_upload(form: EntryForm) -> Upload | None:
 
 def _give_up(upload: Upload) -> None:
     with write_transaction():
-        path = uploads_in_flight.forget(upload)
-    uploads_in_flight.remove_file(path)
+        leftovers = uploads_in_flight.forget(upload)
+    uploads_in_flight.remove_file(leftovers)
 
 
 def _submission(form: EntryForm, upload: Upload | None) -> entries.Submission:

@@ -125,8 +125,8 @@ def append_upload(upload_id: str):
 def delete_upload(upload_id: str):
     """Give an upload up: its row and its bytes go."""
     with write_transaction():
-        path = uploads.forget(_find(upload_id))
-    uploads.remove_file(path)
+        leftovers = uploads.forget(_find(upload_id))
+    uploads.remove_file(leftovers)
     return Response(status=204)
 
 
