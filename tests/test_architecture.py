@@ -8,11 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import contest.media
 import contest.services
+import contest.storage
 
 PROJECT = Path(__file__).resolve().parent.parent
 SERVICES = sorted(
     f"contest.services.{m.name}" for m in pkgutil.iter_modules(contest.services.__path__)
+)
+# Every module of the media and storage packages, not only the packages themselves.
+MEDIA_AND_STORAGE = sorted(
+    f"{package.__name__}.{m.name}"
+    for package in (contest.media, contest.storage)
+    for m in pkgutil.iter_modules(package.__path__)
 )
 WEB_LAYER = (
     "flask_wtf",
@@ -28,7 +36,7 @@ def test_services_media_and_storage_load_no_forms_and_no_blueprints():
     """Imported in a fresh interpreter, none of them pulls in a form library or a view module."""
     script = (
         "import importlib, json, sys\n"
-        f"for name in {['contest.media', 'contest.storage', *SERVICES]!r}:\n"
+        f"for name in {['contest.media', 'contest.storage', *MEDIA_AND_STORAGE, *SERVICES]!r}:\n"
         "    importlib.import_module(name)\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )

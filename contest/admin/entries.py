@@ -20,12 +20,12 @@ from contest.core.fields import strip_whitespace
 from contest.core.i18n import translate_name
 from contest.core.refusal import Refusal
 from contest.core.responses import safe_next
+from contest.core.stored_files import send_stored
 from contest.models import Entry, Flag, User
 from contest.services import moderation, ranking
 from contest.services.contests import current_contest
 from contest.services.flags import KIND_LABELS, local_capture_time
 from contest.services.moderation import REASON_MAX, EntryFilter
-from contest.storage.responses import send_stored
 
 PER_PAGE = 50
 STATUS_LABELS = {"submitted": _l("접수"), "rejected": _l("반려")}

@@ -26,12 +26,12 @@ from contest.core.arguments import page_arg
 from contest.core.database import write_transaction
 from contest.core.extensions import db
 from contest.core.responses import wants_json
+from contest.core.stored_files import send_stored
 from contest.judge.forms import formdata_from_json, score_form
 from contest.models import Asset, Entry, Round, Score
 from contest.services import judging, zoom
 from contest.services.contests import current_contest
 from contest.services.rounds import SCORE_MAX, SCORE_MIN, active_round
-from contest.storage.responses import send_stored
 
 bp = Blueprint("judge", __name__, url_prefix="/judge")
 bp.before_request(require_role("judge"))

@@ -6,8 +6,8 @@ from flask import Blueprint, abort, current_app
 from sqlalchemy import select
 
 from contest.core.extensions import db
+from contest.core.stored_files import send_stored
 from contest.models import Asset
-from contest.storage.responses import send_stored
 
 bp = Blueprint("media", __name__, url_prefix="/media")
 
