@@ -203,21 +203,14 @@ def receive(
     room = upload.length - offset
     if content_length is not None and content_length > room:
         raise UploadRefused("Upload-Length exceeded", 413)
-    digest = hashlib.new(checksum[0]) if checksum else None
     path, file = get_storage().temp_file()
     written = 0
     try:
         with file:
-            while written < room:
-                data = stream.read(min(_READ, room - written))
-                if not data:
-                    break
-                file.write(data)
-                if digest is not None:
-                    digest.update(data)
-                written += len(data)
-        if checksum and digest.digest() != checksum[1]:
-            raise UploadRefused("Checksum Mismatch", 460)
+            try:
+                _copy_body(stream, file, room, checksum)
+            finally:
+                written = file.tell()
     except BaseException as error:
         if checksum or not written:
             path.unlink(missing_ok=True)
@@ -291,20 +284,9 @@ def append(
         room = upload.length - current
         if content_length is not None and content_length > room:
             raise UploadRefused("Upload-Length exceeded", 413)
-        digest = hashlib.new(checksum[0]) if checksum else None
         file.seek(current)
-        written = 0
         try:
-            while written < room:
-                data = stream.read(min(_READ, room - written))
-                if not data:
-                    break
-                file.write(data)
-                if digest is not None:
-                    digest.update(data)
-                written += len(data)
-            if checksum and digest.digest() != checksum[1]:
-                raise UploadRefused("Checksum Mismatch", 460)
+            _copy_body(stream, file, room, checksum)
         except BaseException:
             if checksum:
                 file.truncate(current)
@@ -312,7 +294,26 @@ def append(
         finally:
             file.flush()
             os.fsync(file.fileno())
-        return current + written
+        return file.tell()
+
+
+def _copy_body(
+    stream: IO[bytes], file: IO[bytes], room: int, checksum: tuple[str, bytes] | None
+) -> None:
+    """Copy the request's bytes into `file` at its position, `_READ` at a time and never more
+    than `room`; with a checksum, 460 unless they match (the caller then drops them)."""
+    digest = hashlib.new(checksum[0]) if checksum else None
+    left = room
+    while left > 0:
+        data = stream.read(min(_READ, left))
+        if not data:
+            break
+        file.write(data)
+        if digest is not None:
+            digest.update(data)
+        left -= len(data)
+    if checksum and digest.digest() != checksum[1]:
+        raise UploadRefused("Checksum Mismatch", 460)
 
 
 @contextmanager
