@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
@@ -28,6 +29,12 @@ from contest.services import receipts
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+def new_public_id() -> str:
+    """An entry's public id for the gallery and the wall: random, so it reveals neither the
+    receipt code (which shows and withdraws the entry) nor how many entries exist."""
+    return secrets.token_urlsafe(12)
 
 
 class UTCDateTime(TypeDecorator):
@@ -214,6 +221,13 @@ class Entry(db.Model):
     # `queue_counts` on every change that moves it, so /judge/next walks an index
     # in this order instead of counting every entry's scores (bench/growth.py).
     queue_scores: Mapped[int | None] = mapped_column(server_default=text("0"))
+    # The id the public sees (gallery, wall): never the receipt code, never the row number.
+    public_id: Mapped[str] = mapped_column(String(24), unique=True, default=new_public_id)
+    # Showing on the booth's wall and in the gallery is opt-in for a government fair: an admin
+    # approves (or hides) each entry; WALL_AUTO_APPROVE approves on arrival. Only entries whose
+    # entrant agreed to publication are ever shown, whatever this says (services/display.py).
+    display: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
+    display_decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     contest: Mapped[Contest] = relationship()
     category: Mapped[Category] = relationship()
@@ -234,6 +248,7 @@ class Entry(db.Model):
             name="playback_status",
         ),
         CheckConstraint("status IN ('submitted', 'rejected')", name="status"),
+        CheckConstraint("display IN ('pending', 'approved', 'hidden')", name="display"),
         Index("ix_entry_contest_phone", "contest_id", "phone"),
         Index("ix_entry_contest_email", "contest_id", "email"),
         # The admin's entry list, newest first: without it every page sorted every entry
