@@ -113,6 +113,7 @@ AUDIENCE = {
     "admin.print_vote_tokens": ADMIN,
     "admin.void_vote_token": ADMIN,
     "admin.export_votes_csv": ADMIN,
+    "admin.propose_peoples_choice": ADMIN,
 }
 
 # A value for each kind of URL argument: an id that does not exist, a key of no file.
