@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from contest.core.extensions import db
 from contest.models import AuditLog, Contest, Entry, Vote, VoteToken, utcnow
@@ -371,3 +373,46 @@ def test_the_voting_window_is_a_contest_setting(app, runner):
     assert cleared.exit_code == 0, cleared.output
     with app.app_context():
         assert db.session.scalar(select(Contest)).voting_closes_at is None
+
+
+def test_the_schema_holds_the_card_rules_too(app, entries):
+    (card,) = _cards(app)
+    with app.app_context():
+        token = db.session.scalar(select(VoteToken))
+        ids = list(db.session.scalars(select(Entry.id).order_by(Entry.id)))
+        db.session.add(Vote(token_id=token.id, entry_id=ids[0], ordinal=1, address_digest="a"))
+        db.session.commit()
+        for entry_id, ordinal in ((ids[0], 2), (ids[1], 1)):  # same entry; same vote number
+            db.session.add(
+                Vote(token_id=token.id, entry_id=entry_id, ordinal=ordinal, address_digest="a")
+            )
+            with pytest.raises(IntegrityError):
+                db.session.commit()
+            db.session.rollback()
+        assert db.session.scalar(select(func.count(Vote.id))) == 1
+
+
+def test_racing_votes_never_pass_the_cards_limit(make_app, make_entry):
+    app = make_app(VOTES_PER_TOKEN=1)
+    ids = [make_entry(consent_publish=True, display="approved") for _ in range(4)]
+    with app.app_context():
+        public = [db.session.get(Entry, i).public_id for i in ids]
+    (card,) = _cards(app)
+    clients = [app.test_client() for _ in public]
+    for client in clients:
+        client.get(f"/vote/{card}")
+    start = threading.Barrier(len(clients))
+    statuses = []
+
+    def vote(client, public_id):
+        start.wait()
+        statuses.append(_vote(client, public_id).status_code)
+
+    pairs = zip(clients, public, strict=True)
+    threads = [threading.Thread(target=vote, args=pair) for pair in pairs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [201, 403, 403, 403]
+    assert len(_vote_rows(app)) == 1
