@@ -1,5 +1,6 @@
 """Command-line tasks: `flask --app wsgi init-db | create-user | doctor [--repair] | worker |
-leaderboard | export-winners | purge-personal-data | backup | restore | contest show|set`."""
+leaderboard | export-winners | purge-personal-data | backup | restore | contest show|set |
+vote-tokens`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,16 @@ from contest.core.extensions import db
 from contest.core.formatting import SEOUL
 from contest.core.refusal import Refusal
 from contest.models import Contest, Round, utcnow
-from contest.services import accounts, contest_settings, contests, doctor, exports, purge, ranking
+from contest.services import (
+    accounts,
+    contest_settings,
+    contests,
+    doctor,
+    exports,
+    purge,
+    ranking,
+    votes,
+)
 from contest.services.audit import audit
 from contest.services.contests import seed_fair_contest
 from contest.services.rounds import seed_first_round
@@ -109,6 +119,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(contest_group)
+    app.cli.add_command(vote_tokens_command)
 
 
 @click.command("leaderboard")
@@ -322,6 +333,22 @@ def close_submissions_command() -> None:
     except Refusal as why:
         raise click.ClickException(str(why)) from None
     click.echo("Submissions closed.")
+
+
+@click.command("vote-tokens")
+@click.option("--count", type=int, required=True, help="How many vote cards to make.")
+@with_appcontext
+def vote_tokens_command(count: int) -> None:
+    """Make COUNT people's-choice vote cards and print their codes, one a line."""
+    try:
+        with write_transaction():
+            most = current_app.config["VOTE_TOKENS_MAX_BATCH"]
+            tokens = votes.make_tokens(_the_contest(), count, most, None, via="cli")
+            codes = [token.token for token in tokens]
+    except Refusal as why:
+        raise click.ClickException(str(why)) from None
+    for code in codes:
+        click.echo(code)
 
 
 def _the_contest() -> Contest:

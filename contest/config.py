@@ -127,6 +127,23 @@ AWARD_TIERS = [
     ["bronze", "장려상", 3],
 ]
 
+# The public gallery and the people's-choice vote (인기상). Each vote card (token) casts at
+# most this many votes, at most one per entry; the voting window is a contest setting.
+VOTES_PER_TOKEN = 3
+# Entries per gallery page: thumbnails only, so a phone on the venue's network loads it quickly.
+GALLERY_PER_PAGE = 24
+# Vote cards one press of "make cards" (or one `flask vote-tokens`) may make at once.
+VOTE_TOKENS_MAX_BATCH = 1000
+# How many people's-choice awards (인기상) each category gives, proposed from the vote counts.
+PEOPLES_CHOICE_AWARDS = 1
+# Shown to admins as suspicious, never voided by themselves: a card that cast this many votes
+# (or all of its VOTES_PER_TOKEN, if fewer) within this many seconds, and an address (hashed)
+# that this many cards or more voted from. The venue's visitors share a few public addresses,
+# so the second is a hint to look, not proof.
+SUSPICIOUS_VOTE_BURST = 3
+SUSPICIOUS_VOTE_BURST_SECONDS = 10
+SUSPICIOUS_TOKENS_PER_ADDRESS = 10
+
 # Security. Behind HTTPS set SESSION_COOKIE_SECURE to true; behind nginx set PROXY_FIX_HOPS to
 # the number of proxies in front (1), so client addresses and the scheme come from them.
 SESSION_COOKIE_SECURE = False
@@ -146,6 +163,9 @@ RATELIMIT_SWALLOW_ERRORS = True
 RATELIMIT_HEADERS_ENABLED = True
 SUBMIT_RATE_LIMIT = "60 per minute;1000 per hour"
 LOGIN_RATE_LIMIT = "30 per minute"
+# Votes per address: far above what the venue's visitors cast by hand from one shared address
+# (each card holds VOTES_PER_TOKEN votes), low enough to stop a script trying cards.
+VOTE_RATE_LIMIT = "30 per minute;600 per hour"
 
 # Eligibility flags (shown to admins, never rejections): pHash distance for near-duplicates
 # (a resized or re-encoded copy measured 0-4 bits, unrelated photos 16 or more), and the

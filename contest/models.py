@@ -82,6 +82,10 @@ class Contest(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set when admins publish the awards: /winners shows them from then on.
     results_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The people's-choice vote (인기상). None: the submission window's opening or closing,
+    # so by default voting is open while submissions are (`votes.voting_window`).
+    voting_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    voting_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     categories: Mapped[list[Category]] = relationship(
         back_populates="contest", order_by="Category.position", cascade="all, delete-orphan"
@@ -90,6 +94,11 @@ class Contest(db.Model):
     __table_args__ = (
         CheckConstraint("opens_at < closes_at", name="window_order"),
         CheckConstraint("max_entries_per_entrant >= 1", name="max_entries_positive"),
+        CheckConstraint(
+            "voting_opens_at IS NULL OR voting_closes_at IS NULL"
+            " OR voting_opens_at < voting_closes_at",
+            name="voting_window_order",
+        ),
     )
 
     def is_open(self, now: datetime) -> bool:
@@ -561,3 +570,52 @@ class UploadPart(db.Model):
     size: Mapped[int] = mapped_column(BigInteger)
 
     upload: Mapped[Upload] = relationship(back_populates="parts")
+
+
+class VoteToken(db.Model):
+    """A vote card handed out at the booth: its random code casts the people's-choice votes.
+
+    The code is printed on the card (and in its QR code), so it is stored as it is: admins
+    reprint and void cards by it. Unguessable (16 characters of 31, about 79 bits), so a
+    visitor cannot make up a card. `batch` groups the cards made together, to print them.
+    A voided card casts no more votes, and the votes it cast count nowhere.
+    """
+
+    __tablename__ = "vote_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contest.id", ondelete="CASCADE"))
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    batch: Mapped[str] = mapped_column(String(24), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    votes: Mapped[list[Vote]] = relationship(
+        back_populates="token", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Vote(db.Model):
+    """One people's-choice vote: which card gave it to which entry, when, and from where.
+
+    The address is kept only as a keyed hash (`votes.address_digest`), enough to see many
+    cards used from one address, never the address itself. The schema holds the card's rules
+    under races: one vote per card and entry, and `ordinal` (1, 2, ... up to VOTES_PER_TOKEN)
+    unique per card, so two votes sent at once cannot both take the card's last vote.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("vote_token.id", ondelete="CASCADE"))
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
+    ordinal: Mapped[int]
+    cast_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    address_digest: Mapped[str] = mapped_column(String(64), index=True)
+
+    token: Mapped[VoteToken] = relationship(back_populates="votes")
+    entry: Mapped[Entry] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("token_id", "entry_id"),
+        UniqueConstraint("token_id", "ordinal"),
+        CheckConstraint("ordinal >= 1", name="ordinal_positive"),
+    )

@@ -45,6 +45,11 @@ AUDIENCE = {
     "tus.delete_upload": ANYONE,
     "media.show_media": ANYONE,
     "winners.show_winners": ANYONE,
+    # The public gallery and the people's-choice vote (a vote card, not an account, lets in).
+    "gallery.show_gallery": ANYONE,
+    "gallery.show_gallery_entry": ANYONE,
+    "gallery.vote_for_entry": ANYONE,
+    "gallery.use_vote_token": ANYONE,
     "i18n.switch_language": ANYONE,
     "auth.show_login": ANYONE,
     "auth.login": ANYONE,
@@ -103,6 +108,12 @@ AUDIENCE = {
     "admin.update_contest_settings": ADMIN,
     "admin.close_submissions": ADMIN,
     "admin.show_audit": ADMIN,
+    "admin.show_vote_tokens": ADMIN,
+    "admin.make_vote_tokens": ADMIN,
+    "admin.print_vote_tokens": ADMIN,
+    "admin.void_vote_token": ADMIN,
+    "admin.export_votes_csv": ADMIN,
+    "admin.propose_peoples_choice": ADMIN,
 }
 
 # A value for each kind of URL argument: an id that does not exist, a key of no file.

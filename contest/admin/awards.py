@@ -17,7 +17,7 @@ from contest.core import jobs
 from contest.core.database import write_transaction
 from contest.core.extensions import db
 from contest.core.refusal import Refusal
-from contest.models import Award, Category
+from contest.models import Award, Category, utcnow
 from contest.services import awards, receipts
 from contest.services.contests import current_contest
 
@@ -141,6 +141,16 @@ def add_award():
     )
 
 
+@bp.post("/awards/peoples-choice")
+def propose_peoples_choice():
+    """Give the people's choice (인기상) from the vote counts, once voting has closed."""
+    return _apply(
+        ConfirmForm(),
+        lambda: awards.propose_peoples_choice(current_contest(), utcnow(), g.user),
+        _("투표 결과에 따라 인기상을 정했습니다."),
+    )
+
+
 @bp.post("/awards/publish")
 def publish_awards():
     """Announce the results: /winners shows the awards from now on."""
@@ -193,7 +203,10 @@ def _render_awards(error: str | None = None, status: int = 200):
         groups=awards.award_rows(contest, current_app.config["QUORUM"]),
         tiers_of={c.id: awards.tiers(c) for c in contest.categories},
         candidates=awards.candidates(contest, current_app.config["QUORUM"]),
-        tier_by_slug={c.id: {t.slug: t for t in awards.tiers(c)} for c in contest.categories},
+        tier_by_slug={
+            c.id: {t.slug: t for t in [*awards.tiers(c), awards.peoples_choice_tier(c)]}
+            for c in contest.categories
+        },
         error=error,
     ), status
 

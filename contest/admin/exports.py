@@ -56,6 +56,15 @@ def export_entries_csv():
     return _download(body, "text/csv; charset=utf-8", "entries.csv")
 
 
+@bp.get("/export/votes.csv")
+def export_votes_csv():
+    """The people's-choice vote: each entry's counted votes (voided cards left out)."""
+    contest = current_contest()
+    body, count = exports.votes_csv(contest)
+    _log("votes", contest, "csv", count)
+    return _download(body, "text/csv; charset=utf-8", "votes.csv")
+
+
 def _log(what: str, contest: Contest, file_format: str, rows: int) -> None:
     # Personal data leaving the system is audited: the one write these GETs make.
     with write_transaction():

@@ -28,7 +28,7 @@ def show_poster():
     )
 
 
-def qr_svg(data: str) -> Markup:
+def qr_svg(data: str, label: str | None = None) -> Markup:
     """A QR code as inline SVG markup (a path, no script), so the page needs no image file.
 
     Error correction M survives a scuffed or glare-struck print; the 4-module quiet zone is
@@ -39,6 +39,6 @@ def qr_svg(data: str) -> Markup:
     code.make(fit=True)
     svg = code.make_image(image_factory=SvgPathImage).to_string(encoding="unicode")
     # The SVG's own mm size would print it 3 cm wide: the stylesheet sizes it instead.
-    label = escape(_("응모 페이지 QR 코드"))
+    label = escape(label or _("응모 페이지 QR 코드"))
     svg = svg.replace("<svg ", f'<svg class="qr" role="img" aria-label="{label}" ', 1)
     return Markup(svg)  # made by qrcode from our own URL: no user input in it

@@ -88,6 +88,12 @@ class ContestSettingsForm(FlaskForm):
         format=MOMENT_FORMATS,
         validators=[InputRequired(message=_l("날짜와 시각을 입력해 주세요."))],
     )
+    voting_opens_at = DateTimeLocalField(
+        _l("인기상 투표 시작 (서울 시각)"), format=MOMENT_FORMATS, validators=[Optional()]
+    )
+    voting_closes_at = DateTimeLocalField(
+        _l("인기상 투표 마감 (서울 시각)"), format=MOMENT_FORMATS, validators=[Optional()]
+    )
     rules = TextAreaField(_l("응모 규칙 (한 줄에 하나)"))
     rules_en = TextAreaField(_l("응모 규칙 (영어, 한 줄에 하나)"))
     prizes = TextAreaField(_l("시상 내용"))
@@ -114,6 +120,8 @@ class ContestSettingsForm(FlaskForm):
             "fair_ends_on": settings.fair_ends_on,
             "opens_at": _seoul(settings.opens_at),
             "closes_at": _seoul(settings.closes_at),
+            "voting_opens_at": _seoul(settings.voting_opens_at),
+            "voting_closes_at": _seoul(settings.voting_closes_at),
             "max_entries_per_entrant": settings.max_entries_per_entrant,
             "public_url": settings.public_url or "",
             "categories": [
@@ -160,6 +168,8 @@ class ContestSettingsForm(FlaskForm):
             fair_ends_on=self.fair_ends_on.data,
             opens_at=self.opens_at.data.replace(tzinfo=SEOUL),
             closes_at=self.closes_at.data.replace(tzinfo=SEOUL),
+            voting_opens_at=_aware(self.voting_opens_at.data),
+            voting_closes_at=_aware(self.voting_closes_at.data),
             max_entries_per_entrant=self.max_entries_per_entrant.data,
             public_url=self.public_url.data or None,
             categories=categories,
@@ -245,5 +255,10 @@ def _find_field(container, name: str):
     return None
 
 
-def _seoul(moment: datetime) -> datetime:
-    return moment.astimezone(SEOUL).replace(tzinfo=None)
+def _seoul(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(SEOUL).replace(tzinfo=None)
+
+
+def _aware(typed: datetime | None) -> datetime | None:
+    """A moment typed in Seoul time, or None for an empty field."""
+    return None if typed is None else typed.replace(tzinfo=SEOUL)

@@ -60,6 +60,11 @@ def login_rate_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
 
+def vote_rate_limit() -> str:
+    """People's-choice votes allowed per address."""
+    return current_app.config["VOTE_RATE_LIMIT"]
+
+
 def init_app(app: Flask) -> None:
     """Trust the configured proxies, add the headers, start the rate limiter."""
     hops = app.config["PROXY_FIX_HOPS"]

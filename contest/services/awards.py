@@ -22,14 +22,14 @@ from datetime import datetime
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from contest.core.extensions import db
 from contest.core.i18n import translatable, translate_name
 from contest.core.refusal import Refusal
 from contest.models import Award, Category, Contest, Entry, Flag, Round, User, utcnow
-from contest.services import ranking
+from contest.services import ranking, votes
 from contest.services.audit import audit
 from contest.services.entries import find_by_receipt
 from contest.services.moderation import open_flags_by_entry
@@ -41,7 +41,13 @@ _TIER_NAMES = (
     translatable("최우수상"),
     translatable("우수상"),
     translatable("장려상"),
+    translatable("인기상"),
 )
+
+# The people's choice (인기상): its own tier in every category, given from the visitors' vote
+# counts (`votes.peoples_choice_ranking`), never from the jury's leaderboard, and listed after
+# the jury's tiers. PEOPLES_CHOICE_AWARDS says how many each category gives.
+PEOPLES_CHOICE = "peoples-choice"
 
 
 class AwardError(Refusal):
@@ -116,13 +122,24 @@ def tiers(category: Category | None = None) -> list[Tier]:
 
 
 def tier_of(slug: str, category: Category | None = None) -> Tier | None:
-    """The category's tier with this slug (a default tier without a category), or None."""
+    """The category's tier with this slug (a default tier without a category), or None.
+
+    The people's choice is every category's tier too, after the jury's."""
+    if slug == PEOPLES_CHOICE:
+        return peoples_choice_tier(category)
     return next((t for t in tiers(category) if t.slug == slug), None)
+
+
+def peoples_choice_tier(category: Category | None = None) -> Tier:
+    """The people's-choice tier (인기상), ordered after the category's jury tiers."""
+    count = current_app.config["PEOPLES_CHOICE_AWARDS"]
+    return Tier(PEOPLES_CHOICE, "인기상", count, len(tiers(category)))
 
 
 def tier_names(contest: Contest) -> dict[tuple[int, str], str]:
     """Each category's tier names by (category id, slug), in Korean, for the exports."""
-    return {(c.id, t.slug): t.name for c in contest.categories for t in tiers(c)}
+    names = {(c.id, t.slug): t.name for c in contest.categories for t in tiers(c)}
+    return names | {(c.id, PEOPLES_CHOICE): "인기상" for c in contest.categories}
 
 
 def awards_of(contest: Contest) -> list[Award]:
@@ -196,6 +213,72 @@ def _proposal(contest: Contest, quorum: int) -> tuple[Round, list[Award]]:
                 )
             )
     return round_, awards
+
+
+def propose_peoples_choice(contest: Contest, now: datetime, actor: User | None) -> list[Award]:
+    """Replace the people's-choice awards by the top of each category's vote counts.
+
+    Only once voting has closed. The ranking is `votes.peoples_choice_ranking` (most counted
+    votes; ties to the earlier last vote, then the lower entry id). Each category gives
+    PEOPLES_CHOICE_AWARDS of them, to entries with at least one counted vote that are not
+    rejected and hold no award of the jury's (one award per entry, as everywhere: the jury's
+    stands, and the next in the vote takes the people's choice). The jury's awards are left
+    as they are; a jury proposal made afterwards starts afresh and removes these too.
+    """
+    _check_unpublished(contest)
+    _opens, closes = votes.voting_window(contest)
+    if now < closes:
+        raise AwardError(_l("인기상은 투표가 끝난 뒤에 정할 수 있습니다."))
+    count = current_app.config["PEOPLES_CHOICE_AWARDS"]
+    peoples = select(Award).where(Award.contest_id == contest.id, Award.tier == PEOPLES_CHOICE)
+    before = _snapshot(list(db.session.scalars(peoples)))
+    db.session.execute(
+        delete(Award).where(Award.contest_id == contest.id, Award.tier == PEOPLES_CHOICE)
+    )
+    db.session.expire_all()  # the rows deleted above may sit in the session
+    jury = dict(
+        db.session.execute(
+            select(Award.entry_id, Award.position).where(Award.contest_id == contest.id)
+        ).all()
+    )
+    last_position = dict(
+        db.session.execute(
+            select(Award.category_id, func.max(Award.position))
+            .where(Award.contest_id == contest.id)
+            .group_by(Award.category_id)
+        ).all()
+    )
+    given: list[Award] = []
+    taken: dict[int, int] = {}
+    for standing in votes.peoples_choice_ranking(contest):
+        category_id = standing.category_id
+        if standing.place is None or taken.get(category_id, 0) >= count:
+            continue
+        if standing.status != "submitted" or standing.entry_id in jury:
+            continue
+        taken[category_id] = taken.get(category_id, 0) + 1
+        given.append(
+            Award(
+                contest_id=contest.id,
+                category_id=category_id,
+                entry_id=standing.entry_id,
+                tier=PEOPLES_CHOICE,
+                position=last_position.get(category_id, 0) + taken[category_id],
+                rank=None,  # the jury's rank: the people's choice has none
+                assigned_by_id=actor.id if actor else None,
+                reason=f"인기투표 {standing.votes}표 ({standing.place}위)",
+            )
+        )
+    db.session.add_all(given)
+    db.session.flush()
+    audit(
+        actor,
+        "propose-peoples-choice",
+        f"contest:{contest.id}",
+        {"awards": before},
+        {"awards": [{"entry": a.entry_id, "category": a.category_id} for a in given]},
+    )
+    return given
 
 
 @dataclass(frozen=True)

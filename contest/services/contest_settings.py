@@ -80,6 +80,9 @@ class ContestSettings:
     max_entries_per_entrant: int | None  # None: the MAX_ENTRIES_PER_ENTRANT setting
     public_url: str | None  # None: the PUBLIC_URL setting
     categories: list[CategorySettings] = field(default_factory=list)
+    # The people's-choice voting window; None: the submission window's opening or closing.
+    voting_opens_at: datetime | None = None
+    voting_closes_at: datetime | None = None
 
 
 TEXTS = (
@@ -120,6 +123,8 @@ def settings_of(contest: Contest) -> ContestSettings:
         max_entries_per_entrant=contest.max_entries_per_entrant,
         public_url=contest.public_url,
         categories=categories,
+        voting_opens_at=contest.voting_opens_at,
+        voting_closes_at=contest.voting_closes_at,
     )
 
 
@@ -135,6 +140,7 @@ def update(
     contest.opens_at, contest.closes_at = new.opens_at, new.closes_at
     contest.max_entries_per_entrant = new.max_entries_per_entrant
     contest.public_url = new.public_url
+    contest.voting_opens_at, contest.voting_closes_at = new.voting_opens_at, new.voting_closes_at
     for position, wanted in enumerate(new.categories, 1):
         _apply_category(contest, wanted, position)
     after = flatten(new)
@@ -188,6 +194,8 @@ def flatten(settings: ContestSettings) -> dict[str, str]:
     flat |= {name: getattr(settings, name) for name in TEXTS[6:]}
     flat["max_entries_per_entrant"] = _optional_text(settings.max_entries_per_entrant)
     flat["public_url"] = settings.public_url or ""
+    flat["voting_opens_at"] = _optional_moment_text(settings.voting_opens_at)
+    flat["voting_closes_at"] = _optional_moment_text(settings.voting_closes_at)
     for category in settings.categories:
         prefix = category.kind
         flat[f"{prefix}.enabled"] = "on" if category.enabled else "off"
@@ -204,7 +212,8 @@ def with_value(settings: ContestSettings, key: str, text: str) -> ContestSetting
     """The settings with one key set from text, as typed in a shell; `update` checks the rest.
 
     Moments are Seoul time (`2026-12-03 09:00`), days `2026-12-03`, switches on/off, and an
-    empty text clears the limit and the public URL back to their settings' defaults.
+    empty text clears the limit, the public URL and the voting window's ends back to their
+    defaults.
     """
     new = dataclasses.replace(
         settings,
@@ -222,6 +231,8 @@ def with_value(settings: ContestSettings, key: str, text: str) -> ContestSetting
         setattr(new, key, day)
     elif key in ("opens_at", "closes_at"):
         setattr(new, key, parse_moment(text, key))
+    elif key in ("voting_opens_at", "voting_closes_at"):
+        setattr(new, key, parse_moment(text, key) if text else None)
     elif key == "max_entries_per_entrant":
         new.max_entries_per_entrant = None if not text else _integer(text, key)
     elif key == "public_url":
@@ -278,6 +289,17 @@ def _checked(new: ContestSettings) -> ContestSettings:
             raise ValueError(f"{name}: say which time zone it is in")
     if new.closes_at <= new.opens_at:
         raise SettingsError(_l("응모 마감은 응모 시작보다 뒤여야 합니다."), field="closes_at")
+    for name in ("voting_opens_at", "voting_closes_at"):
+        moment = getattr(new, name)
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError(f"{name}: say which time zone it is in")
+    voting_opens = new.voting_opens_at or new.opens_at
+    voting_closes = new.voting_closes_at or new.closes_at
+    if voting_closes <= voting_opens:
+        raise SettingsError(
+            _l("투표 마감은 투표 시작보다 뒤여야 합니다 (비워 두면 응모 기간을 따릅니다)."),
+            field="voting_closes_at",
+        )
     limit = new.max_entries_per_entrant
     if limit is not None and limit < 1:
         raise SettingsError(
@@ -361,6 +383,10 @@ def _parse(parse, text: str, key: str, message):
 
 def _moment_text(moment: datetime) -> str:
     return f"{moment.astimezone(SEOUL):{MOMENT_FORMAT}}"
+
+
+def _optional_moment_text(moment: datetime | None) -> str:
+    return "" if moment is None else _moment_text(moment)
 
 
 def _optional_text(value: int | None) -> str:

@@ -30,7 +30,7 @@ from contest.core.extensions import db
 from contest.core.formatting import SEOUL, seoul_time
 from contest.core.phones import display_phone
 from contest.models import Award, Category, Contest, Entry, Flag, User
-from contest.services import awards, ranking, receipts, spreadsheet
+from contest.services import awards, ranking, receipts, spreadsheet, votes
 from contest.services.audit import audit
 from contest.storage import get_storage
 
@@ -283,6 +283,33 @@ def entries_csv(contest: Contest) -> tuple[bytes, int]:
         for row in db.session.execute(query)
     ]
     return spreadsheet.csv_bytes(ENTRIES_HEADER, lines), len(lines)
+
+
+VOTES_HEADER = ("부문", "순위", "접수번호", "공개 ID", "제목", "득표", "마지막 표 (서울)", "상태")
+
+
+def votes_csv(contest: Contest) -> tuple[bytes, int]:
+    """One row per entry with its counted votes (voided cards left out), in the order of
+    `votes.peoples_choice_ranking`: the entries on display and every entry voted for.
+
+    Returns the CSV and its number of rows.
+    """
+    names = {c.id: c.name for c in contest.categories}
+    status_names = {"submitted": "접수", "rejected": "제외"}
+    lines = [
+        (
+            names.get(s.category_id, ""),
+            s.place,
+            receipts.grouped(s.receipt),
+            s.public_id,
+            s.title,
+            s.votes,
+            seoul_time(s.last_vote_at),
+            status_names.get(s.status, s.status),
+        )
+        for s in votes.peoples_choice_ranking(contest)
+    ]
+    return spreadsheet.csv_bytes(VOTES_HEADER, lines), len(lines)
 
 
 def record_export(
