@@ -18,7 +18,16 @@ from contest.core.extensions import db
 from contest.core.formatting import SEOUL
 from contest.core.refusal import Refusal
 from contest.models import Contest, Round, utcnow
-from contest.services import accounts, contest_settings, contests, doctor, exports, purge, ranking
+from contest.services import (
+    accounts,
+    contest_settings,
+    contests,
+    doctor,
+    exports,
+    jury,
+    purge,
+    ranking,
+)
 from contest.services.audit import audit
 from contest.services.contests import seed_fair_contest
 from contest.services.rounds import seed_first_round
@@ -129,7 +138,7 @@ def leaderboard_command(number: int | None, csv_path: str | None) -> None:
         round_ = ranking.results_round(contest)
     if round_ is None:
         raise click.ClickException("No such round.")
-    quorum = current_app.config["QUORUM"]
+    quorum = jury.quorum_of(round_)
     standings = ranking.leaderboard(round_, quorum)
     if csv_path:
         comments = ranking.judge_comments(round_)
