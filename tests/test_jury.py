@@ -368,3 +368,8 @@ def test_who_is_behind_schedule(app, make_user, make_entry):
         db.session.get(User, idle).active = False
         db.session.commit()
         assert {b.name for b in schedule.behind_schedule(round_, now)} == {"judge-slow"}
+        # Limited to videos (none entered), the slow judge has nothing left: no longer behind.
+        video = db.session.scalar(select(Category.id).where(Category.kind == "video"))
+        jury.set_categories(round_, db.session.get(User, slow), [video], db.session.get(User, idle))
+        db.session.commit()
+        assert schedule.behind_schedule(round_, now) == []

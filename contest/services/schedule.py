@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, func, select
 
 from contest.core.extensions import db
-from contest.models import JudgeReminder, Round
+from contest.models import JudgeCategory, JudgeReminder, Recusal, Round, Score
 from contest.services import judging, jury
+from contest.services.rounds import entry_ids_in
 
 
 @dataclass(frozen=True)
@@ -47,27 +48,55 @@ def behind_schedule(round_: Round | None, now: datetime) -> list[Behind]:
     settled = round_.opened_at is None or now - round_.opened_at >= window
     if hours_left > 0 and not settled:
         return []
+    judges = [j for j in jury.judges() if j.active]
+    remaining = _remaining(round_, [j.id for j in judges])
+    paces = jury.paces(round_, now)
     found = []
-    for judge in jury.judges():
-        if not judge.active:
+    for judge in judges:
+        left, pace = remaining[judge.id], paces.get(judge.id, 0.0)
+        if left == 0 or (hours_left > 0 and left <= pace * hours_left):
             continue
-        remaining = sum(c.to_do for c in judging.progress(round_, judge.id))
-        if remaining == 0:
-            continue
-        pace = jury.pace(round_, now, judge.id)
-        if hours_left > 0 and remaining <= pace * hours_left:
-            continue
-        found.append(
-            Behind(
-                judge.id,
-                judge.display_name or judge.username,
-                judge.email,
-                remaining,
-                pace,
-                hours_left,
-            )
-        )
+        name = judge.display_name or judge.username
+        found.append(Behind(judge.id, name, judge.email, left, pace, hours_left))
     return found
+
+
+def _remaining(round_: Round, judge_ids: list[int]) -> dict[int, int]:
+    """Per judge: the entries they are given in the round and have neither scored nor recused
+    (what `judging.progress` counts as to do), in three grouped queries for the whole jury;
+    a judge limited to some categories is counted on their own."""
+    held = entry_ids_in(round_)
+    entries = db.session.scalar(select(func.count()).select_from(held.subquery()))
+    recused = dict(
+        db.session.execute(
+            select(Recusal.judge_id, func.count())
+            .where(Recusal.entry_id.in_(held))
+            .group_by(Recusal.judge_id)
+        ).all()
+    )
+    not_recused = ~exists().where(
+        Recusal.entry_id == Score.entry_id, Recusal.judge_id == Score.judge_id
+    )
+    scored = dict(
+        db.session.execute(
+            select(Score.judge_id, func.count())
+            .where(Score.round_id == round_.id, Score.entry_id.in_(held), not_recused)
+            .group_by(Score.judge_id)
+        ).all()
+    )
+    limited = set(
+        db.session.scalars(
+            select(JudgeCategory.judge_id).where(JudgeCategory.round_id == round_.id)
+        )
+    )
+    return {
+        judge_id: (
+            sum(c.to_do for c in judging.progress(round_, judge_id))
+            if judge_id in limited
+            else entries - recused.get(judge_id, 0) - scored.get(judge_id, 0)
+        )
+        for judge_id in judge_ids
+    }
 
 
 def claim_reminder(judge_id: int, day: date) -> bool:
