@@ -25,6 +25,7 @@ from contest.services import (
     contests,
     doctor,
     exports,
+    jury,
     purge,
     ranking,
     votes,
@@ -140,7 +141,7 @@ def leaderboard_command(number: int | None, csv_path: str | None) -> None:
         round_ = ranking.results_round(contest)
     if round_ is None:
         raise click.ClickException("No such round.")
-    quorum = current_app.config["QUORUM"]
+    quorum = jury.quorum_of(round_)
     standings = ranking.leaderboard(round_, quorum)
     if csv_path:
         comments = ranking.judge_comments(round_)

@@ -115,8 +115,12 @@ LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
 # admins are told (an audit entry, a warning on their dashboard).
 LOGIN_ACCOUNT_MAX_FAILURES = 50
 
-# Judging: how many judges should see each entry.
+# Judging: how many judges should see each entry (a round's own quorum, set on its jury
+# page, wins).
 QUORUM = 3
+# The judging pace is the scores given over this recent window (seconds; never reaching back
+# before the round opened): it sizes a quorum change in hours and tells who is behind schedule.
+JURY_PACE_WINDOW = 3 * 3600
 
 # Award tiers per category, in order: [slug, name, how many]. The default: a category's own
 # tiers, once saved on /admin/contest, win over these.

@@ -325,6 +325,8 @@ class User(db.Model):
     # Kept in the signed session cookie at sign-in; raising it (sign-out, disabling, a new
     # password) ends every session of the user, copies of the cookie included.
     session_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Where a judge's daily reminder goes when they fall behind (optional; set on the jury page).
+    email: Mapped[str | None] = mapped_column(String(254))
 
     __table_args__ = (CheckConstraint("role IN ('judge', 'admin')", name="role"),)
 
@@ -351,6 +353,11 @@ class Round(db.Model):
     takes_all_entries: Mapped[bool] = mapped_column(default=True)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How many counted scores each entry needs; None: the QUORUM setting (as before rounds
+    # had their own). Changed mid-round on the jury page, after a preview of the work it adds.
+    quorum: Mapped[int | None]
+    # When the judging should be done: who is behind schedule is measured against it.
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     contest: Mapped[Contest] = relationship()
     criteria: Mapped[list[Criterion]] = relationship(
@@ -361,6 +368,7 @@ class Round(db.Model):
         UniqueConstraint("contest_id", "number"),
         CheckConstraint("method IN ('screening', 'scoring')", name="method"),
         CheckConstraint("status IN ('draft', 'open', 'closed')", name="status"),
+        CheckConstraint("quorum >= 1", name="quorum_positive"),
         # One open round per contest, held by the schema.
         Index(
             "uq_round_one_open",
@@ -441,6 +449,56 @@ class Recusal(db.Model):
     __table_args__ = (Index("ix_recusal_judge_id", "judge_id"),)
 
 
+class CalibrationEntry(db.Model):
+    """An entry every judge of a scoring round scores first, to compare judges on the same works."""
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("round.id", ondelete="CASCADE"), primary_key=True
+    )
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+
+
+class JudgeCategory(db.Model):
+    """A category a judge is limited to in a round; a judge with none judges every category."""
+
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("round.id", ondelete="CASCADE"), primary_key=True
+    )
+    judge_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    category_id: Mapped[int] = mapped_column(
+        ForeignKey("category.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class JudgeNote(db.Model):
+    """A judge's private note on an entry: only that judge ever sees it."""
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("entry.id", ondelete="CASCADE"), primary_key=True
+    )
+    judge_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    text: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JudgeReminder(db.Model):
+    """A reminder mailed to a judge behind schedule: the key (judge, Seoul day) is the claim
+    that keeps it to one a day, however many workers run the periodic job."""
+
+    judge_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    sent_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class AuditLog(db.Model):
     """Who did what, when, with the value before and after (scores, accounts, rounds)."""
 
@@ -470,7 +528,8 @@ class Flag(db.Model):
     """Something an admin should look at, computed at submission; never a rejection by itself.
 
     Kinds: near-duplicate (of `other_entry`), capture-time (EXIF time outside the fair's dates,
-    or missing), low-resolution, no-camera-data (a screenshot or a download?).
+    or missing), low-resolution, no-camera-data (a screenshot or a download?); and raised by a
+    judge (`flagged_by`): possible-ai, not-at-fair, no-consent (people who may not have agreed).
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -482,13 +541,15 @@ class Flag(db.Model):
     dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dismissed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     dismiss_reason: Mapped[str | None] = mapped_column(Text)
+    flagged_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
 
     entry: Mapped[Entry] = relationship(foreign_keys=[entry_id])
     other_entry: Mapped[Entry | None] = relationship(foreign_keys=[other_entry_id])
 
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('near-duplicate', 'capture-time', 'low-resolution', 'no-camera-data')",
+            "kind IN ('near-duplicate', 'capture-time', 'low-resolution', 'no-camera-data',"
+            " 'possible-ai', 'not-at-fair', 'no-consent')",
             name="kind",
         ),
     )

@@ -16,9 +16,11 @@ bp.before_request(require_role("admin"))
 from contest.admin import (  # noqa: E402, F401  (the pages register themselves on bp)
     audit,
     awards,
+    calibration,
     dashboard,
     entries,
     exports,
+    jury,
     poster,
     results,
     rounds,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, current_app, flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -18,7 +18,7 @@ from contest.core.database import write_transaction
 from contest.core.extensions import db
 from contest.core.refusal import Refusal
 from contest.models import Award, Category, utcnow
-from contest.services import awards, receipts
+from contest.services import awards, jury, receipts
 from contest.services.contests import current_contest
 
 BAD_FORM = _l("요청을 처리할 수 없습니다. 페이지를 새로 고쳐 주세요.")
@@ -75,7 +75,7 @@ def confirm_propose_awards():
     """Before proposing: what the leaderboard would give now, and what to check first."""
     contest = current_contest()
     try:
-        summary = awards.proposal_summary(contest, current_app.config["QUORUM"])
+        summary = awards.proposal_summary(contest, jury.results_quorum(current_contest()))
     except Refusal as why:
         return _render_awards(why.message, why.status)
     return _render_confirm("propose", summary)
@@ -87,14 +87,14 @@ def confirm_publish_awards():
     contest = current_contest()
     if contest.results_published_at is not None:
         return redirect(url_for("admin.show_awards"), 303)
-    summary = awards.publication_summary(contest, current_app.config["QUORUM"])
+    summary = awards.publication_summary(contest, jury.results_quorum(current_contest()))
     return _render_confirm("publish", summary)
 
 
 @bp.post("/awards/propose")
 def propose_awards():
     """Replace the awards by the tiers given down each category's leaderboard."""
-    quorum = current_app.config["QUORUM"]
+    quorum = jury.results_quorum(current_contest())
     return _apply(
         ConfirmForm(),
         lambda: awards.propose(current_contest(), quorum, g.user),
@@ -200,9 +200,9 @@ def _render_awards(error: str | None = None, status: int = 200):
     return render_template(
         "admin/awards.html",
         contest=contest,
-        groups=awards.award_rows(contest, current_app.config["QUORUM"]),
+        groups=awards.award_rows(contest, jury.results_quorum(current_contest())),
         tiers_of={c.id: awards.tiers(c) for c in contest.categories},
-        candidates=awards.candidates(contest, current_app.config["QUORUM"]),
+        candidates=awards.candidates(contest, jury.results_quorum(current_contest())),
         tier_by_slug={
             c.id: {t.slug: t for t in [*awards.tiers(c), awards.peoples_choice_tier(c)]}
             for c in contest.categories
@@ -217,7 +217,7 @@ def _render_confirm(action: str, summary: awards.Summary):
         action=action,
         summary=summary,
         contest=current_contest(),
-        quorum=current_app.config["QUORUM"],
+        quorum=jury.results_quorum(current_contest()),
     )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import render_template
 
 from contest.admin import bp
 from contest.core import mail
-from contest.services import dashboard, ranking, rounds
+from contest.models import utcnow
+from contest.services import dashboard, jury, ranking, rounds, schedule
 from contest.services.contests import current_contest
 
 
@@ -18,18 +19,19 @@ def show_dashboard():
     round_ = rounds.active_round(contest)
     progress = judges = None
     if round_ is not None:
-        progress = ranking.round_progress(round_, current_app.config["QUORUM"])
+        progress = ranking.round_progress(round_, jury.quorum_of(round_))
         judges = ranking.judge_stats(round_)
     hours = dashboard.submissions_per_hour(contest)
     return render_template(
         "admin/dashboard.html",
         contest=contest,
-        quorum=current_app.config["QUORUM"],
+        quorum=jury.quorum_of(round_),
         active_judges=dashboard.active_judges(),
         shared_winners=dashboard.entrants_with_several_awards(contest),
         round=round_,
         progress=progress,
         judges=judges,
+        behind=schedule.behind_schedule(round_, utcnow()),
         counts=dashboard.entry_counts(contest),
         hours=hours,
         busiest=dashboard.busiest(hours),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from contest.core.errors import show_on_form
 from contest.core.extensions import db
 from contest.core.refusal import Refusal
 from contest.models import Contest, Round
-from contest.services import exports, moderation, ranking, rounds
+from contest.services import exports, jury, moderation, ranking, rounds
 from contest.services.audit import audit
 from contest.services.contests import current_contest
 
@@ -75,7 +75,7 @@ def show_leaderboard():
     through one category. The CSV export has the whole ranking.
     """
     contest, round_ = _load_round()
-    quorum = current_app.config["QUORUM"]
+    quorum = jury.quorum_of(round_)
     category_id = id_arg("category")
     page = page_arg()
     pages = []
@@ -104,7 +104,7 @@ def export_leaderboard():
     _, round_ = _load_round()
     if round_ is None:
         abort(404)
-    quorum = current_app.config["QUORUM"]
+    quorum = jury.quorum_of(round_)
     body = exports.leaderboard_csv(
         ranking.leaderboard(round_, quorum), ranking.judge_comments(round_)
     )
@@ -123,13 +123,12 @@ def export_leaderboard():
 def show_judging():
     """Judging progress per round, and per judge with their leniency against the panel."""
     contest, round_ = _load_round()
-    quorum = current_app.config["QUORUM"]
     rounds = _rounds_of(contest)
     return render_template(
         "admin/judging.html",
         round=round_,
         rounds=rounds,
-        progress=[ranking.round_progress(r, quorum) for r in rounds],
+        progress=[ranking.round_progress(r, jury.quorum_of(r)) for r in rounds],
         judges=ranking.judge_stats(round_) if round_ else [],
     )
 
@@ -153,7 +152,7 @@ def close_round(round_id: int):
     form = CloseRoundForm()
     if not form.validate_on_submit():
         return _render_close(round_, form, DEFAULT_THRESHOLD, status=400)
-    quorum = current_app.config["QUORUM"]
+    quorum = jury.quorum_of(round_)
     try:
         with write_transaction():
             round_ = db.get_or_404(Round, round_id)  # read again under the write lock
@@ -167,7 +166,7 @@ def close_round(round_id: int):
 
 
 def _render_close(round_: Round, form: CloseRoundForm, threshold: float, status: int = 200):
-    preview = rounds.close_preview(round_, current_app.config["QUORUM"], threshold)
+    preview = rounds.close_preview(round_, jury.quorum_of(round_), threshold)
     form.digest.data = preview.digest
     form.threshold.data = threshold
     return render_template(

@@ -16,10 +16,12 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from contest.core import mail
 from contest.core.database import write_transaction
 from contest.core.extensions import db
+from contest.core.formatting import SEOUL
 from contest.core.responses import external_url
-from contest.models import Contest, Entry, utcnow
-from contest.services import awards, entries, playback, uploads_in_flight, zoom
+from contest.models import Contest, Entry, Round, utcnow
+from contest.services import awards, entries, playback, schedule, uploads_in_flight, zoom
 from contest.services.contests import find_current_contest, public_url
+from contest.services.rounds import active_round
 
 
 def init_app(app: Flask) -> None:
@@ -71,6 +73,12 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             remove_expired_uploads()
 
+    # Judges behind schedule: looked at every hour, each mailed at most once a (Seoul) day.
+    @huey.periodic_task(crontab(minute="5"), name="remind_judges_behind")
+    def remind_judges_behind_task() -> None:
+        with app.app_context():  # links go to PUBLIC_URL: no request to take a host from
+            remind_judges_behind()
+
     app.extensions["contest.huey"] = huey
     app.extensions["contest.tasks"] = {
         "make_playback": make_playback_task,
@@ -79,6 +87,7 @@ def init_app(app: Flask) -> None:
         "mail_receipt_links": mail_receipt_links_task,
         "mail_winners": mail_winners_task,
         "remove_expired_uploads": remove_expired_uploads_task,
+        "remind_judges_behind": remind_judges_behind_task,
     }
 
 
@@ -252,3 +261,52 @@ def remove_expired_uploads() -> int:
     for path in paths:
         uploads_in_flight.remove_file(path)
     return len(paths)
+
+
+def remind_judges_behind() -> int:
+    """Mail each judge behind schedule (`services/schedule.py`) a link to their queue, at most
+    once a Seoul day however many workers run this: the day's claim is a row, taken under the
+    write lock before sending and given back if the mail fails. Returns the mails sent."""
+    if not mail.enabled():
+        return 0
+    contest = find_current_contest()
+    if contest is None or public_url(contest) is None:
+        # The link must reach the judges' queue from anywhere: no guessed host.
+        current_app.logger.warning("no PUBLIC_URL: reminders to judges not sent")
+        db.session.rollback()
+        return 0
+    now = utcnow()
+    day = now.astimezone(SEOUL).date()
+    with write_transaction():
+        round_ = active_round(contest)
+        claimed = schedule.claim_reminders(round_, now, day)
+    sent = 0
+    for behind in claimed:
+        try:
+            mail.send([_reminder(contest, round_, behind)])
+        except Exception:  # noqa: BLE001 - the claim goes back whatever went wrong
+            current_app.logger.exception("reminder for judge %s not sent", behind.judge_id)
+            with write_transaction():
+                schedule.release_reminder(behind.judge_id, day)
+            continue
+        sent += 1
+        current_app.logger.info("reminder sent to judge %s", behind.judge_id)
+    return sent
+
+
+def _reminder(contest: Contest, round_: Round, behind: schedule.Behind):
+    """The reminder for one judge: what they have left, and the link to their queue."""
+    base = public_url(contest)
+    with current_app.test_request_context(base_url=base):  # url_for needs a request's host
+        message = mail.compose(
+            behind.email,
+            "ko",  # the organisers' and the jury's working language
+            "judge_reminder",
+            contest=contest,
+            round=round_,
+            name=behind.name,
+            remaining=behind.remaining,
+            link=external_url(base, "judge.show_next"),
+        )
+    db.session.rollback()
+    return message

@@ -29,8 +29,9 @@ from contest.core.responses import wants_json
 from contest.core.stored_files import send_stored
 from contest.judge.forms import formdata_from_json, score_form
 from contest.models import Asset, Entry, Round, Score
-from contest.services import judging, zoom
+from contest.services import calibration, judging, remarks, zoom
 from contest.services.contests import current_contest
+from contest.services.flags import JUDGE_KINDS, KIND_LABELS
 from contest.services.rounds import SCORE_MAX, SCORE_MIN, active_round
 
 bp = Blueprint("judge", __name__, url_prefix="/judge")
@@ -67,6 +68,9 @@ def show_dashboard():
         scored=scored,
         page=page,
         pages=max(-(-sum(c.scored for c in categories) // SCORED_PER_PAGE), 1),
+        calibration_total=len(calibration.entry_ids(round_)),
+        calibration_waiting=len(calibration.waiting_for(round_, g.user.id)),
+        offset=calibration.offset_of(round_, g.user.id),
     )
 
 
@@ -92,7 +96,7 @@ def show_entry(entry_id: int):
     entry = judging.entry_for_judging(round_, entry_id) or abort(404)
     if judging.is_recused(entry.id, g.user.id):
         return render_template("judge/recused.html"), 403
-    return _entry_page(round_, entry)
+    return entry_page(round_, entry)
 
 
 @bp.get("/entries/<int:entry_id>/full")
@@ -210,17 +214,19 @@ def _refused(
         return render_template("errors/error.html", status=status, message=message), status
     if judging.is_recused(entry.id, g.user.id):
         return render_template("judge/recused.html"), status
-    return _entry_page(round_, entry, errors=errors, data=data, status=status)
+    return entry_page(round_, entry, errors=errors, data=data, status=status)
 
 
-def _entry_page(
+def entry_page(
     round_: Round,
     entry: Entry,
     errors: dict | None = None,
     data: MultiDict | None = None,
+    note: str | None = None,
     status: int = 200,
 ):
-    """Render the entry page: the media, the form, the ← → neighbours and the next preload."""
+    """Render the entry page: the media, the form, the ← → neighbours and the next preload,
+    and the judge's own note and flags (`note`: the refused text to show again)."""
     score = judging.score_of(round_, entry.id, g.user.id)
     sequence = judging.scored_sequence(round_, g.user.id)
     prev_id, next_url = _neighbours(sequence, entry.id)
@@ -246,6 +252,11 @@ def _entry_page(
             next_preview=_preview_key(coming),
             skipped=entry.id in later,
             score_range=range(SCORE_MIN, SCORE_MAX + 1),
+            note=remarks.note_of(entry.id, g.user.id) if note is None else note,
+            note_max=remarks.NOTE_MAX,
+            flagged=remarks.kinds_flagged(entry.id, g.user.id),
+            flag_kinds=[(kind, KIND_LABELS[kind]) for kind in JUDGE_KINDS],
+            calibrating=entry.id in calibration.entry_ids(round_),
         ),
         status,
     )
@@ -281,3 +292,7 @@ def _preview_key(entry_id: int | None) -> str | None:
     return db.session.scalar(
         select(Asset.key).where(Asset.entry_id == entry_id, Asset.role == "preview")
     )
+
+
+# The remarks' routes (a private note, a flag to the organisers) join this blueprint.
+from contest.judge import remarks as _remarks  # noqa: E402, F401

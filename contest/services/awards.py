@@ -29,7 +29,7 @@ from contest.core.extensions import db
 from contest.core.i18n import translatable, translate_name
 from contest.core.refusal import Refusal
 from contest.models import Award, Category, Contest, Entry, Flag, Round, User, utcnow
-from contest.services import ranking, votes
+from contest.services import jury, ranking, votes
 from contest.services.audit import audit
 from contest.services.entries import find_by_receipt
 from contest.services.moderation import open_flags_by_entry
@@ -627,7 +627,7 @@ def _rank_now(entry: Entry) -> int | None:
     round_ = ranking.results_round(entry.contest)
     if round_ is None:
         return None
-    quorum = current_app.config["QUORUM"]
+    quorum = jury.quorum_of(round_)
     standing = ranking.standings_of(round_, quorum, [entry.id]).get(entry.id)
     return standing.rank if standing else None
 

@@ -15,11 +15,16 @@ from contest.core.formatting import SEOUL
 from contest.models import Contest, Entry, Flag
 
 KINDS = ("near-duplicate", "capture-time", "low-resolution", "no-camera-data")
+# What a judge may flag to the organisers (`services/remarks.py`), beside the computed kinds.
+JUDGE_KINDS = ("possible-ai", "not-at-fair", "no-consent")
 KIND_LABELS = {
     "near-duplicate": _l("비슷한 작품"),
     "capture-time": _l("촬영 시각"),
     "low-resolution": _l("낮은 해상도"),
     "no-camera-data": _l("카메라 정보 없음"),
+    "possible-ai": _l("심사위원: AI 생성 이미지 의심"),
+    "not-at-fair": _l("심사위원: 행사장에서 찍지 않은 듯함"),
+    "no-consent": _l("심사위원: 동의하지 않았을 수 있는 인물"),
 }
 
 # Only the closest few near-duplicates are flagged: a generic picture must not flood the list.

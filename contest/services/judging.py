@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import (
     Select,
+    and_,
     case,
     exists,
     func,
@@ -20,7 +21,17 @@ from sqlalchemy.orm import joinedload
 
 from contest.core.extensions import db
 from contest.core.refusal import Refusal
-from contest.models import Category, Entry, Recusal, Round, Score, User, utcnow
+from contest.models import (
+    CalibrationEntry,
+    Category,
+    Entry,
+    Recusal,
+    Round,
+    Score,
+    User,
+    utcnow,
+)
+from contest.services import jury
 from contest.services.audit import audit
 from contest.services.rounds import SCORE_MAX, SCORE_MIN, entry_ids_in, total_of
 
@@ -76,12 +87,17 @@ def next_entry_id(
     and highest, wrapping round: uniform when no more than that tie, and with no preference
     for early or late entries when more do. One SQL query, whatever the size of the round
     (two once only skipped entries are left).
+
+    Calibration entries come before anything else, in the admin's order (`calibration`); a
+    judge limited to some categories is given only theirs (`jury.scope`).
     """
     mine = exists().where(
         Score.round_id == round_.id, Score.judge_id == judge_id, Score.entry_id == Entry.id
     )
     recused = exists().where(Recusal.judge_id == judge_id, Recusal.entry_id == Entry.id)
-    takeable = entry_ids_in(round_).where(Entry.queue_scores >= 0, ~mine, ~recused)
+    takeable = entry_ids_in(round_).where(
+        Entry.queue_scores >= 0, ~mine, ~recused, jury.scope(round_, judge_id)
+    )
     if exclude is not None:
         takeable = takeable.where(Entry.id != exclude)
     if not later:
@@ -94,7 +110,8 @@ def next_entry_id(
 
 
 def _least_scored(round_: Round, takeable: Select, prefer: int | None) -> int | None:
-    """One of the `takeable` entries with the fewest counting scores (see `next_entry_id`)."""
+    """One of the `takeable` entries with the fewest counting scores (see `next_entry_id`);
+    the first takeable calibration entry before any."""
     fewest = (
         takeable.with_only_columns(Entry.queue_scores)
         .order_by(Entry.queue_scores)
@@ -121,9 +138,25 @@ def _least_scored(round_: Round, takeable: Select, prefer: int | None) -> int | 
     if prefer is not None:
         preferred = tied.where(Entry.id == prefer).subquery()
         laps.insert(0, select(preferred.c.id, literal_column("-1").label("lap")))
+    calibrating = (
+        takeable.join(
+            CalibrationEntry,
+            and_(CalibrationEntry.entry_id == Entry.id, CalibrationEntry.round_id == round_.id),
+        )
+        .order_by(CalibrationEntry.position, Entry.id)
+        .limit(1)
+        .subquery()
+    )
+    laps.insert(0, select(calibrating.c.id, literal_column("-2").label("lap")))
     around = union_all(*laps).subquery()
-    window = select(around.c.id).order_by(around.c.lap, around.c.id).limit(QUEUE_WINDOW).subquery()
-    query = select(window.c.id)
+    window = (
+        select(around.c.id, around.c.lap)
+        .order_by(around.c.lap, around.c.id)
+        .limit(QUEUE_WINDOW)
+        .subquery()
+    )
+    # A calibration entry, when one is left, wins outright.
+    query = select(window.c.id).order_by(case((window.c.lap == -2, 0), else_=1))
     if prefer is not None:
         query = query.order_by(case((window.c.id == prefer, 0), else_=1))
     return db.session.scalar(query.order_by(func.random()).limit(1))
@@ -166,13 +199,16 @@ def save_score(
     `values` and `comment` are already clean (the judge's form made them): criterion slug →
     whole number from SCORE_MIN to SCORE_MAX, or {"verdict": True or False}. A closed round or
     a recused judge is refused (ScoreRefused, 409). One row per judge, entry and round:
-    posting again revises it.
+    posting again revises it. A first score outside the categories the judge is limited to is
+    refused (403); a score given before the limit may still be revised.
     """
     refuse_unless_scorable(round_, entry, judge)
     clean = dict(values)
     _check_clean(round_, clean)
     total = total_of(round_, clean)
     score = score_of(round_, entry.id, judge.id)
+    if score is None and not jury.in_scope(round_, judge.id, entry.id):
+        raise ScoreRefused(_("이 부문은 심사 범위가 아닙니다. 운영진에게 문의해 주세요."), 403)
     new = {"values": clean, "total": total, "comment": comment}
     if score is None:
         score = Score(round_id=round_.id, entry_id=entry.id, judge_id=judge.id)
@@ -222,7 +258,10 @@ def recuse(entry: Entry, judge: User) -> Recusal:
 
 
 def progress(round_: Round, judge_id: int) -> list[CategoryProgress]:
-    """Per category, in the contest's order: the entries for this judge and how many they scored."""
+    """Per category, in the contest's order: the entries for this judge and how many they scored.
+
+    A judge limited to some categories counts only the entries they are given (`jury.scope`).
+    """
     # Two counts on the round's own query (no IN over all its ids) rather than one outer join:
     # the totals come from the entry index alone, the scored ones from this judge's scores.
     recused = select(Recusal.entry_id).where(Recusal.judge_id == judge_id)
@@ -232,6 +271,7 @@ def progress(round_: Round, judge_id: int) -> list[CategoryProgress]:
         .where(Entry.id.not_in(recused))
         .group_by(Entry.category_id)
     )
+    held = held.where(jury.scope(round_, judge_id))
     totals = dict(db.session.execute(held).all())
     scored = dict(
         db.session.execute(

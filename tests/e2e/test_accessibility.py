@@ -81,6 +81,9 @@ PAGES = {
     "admin-entry": _admin_page(_scored_entry),
     "admin-leaderboard": _admin_page("/admin/leaderboard"),
     "admin-awards": _admin_page("/admin/awards"),
+    # The fair's first round (init-db seeds it): its jury and calibration pages.
+    "admin-jury": _admin_page("/admin/rounds/1/jury"),
+    "admin-calibration": _admin_page("/admin/rounds/1/calibration"),
     "landing-1440": _visit("/", LAPTOP_1440),
 }
 

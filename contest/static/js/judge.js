@@ -87,6 +87,8 @@
 
     if (key === "Enter" && !isOpen(helpDialog) && !isOpen(zoomDialog)) {
       if (typing && !event.ctrlKey) return; // a new line in the comment
+      // Ctrl+Enter in the private note or the flag form is theirs, never a score.
+      if (typing && !form.contains(target)) return;
       if (!typing && isControl(target)) return; // buttons and links do their own thing
       if (screening) return; // a verdict is a choice: Y or N, never a default
       event.preventDefault();
