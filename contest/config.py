@@ -36,6 +36,10 @@ DISK_FREE_WARNING_BYTES = 5 * 1024**3
 # Resumable (tus) uploads: how long an upload may take from its start, finished or not, before
 # it answers 410 and the worker (or `doctor --repair`) removes it (seconds).
 UPLOAD_EXPIRY = 24 * 3600
+# S3 storage: how long one PATCH may hold its upload while its piece goes to the bucket (the
+# other PATCHes of that upload get 409 meanwhile). It only matters when a server died halfway:
+# then that upload takes pieces again after this long (seconds; a piece takes well under one).
+UPLOAD_PIECE_LEASE = 120
 
 # Background jobs (huey). None: a SQLite queue in the instance folder; "redis://..." for a
 # Redis queue shared by several machines. HUEY_IMMEDIATE None means "immediate when TESTING",
