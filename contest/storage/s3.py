@@ -196,6 +196,19 @@ class S3Storage(TempFolder):
         with _translated(name):
             self.client.delete_object(Bucket=self.bucket, Key=self._flight(name))
 
+    def flight_objects(self) -> list[tuple[str, datetime]]:
+        """Every in-flight object (tails, finished uploads) as (name, last modified)."""
+        start = self._flight("")
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=start
+        )
+        with _translated():
+            return [
+                (item["Key"][len(start) :], item["LastModified"])
+                for page in pages
+                for item in page.get("Contents", ())
+            ]
+
     def delete_flights(self, name: str) -> None:
         """Delete the in-flight object `name` and every one named `name.<anything>`."""
         pages = self.client.get_paginator("list_objects_v2").paginate(
