@@ -77,6 +77,10 @@ MAIL_SERVER = None
 MAIL_PORT = 587
 MAIL_USE_TLS = True
 MAIL_USE_SSL = False
+# The certificate authorities that vouch for the SMTP server's TLS certificate (a PEM file):
+# None trusts the system's store. For a server with a private or self-signed certificate, the
+# file holding that CA (or the certificate itself); its name must still match MAIL_SERVER.
+MAIL_CA_FILE = None
 MAIL_USERNAME = None
 MAIL_PASSWORD = None
 MAIL_FROM = None  # "정부3.0 체험마당 <contest@example.kr>"
