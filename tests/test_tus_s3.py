@@ -143,13 +143,13 @@ def test_doctor_lists_and_repairs_an_expired_multipart_upload(servers, s3, bucke
 
 
 # One PATCH's S3 traffic runs outside every database lock -------------------------------------
-SLOW_RATE = 256 * 1024  # bytes a second from the slow server to S3: a 1 MiB piece takes 4 s
+SLOW_RATE = 1024 * 1024  # bytes a second from the slow server to S3: a 5 MiB part takes 5 s
 
 
 @pytest.fixture
 def slow_server(servers, tmp_path, s3_server, bucket) -> Iterator[Flask]:  # noqa: F811
     """A third app server on the same database and bucket, whose link to S3 is slow (its
-    proxy is `app.s3_link`, whose `rate` a test may change)."""
+    proxy is `app.s3_link`, whose `rate` and `flowing` a test may change)."""
     proxy = ThrottlingProxy(urlsplit(s3_server.url).port, SLOW_RATE)
     app = create_app(
         _config(
@@ -188,16 +188,12 @@ def _patch_in_thread(client: FlaskClient, url: str, offset: int, body: bytes) ->
     return answer
 
 
-def _wait_for_claim(app: Flask, url: str) -> None:
-    """Until the upload's row says a PATCH holds it: that PATCH is now talking to S3."""
-    upload_id = url.rsplit("/", 1)[1]
+def _wait_until_sending(link: ThrottlingProxy) -> None:
+    """Until a request has reached the slow server's link to S3: its PATCH is in S3's hands."""
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with app.app_context():
-            if db.session.get(Upload, upload_id).claimed_at is not None:
-                return
+    while link.received == 0:
+        assert time.monotonic() < deadline, "the PATCH never reached S3"
         time.sleep(0.02)
-    raise AssertionError("the PATCH never claimed its upload")
 
 
 def _flight_object(s3, bucket, url: str) -> bytes:  # noqa: F811
@@ -212,20 +208,20 @@ def test_a_slow_piece_in_s3_holds_up_no_other_write(servers, slow_server):
     url_a = create(fast, len(data_a)).headers["Location"]
     url_b = create(fast, len(data_b)).headers["Location"]
 
-    started = time.monotonic()
-    slow_patch = _patch_in_thread(slow, url_a, 0, data_a[:MB])
-    _wait_for_claim(servers[0], url_a)
-    # While A's piece crawls to S3: the same upload is busy (409, nothing stored), and
-    # another upload's piece and a new upload (the site-wide write lock) go through at once.
-    assert patch(fast, url_a, 0, data_a[:MB]).status_code == 409
-    assert patch(fast, url_b, 0, data_b).status_code == 204
-    assert create(fast, 10).status_code == 201
-    others_done = time.monotonic() - started
-    assert slow_patch["thread"].is_alive(), "the other writes waited for the slow piece"
-
+    slow_server.s3_link.flowing.clear()  # A's piece stalls on its way to S3 until we say
+    try:
+        slow_patch = _patch_in_thread(slow, url_a, 0, data_a[:MB])
+        _wait_until_sending(slow_server.s3_link)
+        # While A's piece is stuck: the same upload is busy (409, nothing stored), and
+        # another upload's piece and a new upload (the site-wide write lock) go through.
+        assert patch(fast, url_a, 0, data_a[:MB]).status_code == 409
+        assert patch(fast, url_b, 0, data_b).status_code == 204
+        assert create(fast, 10).status_code == 201
+        assert slow_patch["thread"].is_alive()
+    finally:
+        slow_server.s3_link.flowing.set()
     slow_patch["thread"].join(30)
     assert slow_patch["status"] == 204 and slow_patch["offset"] == str(MB)
-    assert time.monotonic() - started > MB / SLOW_RATE / 2 > others_done
     # The rest from the fast server: the whole file is what was sent, in order.
     assert patch(fast, url_a, MB, data_a[MB:]).headers["Upload-Offset"] == str(2 * MB)
     assert fast.head(url_b, headers=TUS).headers["Upload-Offset"] == str(MB)
@@ -239,7 +235,6 @@ def test_two_pieces_at_one_offset_at_once_one_is_stored_the_other_409(
 ):
     fast, _second = _clients(servers)
     slow = [_browser_on(slow_server, fast) for _ in range(2)]
-    slow_server.s3_link.rate = 4 * SLOW_RATE  # the 5 MiB part takes 5 s, not 20
     data = os.urandom(6 * MB + 1000)  # a 5 MiB part, then a tail that ends it
     url = create(fast, len(data)).headers["Location"]
     for offset in range(0, 4 * MB, MB):
