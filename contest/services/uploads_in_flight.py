@@ -293,13 +293,13 @@ def send(claim: Claim, piece: Piece) -> str | None:
     """
     storage = get_storage()
     joined = piece.path
-    if claim.tail:
-        joined, file = storage.temp_file()
-        with file:
-            storage.read_flight(claim.tail_name, file, claim.tail)
-            with open(piece.path, "rb") as body:
-                shutil.copyfileobj(body, file, 1024 * 1024)
     try:
+        if claim.tail:
+            joined, file = storage.temp_file()
+            with file:
+                storage.read_flight(claim.tail_name, file, claim.tail)
+                with open(piece.path, "rb") as body:
+                    shutil.copyfileobj(body, file, 1024 * 1024)
         if not claim.makes_part:
             storage.put_flight(tail_name(claim.upload_id, claim.number), joined)
             return None
