@@ -36,6 +36,10 @@ DISK_FREE_WARNING_BYTES = 5 * 1024**3
 # Resumable (tus) uploads: how long an upload may take from its start, finished or not, before
 # it answers 410 and the worker (or `doctor --repair`) removes it (seconds).
 UPLOAD_EXPIRY = 24 * 3600
+# S3 storage: how long one PATCH may hold its upload while its piece goes to the bucket (the
+# other PATCHes of that upload get 409 meanwhile). It only matters when a server died halfway:
+# then that upload takes pieces again after this long (seconds; a piece takes well under one).
+UPLOAD_PIECE_LEASE = 120
 
 # Background jobs (huey). None: a SQLite queue in the instance folder; "redis://..." for a
 # Redis queue shared by several machines. HUEY_IMMEDIATE None means "immediate when TESTING",
@@ -73,6 +77,10 @@ MAIL_SERVER = None
 MAIL_PORT = 587
 MAIL_USE_TLS = True
 MAIL_USE_SSL = False
+# The certificate authorities that vouch for the SMTP server's TLS certificate (a PEM file):
+# None trusts the system's store. For a server with a private or self-signed certificate, the
+# file holding that CA (or the certificate itself); its name must still match MAIL_SERVER.
+MAIL_CA_FILE = None
 MAIL_USERNAME = None
 MAIL_PASSWORD = None
 MAIL_FROM = None  # "정부3.0 체험마당 <contest@example.kr>"

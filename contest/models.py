@@ -599,7 +599,10 @@ class Upload(db.Model):
     (no row is written per chunk). S3 storage (`multipart` set): the bytes are an S3
     multipart upload whose parts are `parts`, plus a tail under 5 MiB kept as the object
     `tmp/tus/<id>.tail`; `received` is the offset, counting only bytes stored in the bucket,
-    so any app server can take the next piece.
+    so any app server can take the next piece. A PATCH claims the row for its S3 traffic
+    (`claims` counts the claims and numbers them, `claimed_at` marks one in progress) and
+    writes its part or a new tail object named by its claim number; `tail_claim` is the claim
+    whose tail object holds the tail (0: `tmp/tus/<id>.tail`, or no tail).
     """
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -610,6 +613,9 @@ class Upload(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     received: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     multipart: Mapped[str | None] = mapped_column(String(1024))
+    claims: Mapped[int] = mapped_column(default=0, server_default="0")
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tail_claim: Mapped[int] = mapped_column(default=0, server_default="0")
 
     parts: Mapped[list[UploadPart]] = relationship(
         back_populates="upload", cascade="all, delete-orphan", order_by="UploadPart.number"

@@ -451,6 +451,32 @@ class CuttingProxy:
         self.listener.close()
 
 
+class ThrottlingProxy(CuttingProxy):
+    """A loopback TCP proxy that sends upstream at most `rate` bytes a second (answers come
+    back at full speed): a slow link to a service, such as an app server's to S3. While the
+    `flowing` event is cleared, nothing goes upstream at all (a link that has stalled)."""
+
+    def __init__(self, upstream_port: int, rate: int) -> None:
+        self.rate = rate
+        self.received = 0  # bytes taken from the clients, sent upstream or held back
+        self.flowing = threading.Event()
+        self.flowing.set()
+        super().__init__(upstream_port, cuts=[])
+
+    def _up(self, source: socket.socket, target: socket.socket) -> None:
+        step = max(1, self.rate // 10)  # a tenth of a second's worth at a time
+        try:
+            while data := source.recv(step):
+                with self.lock:
+                    self.received += len(data)
+                self.flowing.wait()
+                target.sendall(data)
+                time.sleep(len(data) / self.rate)
+        except OSError:
+            pass
+        _close(source, target)
+
+
 def _close(*sockets: socket.socket) -> None:
     for s in sockets:
         try:

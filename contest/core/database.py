@@ -65,7 +65,7 @@ def _begin_sqlite_transaction(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def begin_write() -> None:
+def begin_write(site_lock: bool = True) -> None:
     """Start this session's transaction as a write that holds the write lock from the start.
 
     SQLite: in WAL mode a DEFERRED transaction that reads and then writes fails at once with
@@ -76,6 +76,11 @@ def begin_write() -> None:
     before either inserts, so the transaction takes one advisory lock, released at its end. The
     writers queue for it exactly as on SQLite; the slow work (decoding, storing files) is done
     before `begin_write`, so the lock is held for milliseconds.
+
+    `site_lock=False` is for a short write that locks only the rows it selects with
+    `with_for_update()` (one upload's row while a piece of it is claimed or recorded): on
+    PostgreSQL it takes no advisory lock, so it never waits on, nor holds up, the site's other
+    writers; SQLite has one writer at a time whatever, so there it is the same BEGIN IMMEDIATE.
 
     A read-only transaction already open in the session is ended first: it has nothing to
     keep. One that wrote anything is refused with an error, never committed here: its work
@@ -90,12 +95,15 @@ def begin_write() -> None:
     if connection.dialect.name == "postgresql":
         # Wait for the lock as long as SQLite's busy timeout, then fail rather than hang.
         db.session.execute(text(f"SET LOCAL lock_timeout = '{WRITE_LOCK_TIMEOUT_MS}ms'"))
-        db.session.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK_KEY)))
+        if site_lock:
+            db.session.execute(select(func.pg_advisory_xact_lock(WRITE_LOCK_KEY)))
 
 
 @contextmanager
-def write_transaction() -> Iterator[None]:
+def write_transaction(site_lock: bool = True) -> Iterator[None]:
     """A view's or a command's write: the write lock, the change, then one commit.
+
+    `site_lock=False`: only the rows the change locks itself (see `begin_write`).
 
     On any exception (a `Refusal` included) the transaction is rolled back, so nothing of the
     change stays, and the exception goes on to the caller:
@@ -106,7 +114,7 @@ def write_transaction() -> Iterator[None]:
         except Refusal as why:
             ...
     """
-    begin_write()
+    begin_write(site_lock)
     try:
         yield
     except BaseException:

@@ -153,16 +153,34 @@ def _append(upload: Upload, offset: int) -> int:
     # is limited to Content-Length already, and nothing here may buffer the body.
     if not uploads.in_store(upload):
         return uploads.append(upload, offset, request.stream, request.content_length, checksum)
-    # S3: read the piece to a local file first, then store it under the write lock, which
-    # makes the PATCHes of one upload take turns across every app server.
+    # S3: read the piece to a local file first (no lock held), then store it.
     piece = uploads.receive(upload, offset, request.stream, request.content_length, checksum)
     try:
-        with write_transaction():
-            received = uploads.store(upload.id, offset, piece)
+        received = _store_piece(upload.id, offset, piece) if piece.size else offset
     finally:
         piece.path.unlink(missing_ok=True)
     if piece.error is not None:
         raise piece.error
+    return received
+
+
+def _store_piece(upload_id: str, offset: int, piece: uploads.Piece) -> int:
+    """A spooled piece into the bucket: S3's traffic runs between two short writes that lock
+    only this upload's row (claim, then record), never under the site's write lock, so a slow
+    PATCH holds up no other upload, score or entry; the upload's other PATCHes get 409."""
+    lease = current_app.config["UPLOAD_PIECE_LEASE"]
+    with write_transaction(site_lock=False):
+        claim = uploads.claim(upload_id, offset, piece.size, utcnow(), lease)
+    try:
+        etag = uploads.send(claim, piece)
+    except BaseException:
+        with write_transaction(site_lock=False):
+            uploads.release(claim)
+        raise
+    with write_transaction(site_lock=False):
+        received, replaced_tail = uploads.record(claim, piece.size, etag)
+    if replaced_tail is not None:
+        uploads.delete_tail(replaced_tail)
     return received
 
 

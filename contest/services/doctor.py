@@ -27,9 +27,13 @@ from contest.media.photo_worker import limits_from
 from contest.media.video import inspect_video
 from contest.models import Asset, Entry, Upload, utcnow
 from contest.services import playback, uploads_in_flight
-from contest.storage import Storage
+from contest.storage import S3Storage, Storage
 
 STALE_TEMP_SECONDS = 24 * 3600
+# An S3 multipart upload or in-flight object that no upload row names is an orphan once it is
+# this old: a younger one may belong to a creation or a piece whose row has not committed yet
+# (which takes milliseconds; an hour leaves room for a server that stalled).
+ORPHAN_GRACE = timedelta(hours=1)
 # A playback copy still pending after this long has lost its job (say, a queue wiped by hand).
 STALLED_PLAYBACK = timedelta(hours=6)
 KINDS = (
@@ -40,6 +44,8 @@ KINDS = (
     "orphan-file",
     "stale-temp",
     "expired-upload",  # a resumable upload older than UPLOAD_EXPIRY (the worker removes them too)
+    "orphan-multipart",  # S3: a multipart upload no upload row names (a crash between the two)
+    "orphan-flight",  # S3: an in-flight object (tail, finished upload) whose upload row is gone
     "playback-failed",  # the background transcode failed: retried by --repair
     "playback-stalled",  # pending for hours: its job was lost; queued again by --repair
 )
@@ -55,6 +61,7 @@ class Problem:
     asset_id: int | None = None
     path: Path | None = None
     entry_id: int | None = None
+    multipart: str | None = None  # an orphan multipart upload's UploadId
 
     @property
     def repairable(self) -> bool:
@@ -98,6 +105,26 @@ def _upload_problems(storage: Storage) -> Iterator[Problem]:
     for path in sorted(uploads_in_flight.stray_files(STALE_TEMP_SECONDS)):
         detail = _("중단된 업로드의 임시 파일: %(name)s", name=path.name)
         yield Problem("stale-temp", detail, path=path)
+    if isinstance(storage, S3Storage):
+        yield from _orphans_in_bucket(storage)
+
+
+def _orphans_in_bucket(storage: S3Storage) -> Iterator[Problem]:
+    """Multipart uploads and in-flight objects in the bucket that no upload row names: a
+    server died between starting one and committing its row, or between removing a row and
+    its objects. The expired uploads' own are `expired-upload` above."""
+    rows = {
+        row.id: row.multipart for row in db.session.execute(select(Upload.id, Upload.multipart))
+    }
+    cutoff = utcnow() - ORPHAN_GRACE
+    for name, multipart, started in sorted(storage.multipart_uploads()):
+        if rows.get(name) != multipart and started < cutoff:
+            detail = _("업로드 기록이 없는 S3 멀티파트 업로드: %(name)s", name=name)
+            yield Problem("orphan-multipart", detail, key=name, multipart=multipart)
+    for name, modified in sorted(storage.flight_objects()):
+        if name.split(".", 1)[0] not in rows and modified < cutoff:
+            detail = _("업로드 기록이 없는 S3 임시 객체: %(name)s", name=name)
+            yield Problem("orphan-flight", detail, key=name)
 
 
 @dataclass
@@ -118,6 +145,10 @@ def repair(storage: Storage, problems: list[Problem]) -> Repair:
             storage.delete(problem.key)
         elif problem.kind == "stale-temp":
             problem.path.unlink(missing_ok=True)
+        elif problem.kind == "orphan-multipart":
+            storage.abort_multipart(problem.key, problem.multipart)
+        elif problem.kind == "orphan-flight":
+            storage.delete_flight(problem.key)
         elif problem.kind == "expired-upload":
             upload = db.session.get(Upload, problem.key)
             if upload is not None:

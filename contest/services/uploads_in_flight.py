@@ -8,14 +8,30 @@ is handed to `entries.accept` by its path, exactly as a spooled form upload is.
 
 With S3 storage an upload lives in the bucket instead, so consecutive pieces may reach different
 app servers: an S3 multipart upload (`Upload.multipart`, its parts as `UploadPart` rows) plus a
-tail of fewer than 5 MiB (S3's smallest part but the last) kept as the object
-`tmp/tus/<id>.tail`. A piece is first spooled to a local temporary file (`receive`, no lock
-held), then, under the write lock that makes the servers take turns (`store`), joined to the
-tail: 5 MiB or more (or the last byte) goes up as the next part, less replaces the tail object.
-`Upload.received` counts only bytes stored in the bucket, and the tail object is rewritten with
-its old bytes first, so reading its first `received - parts` bytes is always right even after a
-failed commit. The server that stores the last byte completes the multipart upload into the
-object `tmp/tus/<id>`; `complete` copies it to the local `tmp/tus/<id>` for the checks.
+tail of fewer than 5 MiB (S3's smallest part but the last) kept as an in-flight object. A piece
+is stored in three steps, so that S3's traffic never runs under a database lock (with the
+site's write lock, one slow PATCH held up every entry, score and upload of the site):
+
+1. `receive`: the request's bytes are spooled to a local temporary file; no lock, no write.
+2. `claim`, a short write that locks only the upload's row (`SELECT … FOR UPDATE` on
+   PostgreSQL, without the site's advisory lock; on SQLite, one server, the usual BEGIN
+   IMMEDIATE, held for milliseconds): the offset must still be `received` and no other PATCH
+   may hold the upload, else 409; the claim is numbered (`Upload.claims`) and marked
+   (`claimed_at`), and the transaction commits.
+3. `send`, no transaction open: the tail and the piece, joined, go up as part number N (5 MiB
+   or more, or the last byte, which also completes the multipart upload into `tmp/tus/<id>`)
+   or as the new tail object `tmp/tus/<id>.tail.N`; then `record`, a second short row-locked
+   write, checks the claim is still this one, adds the part row or points `tail_claim` at N,
+   moves `received` on and clears the claim. The replaced tail object is deleted afterwards.
+
+Two PATCHes of one upload at once: the second finds the claim (or a moved offset) and gets 409,
+which tus clients answer by asking for the offset again. Nothing S3 holds is ever overwritten:
+part numbers and tail names come from the claim's number, so a PATCH that lost its claim
+(its server stalled past `UPLOAD_PIECE_LEASE`, and another took the upload) leaves only
+unrecorded objects, which go with the multipart upload; `received` counts only recorded bytes,
+so the part list and the tail always agree with it. A server that dies in step 3 leaves a
+claim that blocks the upload until the lease passes; a failed `send` gives it back at once.
+`complete` copies a finished upload to the local `tmp/tus/<id>` for the checks.
 """
 
 from __future__ import annotations
@@ -24,6 +40,7 @@ import base64
 import errno
 import fcntl
 import hashlib
+import logging
 import os
 import secrets
 import shutil
@@ -47,6 +64,7 @@ from contest.storage import S3Storage, fsync_path, get_storage
 FOLDER = "tus"
 _READ = 64 * 1024  # what one read of the request holds in memory
 PART_MIN = 5 * 1024 * 1024  # S3's smallest part, except the last
+PART_NUMBERS = 10_000  # S3's part numbers are 1 to 10 000; each claim takes the next one
 
 
 class UploadRefused(Refusal):
@@ -219,48 +237,135 @@ def receive(
     return Piece(path, written)
 
 
-def store(upload_id: str, offset: int, piece: Piece) -> int:
-    """S3: add a spooled piece at `offset` (under the write lock); the new offset.
+@dataclass
+class Claim:
+    """One PATCH's hold on an S3 upload while its piece goes to the bucket (see the module)."""
 
-    Re-reads the row, as another server may have moved it on; 409 if the offset is not its.
+    upload_id: str
+    multipart: str
+    length: int
+    number: int  # names the part or the tail object this PATCH writes
+    offset: int
+    tail: int  # bytes in the tail object now, which go first
+    tail_name: str
+    makes_part: bool  # the tail and the piece are 5 MiB or more, or end the upload
+    parts: list[tuple[int, str]]  # the parts stored so far (number, ETag), to complete with
+
+
+def claim(upload_id: str, offset: int, size: int, now: datetime, lease: float) -> Claim:
+    """S3: take the upload for one piece of `size` bytes at `offset`, in a short write.
+
+    The row is locked (`FOR UPDATE` on PostgreSQL) while it is checked and marked, and
+    re-read, as another server may have moved it on: 410 if it is gone, 409 if the offset is
+    not its own or another PATCH holds it (for less than `lease` seconds).
     """
-    upload = db.session.get(Upload, upload_id, populate_existing=True)
-    if upload is None:
-        raise UploadRefused(_EXPIRED, 410)
+    upload = _locked_row(upload_id)
     if offset != upload.received:
         raise UploadRefused("Upload-Offset does not match", 409)
-    if not piece.size:
-        return upload.received
-    storage = get_storage()
+    if upload.claimed_at is not None and upload.claimed_at + timedelta(seconds=lease) > now:
+        raise UploadRefused("Upload-Offset is being written", 409)
+    if upload.claims >= PART_NUMBERS:
+        raise UploadRefused("Too many pieces", 413)
+    upload.claims += 1
+    upload.claimed_at = now
     tail = upload.received - sum(part.size for part in upload.parts)
-    received = upload.received + piece.size
+    db.session.flush()
+    return Claim(
+        upload_id=upload.id,
+        multipart=upload.multipart,
+        length=upload.length,
+        number=upload.claims,
+        offset=offset,
+        tail=tail,
+        tail_name=tail_name(upload.id, upload.tail_claim),
+        makes_part=tail + size >= PART_MIN or offset + size == upload.length,
+        parts=[(part.number, part.etag) for part in upload.parts],
+    )
+
+
+def send(claim: Claim, piece: Piece) -> str | None:
+    """S3: the claimed piece, joined to the tail, into the bucket; holds no database lock.
+
+    5 MiB or more, or the last byte, goes up as part number `claim.number` (the ETag is
+    returned) and the last one completes the multipart upload; less becomes the new tail
+    object, under a name of its own, so a PATCH whose claim was lost can never overwrite a
+    part or a tail that another one recorded.
+    """
+    storage = get_storage()
     joined = piece.path
-    if tail:
-        joined, file = storage.temp_file()
-        with file:
-            storage.read_flight(_tail(upload), file, tail)
-            with open(piece.path, "rb") as body:
-                shutil.copyfileobj(body, file, 1024 * 1024)
     try:
-        if tail + piece.size >= PART_MIN or received == upload.length:
-            number = len(upload.parts) + 1
-            etag = storage.upload_part(upload.id, upload.multipart, number, joined)
-            upload.parts.append(UploadPart(number=number, etag=etag, size=tail + piece.size))
-            if received == upload.length:
-                parts = [(part.number, part.etag) for part in upload.parts]
-                storage.complete_multipart(upload.id, upload.multipart, parts)
-        else:
-            storage.put_flight(_tail(upload), joined)
+        if claim.tail:
+            joined, file = storage.temp_file()
+            with file:
+                storage.read_flight(claim.tail_name, file, claim.tail)
+                with open(piece.path, "rb") as body:
+                    shutil.copyfileobj(body, file, 1024 * 1024)
+        if not claim.makes_part:
+            storage.put_flight(tail_name(claim.upload_id, claim.number), joined)
+            return None
+        try:
+            etag = storage.upload_part(claim.upload_id, claim.multipart, claim.number, joined)
+            if claim.offset + piece.size == claim.length:
+                parts = [*claim.parts, (claim.number, etag)]
+                storage.complete_multipart(claim.upload_id, claim.multipart, parts)
+        except FileNotFoundError:  # the multipart upload was aborted: given up meanwhile
+            raise UploadRefused(_EXPIRED, 410) from None
+        return etag
     finally:
         if joined != piece.path:
             joined.unlink(missing_ok=True)
-    upload.received = received
+
+
+def record(claim: Claim, size: int, etag: str | None) -> tuple[int, str | None]:
+    """S3: what `send` stored, as the upload's new state, in a short write; the new offset and
+    the tail object it replaced (to delete once committed), if any.
+
+    409 if the claim was lost meanwhile (it outlived its lease and another PATCH took the
+    upload): what it sent is then left unrecorded, and goes with the multipart upload.
+    """
+    upload = _locked_row(claim.upload_id)
+    if upload.claims != claim.number or upload.claimed_at is None:
+        raise UploadRefused("Upload-Offset was taken by another request", 409)
+    if etag is not None:
+        upload.parts.append(UploadPart(number=claim.number, etag=etag, size=claim.tail + size))
+        upload.tail_claim = 0
+    else:
+        upload.tail_claim = claim.number
+    upload.received += size
+    upload.claimed_at = None
     db.session.flush()
-    return received
+    return upload.received, claim.tail_name if claim.tail else None
 
 
-def _tail(upload: Upload) -> str:
-    return f"{upload.id}.tail"
+def release(claim: Claim) -> None:
+    """S3: give the upload back after `send` failed, so the client's retry need not wait out
+    the lease (a claim lost meanwhile is left to its new holder)."""
+    upload = db.session.get(Upload, claim.upload_id, with_for_update=True, populate_existing=True)
+    if upload is not None and upload.claims == claim.number:
+        upload.claimed_at = None
+        db.session.flush()
+
+
+def delete_tail(name: str) -> None:
+    """Delete a tail object a recorded piece replaced. Best effort: the piece is stored
+    whatever happens here, and a tail left behind goes with its upload (`remove_file`)."""
+    try:
+        get_storage().delete_flight(name)
+    except Exception:  # noqa: BLE001 - see the docstring
+        logging.getLogger(__name__).warning("could not delete the replaced tail %s", name)
+
+
+def tail_name(upload_id: str, number: int) -> str:
+    """The in-flight object holding the tail written by claim `number` (0: none yet)."""
+    return f"{upload_id}.tail" if number == 0 else f"{upload_id}.tail.{number}"
+
+
+def _locked_row(upload_id: str) -> Upload:
+    """The upload's row, read afresh and locked until the transaction ends; 410 if gone."""
+    upload = db.session.get(Upload, upload_id, with_for_update=True, populate_existing=True)
+    if upload is None:
+        raise UploadRefused(_EXPIRED, 410)
+    return upload
 
 
 def append(
@@ -369,8 +474,8 @@ def remove_file(leftovers: Leftovers) -> None:
     storage = get_storage()
     if leftovers.multipart is not None and isinstance(storage, S3Storage):
         storage.abort_multipart(leftovers.id, leftovers.multipart)
-        storage.delete_flight(f"{leftovers.id}.tail")
-        storage.delete_flight(leftovers.id)
+        # The object, and every tail object (the current one, and any a lost claim left).
+        storage.delete_flights(leftovers.id)
 
 
 def expired(now: datetime, expiry: float) -> list[Upload]:

@@ -17,6 +17,7 @@ import io
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -32,7 +33,7 @@ from contest.storage.common import TMP_DIR, StorageUnavailable, TempFolder, chec
 
 _PART = 8 * 1024 * 1024  # S3's smallest part is 5 MiB; 8 MiB is boto3's own default
 _COPY_CHUNK = 1024 * 1024
-_MISSING = ("404", "NoSuchKey", "NotFound")
+_MISSING = ("404", "NoSuchKey", "NotFound", "NoSuchUpload")
 
 
 def transfer_config() -> TransferConfig:
@@ -131,8 +132,9 @@ class S3Storage(TempFolder):
         return answer["UploadId"]
 
     def upload_part(self, name: str, upload_id: str, number: int, path: Path) -> str:
-        """Send a local file as part `number` (streamed from disk); its ETag."""
-        with open(path, "rb") as body, _translated():
+        """Send a local file as part `number` (streamed from disk); its ETag.
+        FileNotFoundError if the multipart upload is gone (aborted)."""
+        with open(path, "rb") as body, _translated(name):
             answer = self.client.upload_part(
                 Bucket=self.bucket,
                 Key=self._flight(name),
@@ -145,7 +147,7 @@ class S3Storage(TempFolder):
     def complete_multipart(self, name: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
         """Join the parts (number, ETag) into the object `name`."""
         listed = [{"PartNumber": number, "ETag": etag} for number, etag in parts]
-        with _translated():
+        with _translated(name):
             self.client.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=self._flight(name),
@@ -164,17 +166,18 @@ class S3Storage(TempFolder):
             if error.response.get("Error", {}).get("Code") not in ("NoSuchUpload", "404"):
                 raise
 
-    def multipart_uploads(self) -> list[tuple[str, str]]:
-        """The unfinished multipart uploads of in-flight objects, as (name, UploadId)."""
+    def multipart_uploads(self) -> list[tuple[str, str, datetime]]:
+        """The unfinished multipart uploads of in-flight objects: (name, UploadId, started)."""
         start = self._flight("")
-        found: list[tuple[str, str]] = []
+        found: list[tuple[str, str, datetime]] = []
         pages = self.client.get_paginator("list_multipart_uploads").paginate(
             Bucket=self.bucket, Prefix=start
         )
         with _translated():
             for page in pages:
                 for item in page.get("Uploads", ()):
-                    found.append((item["Key"][len(start) :], item["UploadId"]))
+                    name = item["Key"][len(start) :]
+                    found.append((name, item["UploadId"], item["Initiated"]))
         return found
 
     def put_flight(self, name: str, path: Path) -> None:
@@ -192,6 +195,32 @@ class S3Storage(TempFolder):
     def delete_flight(self, name: str) -> None:
         with _translated(name):
             self.client.delete_object(Bucket=self.bucket, Key=self._flight(name))
+
+    def flight_objects(self) -> list[tuple[str, datetime]]:
+        """Every in-flight object (tails, finished uploads) as (name, last modified)."""
+        start = self._flight("")
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=start
+        )
+        with _translated():
+            return [
+                (item["Key"][len(start) :], item["LastModified"])
+                for page in pages
+                for item in page.get("Contents", ())
+            ]
+
+    def delete_flights(self, name: str) -> None:
+        """Delete the in-flight object `name` and every one named `name.<anything>`."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._flight(name)
+        )
+        start = self._flight("")
+        with _translated():
+            for page in pages:
+                for item in page.get("Contents", ()):
+                    found = item["Key"][len(start) :]
+                    if found == name or found.startswith(name + "."):
+                        self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
 
     # Reading and deleting ----------------------------------------------------------------
     def open(self, key: str, start: int = 0, stop: int | None = None) -> BinaryIO:
