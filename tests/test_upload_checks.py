@@ -169,6 +169,22 @@ def test_without_a_verdict_submit_checks_inline(app, client, upload_folder, insp
     assert len(inspections) == 1
 
 
+def test_a_busy_server_gives_no_verdict(app, client, monkeypatch):
+    """No room to decode in time (503) says nothing about the file: submit checks it."""
+    from contest.media import Rejected
+
+    def busy(kind, path, config):
+        raise Rejected("busy", 503)
+
+    monkeypatch.setattr(entries, "_inspect", busy)
+    upload_id = _upload(client, photo_bytes())
+    with app.app_context():
+        assert db.session.get(Upload, upload_id).check_state is None
+    assert _check(client, upload_id).get_json() == {"state": "checking", "message": None}
+    monkeypatch.undo()
+    assert _submit(client, upload_id).status_code == 201
+
+
 def test_a_video_is_checked_and_its_poster_kept_for_submit(
     app, client, upload_folder, inspections, tmp_path
 ):

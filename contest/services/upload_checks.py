@@ -100,8 +100,9 @@ def pending(upload_id: str) -> Pending | None:
 
 
 def examine(work: Pending) -> Outcome | None:
-    """Run the content checks with no transaction open; None if the bytes are gone (the
-    upload was submitted, given up or removed meanwhile).
+    """Run the content checks with no transaction open; None when there is no verdict to
+    keep: the bytes are gone (submitted, given up or removed meanwhile), or the server could
+    not check them now (a 5xx refusal says nothing about the file; submit checks again).
 
     An accepted file's derivatives are written as files of the upload before the verdict is
     recorded; the caller removes them (`discard`) if recording does not happen.
@@ -114,6 +115,8 @@ def examine(work: Pending) -> Outcome | None:
         except FileNotFoundError:
             return None  # adopted by a submit that did not wait for this check
         except Refusal as why:
+            if why.status >= 500:
+                return None  # the server was busy (no room to decode in time): no verdict
             return Outcome(work.id, REFUSED, None, _refusal(why), work.in_store)
     outcome = Outcome(work.id, OK, content.sha256, _facts(content), work.in_store)
     try:
