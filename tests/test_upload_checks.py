@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from contest.core import jobs
@@ -105,7 +106,9 @@ def test_only_the_owner_hears_about_a_check(app, client):
 def test_submit_uses_a_ready_verdict_and_makes_the_same_entry(
     app, client, upload_folder, inspections
 ):
-    data = photo_bytes(size=(2400, 1800))
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110], exif[0x0132] = "Canon", "EOS R6", "2026:11:20 10:11:12"
+    data = photo_bytes(size=(2400, 1800), exif=exif.tobytes())
     upload_id = _upload(client, data)
     assert len(inspections) == 1  # the PATCH that completed it ran the check
     assert _check(client, upload_id).get_json() == {"state": "ok", "message": None}
@@ -122,6 +125,8 @@ def test_submit_uses_a_ready_verdict_and_makes_the_same_entry(
         entry = db.session.scalars(select(Entry)).one()
         assert entry.sha256 == hashlib.sha256(data).hexdigest()
         assert (entry.width, entry.height, entry.media_format) == (2400, 1800, "JPEG")
+        assert (entry.camera_make, entry.camera_model) == ("Canon", "EOS R6")
+        assert entry.captured_at == datetime(2026, 11, 20, 10, 11, 12)  # camera-local, naive
         assets = {asset.role: asset for asset in entry.assets}
         assert set(assets) >= {"original", "preview", "thumbnail"}
         storage = get_storage()
