@@ -244,6 +244,26 @@ def test_a_verdict_that_comes_after_submit_leaves_nothing(app, client, upload_fo
     assert not any(name.startswith("tmp/") for name in stored_files(upload_folder))
 
 
+def test_a_file_taken_by_submit_mid_check_is_no_error(app, client, upload_folder, monkeypatch):
+    """Submit does not wait for the check: it may move the file away while a worker reads
+    it. The check then ends quietly, keeping nothing."""
+    app.extensions["contest.tasks"]["check_upload"] = lambda upload_id: None  # run by hand
+    upload_id = _upload(client, photo_bytes())
+    path = upload_folder / "tmp" / "tus" / upload_id
+
+    def moved_away(kind, path_, config):
+        path.rename(upload_folder / "moved")  # as submit's adopt() does
+        raise RuntimeError("the decoder's child could not open the file")
+
+    monkeypatch.setattr(entries, "_inspect", moved_away)
+    with app.app_context():
+        work = upload_checks.pending(upload_id)
+        db.session.rollback()
+    with app.test_request_context():
+        assert upload_checks.examine(work) is None
+    assert _checked_files(upload_folder) == []
+
+
 def test_doctor_removes_derivatives_whose_upload_is_gone(app, client, runner, upload_folder):
     upload_id = _upload(client, photo_bytes())
     with app.app_context():

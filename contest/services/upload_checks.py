@@ -112,12 +112,16 @@ def examine(work: Pending) -> Outcome | None:
             return None
         try:
             content = entries.check_content(path)
-        except FileNotFoundError:
-            return None  # adopted by a submit that did not wait for this check
         except Refusal as why:
             if why.status >= 500:
                 return None  # the server was busy (no room to decode in time): no verdict
             return Outcome(work.id, REFUSED, None, _refusal(why), work.in_store)
+        except Exception:
+            if not path.exists():
+                # Taken by a submit that did not wait for this check (the file was moved into
+                # place mid-check): whatever failed, there is nothing to keep.
+                return None
+            raise
     outcome = Outcome(work.id, OK, content.sha256, _facts(content), work.in_store)
     try:
         for role, derivative in _derivatives(content.media):

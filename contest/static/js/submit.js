@@ -369,7 +369,8 @@
    * (/uploads/<id>/check) with a short backoff and shows a refusal next to that file's field
    * at once, in the page's language (the server answers in it). It stops asking once there is
    * a verdict, when the file is replaced or removed, after a few minutes, or when the page is
-   * left. Submitting does not wait for it: the server checks again if it has to. */
+   * left, or the form is sent. Submitting does not wait for it: the server checks again if it
+   * has to. */
 
   var CHECK_DELAYS = [300, 700, 1500, 3000, 5000];  // then every 5 s
   var CHECK_GIVE_UP_MS = 5 * 60 * 1000;
@@ -380,7 +381,8 @@
     var startedAt = Date.now();
     var attempt = 0;
     function wanted() {
-      return !pageLeft && stillCurrent() && Date.now() - startedAt < CHECK_GIVE_UP_MS;
+      // Once the form is being sent its answer tells (and the upload is gone after it).
+      return !pageLeft && !submitting && stillCurrent() && Date.now() - startedAt < CHECK_GIVE_UP_MS;
     }
     function later() {
       if (!wanted()) return;
