@@ -103,6 +103,7 @@ bench: install services-deps $(NGINX)
 	$(PY) bench/video_pipeline.py
 	$(PY) bench/upload_memory.py
 	$(PY) bench/resumable_upload.py
+	$(PY) bench/submit_after_check.py
 	$(PY) bench/judging.py
 	$(PY) bench/load.py
 	tests/services/with-postgres-and-redis.sh $(PY) bench/load.py

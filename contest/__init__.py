@@ -44,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from contest.core.extensions import db, migrate
     from contest.core.uploads import UploadRequest
     from contest.judge import views as judge
-    from contest.public import gallery, language, media, submit, tus, winners
+    from contest.public import gallery, language, media, submit, tus, upload_check, winners
     from contest.services import queue_counts
 
     app.request_class = UploadRequest
@@ -66,6 +66,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (
         submit.bp,
         tus.bp,
+        upload_check.bp,
         media.bp,
         language.bp,
         auth.bp,

@@ -616,6 +616,14 @@ class Upload(db.Model):
     claims: Mapped[int] = mapped_column(default=0, server_default="0")
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     tail_claim: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The content checks run in the background once the last byte is in (`upload_checks`):
+    # None (not started, or could not be queued), "checking", "ok" or "refused". `check_sha256`
+    # is the hash of the bytes checked, so a verdict is only used for those very bytes;
+    # `check_result` holds what submit needs ("ok": the media facts, the derivatives being
+    # files of the upload) or the refusal's message in each language ("refused").
+    check_state: Mapped[str | None] = mapped_column(String(10))
+    check_sha256: Mapped[str | None] = mapped_column(String(64))
+    check_result: Mapped[dict | None] = mapped_column(JSON)
 
     parts: Mapped[list[UploadPart]] = relationship(
         back_populates="upload", cascade="all, delete-orphan", order_by="UploadPart.number"

@@ -43,6 +43,7 @@ AUDIENCE = {
     "tus.show_upload": ANYONE,
     "tus.append_upload": ANYONE,
     "tus.delete_upload": ANYONE,
+    "upload_check.show_upload_check": ANYONE,
     "media.show_media": ANYONE,
     "winners.show_winners": ANYONE,
     # The public gallery and the people's-choice vote (a vote card, not an account, lets in).

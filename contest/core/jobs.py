@@ -19,7 +19,15 @@ from contest.core.extensions import db
 from contest.core.formatting import SEOUL
 from contest.core.responses import external_url
 from contest.models import Contest, Entry, Round, utcnow
-from contest.services import awards, entries, playback, schedule, uploads_in_flight, zoom
+from contest.services import (
+    awards,
+    entries,
+    playback,
+    schedule,
+    upload_checks,
+    uploads_in_flight,
+    zoom,
+)
 from contest.services.contests import find_current_contest, public_url
 from contest.services.rounds import active_round
 
@@ -48,6 +56,11 @@ def init_app(app: Flask) -> None:
     ) -> None:
         with app.app_context(), write_transaction():
             zoom.record_copy(entry_id, key, content_type, size, width, height)
+
+    @huey.task(name="check_upload")
+    def check_upload_task(upload_id: str) -> None:
+        with app.app_context():
+            check_upload(upload_id)
 
     # Mail is retried: the SMTP server may be down for a while, and the entry never waits on it.
     retrying = {"retries": config["MAIL_RETRIES"], "retry_delay": config["MAIL_RETRY_DELAY"]}
@@ -83,6 +96,7 @@ def init_app(app: Flask) -> None:
     app.extensions["contest.tasks"] = {
         "make_playback": make_playback_task,
         "record_zoom_copy": record_zoom_copy_task,
+        "check_upload": check_upload_task,
         "mail_receipt": mail_receipt_task,
         "mail_receipt_links": mail_receipt_links_task,
         "mail_winners": mail_winners_task,
@@ -130,6 +144,51 @@ def enqueue_zoom_copy(copy: zoom.ZoomCopy) -> None:
         )
     except Exception:  # noqa: BLE001 - whatever the queue's client raises
         current_app.logger.exception("could not queue the zoom copy of entry %s", copy.entry_id)
+
+
+def start_upload_check(upload_id: str) -> None:
+    """Check a resumable upload whose last byte just arrived, in the background, so that
+    submit finds the verdict ready (`upload_checks`). Called after that byte's commit.
+
+    A queue that cannot be reached only loses the head start: the state goes back to none and
+    submit checks inline, as it always could.
+    """
+    with write_transaction():
+        started = upload_checks.begin(upload_id)
+    if not started:
+        return
+    try:
+        current_app.extensions["contest.tasks"]["check_upload"](upload_id)
+    except Exception:  # noqa: BLE001 - whatever the queue's client raises
+        current_app.logger.exception("could not queue the check of upload %s", upload_id)
+        with write_transaction():
+            upload_checks.abandon(upload_id)
+
+
+def check_upload(upload_id: str) -> None:
+    """Run an upload's content checks and record the verdict; no transaction stays open
+    while they run, and derivative files of a verdict that is not recorded are removed."""
+    work = upload_checks.pending(upload_id)
+    db.session.rollback()
+    if work is None:
+        return
+    try:
+        outcome = upload_checks.examine(work)
+    except Exception:  # noqa: BLE001 - a failed check leaves submit to check inline
+        current_app.logger.exception("the background check of upload %s failed", upload_id)
+        outcome = None
+    if outcome is None:
+        with write_transaction():
+            upload_checks.abandon(upload_id)
+        return
+    try:
+        with write_transaction():
+            recorded = upload_checks.record(outcome)
+    except BaseException:
+        upload_checks.discard(outcome)
+        raise
+    if not recorded:
+        upload_checks.discard(outcome)
 
 
 def make_playback_copy(entry_id: int) -> None:

@@ -73,6 +73,12 @@ def fingerprint(path: Path) -> Fingerprint:
     return Fingerprint(sha256=digest.hexdigest(), size=size)
 
 
+def sha256_of(path: Path) -> str:
+    """The file's SHA-256 (hex), alone: to tell whether bytes checked before are unchanged."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
 def _ends_with_zip(tail: bytes) -> bool:
     """Tell whether `tail` (the end of a file) ends with a ZIP end-of-central-directory record."""
     # An unzip tool finds an archive by this record at the very end of the file, whatever

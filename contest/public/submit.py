@@ -40,7 +40,7 @@ from contest.public.forms import (
     WorksForm,
     contact_key,
 )
-from contest.services import awards, entries, uploads_in_flight
+from contest.services import awards, entries, upload_checks, uploads_in_flight
 from contest.services.contests import current_contest, entry_limit
 
 bp = Blueprint("submit", __name__)
@@ -169,6 +169,7 @@ def _work_submission(form: WorksForm, work, upload: Upload) -> entries.Submissio
         upload_path=uploads_in_flight.path_of(upload),
         filename=upload.filename,
         language=str(get_locale()),
+        prepared=upload_checks.prepared(upload),
     )
 
 
@@ -327,8 +328,10 @@ def _give_up(upload: Upload) -> None:
 
 def _submission(form: EntryForm, upload: Upload | None) -> entries.Submission:
     """The validated form as the plain values the entries service takes."""
+    prepared = None
     if upload is not None:
         path, filename = uploads_in_flight.path_of(upload), upload.filename
+        prepared = upload_checks.prepared(upload)  # the background check's work, if done
     else:
         path, filename = spooled_path(form.media.data), form.media.data.filename
     return entries.Submission(
@@ -344,6 +347,7 @@ def _submission(form: EntryForm, upload: Upload | None) -> entries.Submission:
         upload_path=path,
         filename=filename,
         language=str(get_locale()),
+        prepared=prepared,
     )
 
 

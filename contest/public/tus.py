@@ -19,6 +19,7 @@ import secrets
 from flask import Blueprint, Response, current_app, request, session, url_for
 from werkzeug.http import http_date
 
+from contest.core import jobs
 from contest.core.database import write_transaction
 from contest.core.extensions import limiter
 from contest.core.security import submit_rate_limit
@@ -152,7 +153,9 @@ def _append(upload: Upload, offset: int) -> int:
     # The raw WSGI input, read piece by piece: Werkzeug's `request.stream` would do, but it
     # is limited to Content-Length already, and nothing here may buffer the body.
     if not uploads.in_store(upload):
-        return uploads.append(upload, offset, request.stream, request.content_length, checksum)
+        received = uploads.append(upload, offset, request.stream, request.content_length, checksum)
+        _check_if_complete(upload, offset, received)
+        return received
     # S3: read the piece to a local file first (no lock held), then store it.
     piece = uploads.receive(upload, offset, request.stream, request.content_length, checksum)
     try:
@@ -161,6 +164,7 @@ def _append(upload: Upload, offset: int) -> int:
         piece.path.unlink(missing_ok=True)
     if piece.error is not None:
         raise piece.error
+    _check_if_complete(upload, offset, received)
     return received
 
 
@@ -182,6 +186,13 @@ def _store_piece(upload_id: str, offset: int, piece: uploads.Piece) -> int:
     if replaced_tail is not None:
         uploads.delete_tail(replaced_tail)
     return received
+
+
+def _check_if_complete(upload: Upload, offset: int, received: int) -> None:
+    """The piece that brought the last byte starts the content checks in the background, so
+    a refusal shows beside the file before submit, and submit finds the work done."""
+    if offset < upload.length and received == upload.length:
+        jobs.start_upload_check(upload.id)
 
 
 def _expires(response: Response, upload: Upload) -> None:

@@ -24,7 +24,7 @@ from contest.core.file_transactions import delete_once_committed, remove_unless_
 from contest.core.formatting import file_size
 from contest.core.refusal import Refusal
 from contest.media import Rejected, perceptual_hash
-from contest.media.fingerprint import fingerprint
+from contest.media.fingerprint import fingerprint, sha256_of
 from contest.media.kinds import sniff_kind
 from contest.media.photo import Photo, process_photo
 from contest.media.photo_worker import limits_from
@@ -69,6 +69,20 @@ class Submission:
     upload_path: Path
     filename: str | None
     language: str | None = None  # the form's language: the entrant's e-mails are written in it
+    # The content checks' result from before submit (a finished upload's background check):
+    # used only if `upload_path` still has exactly the bytes it was made from.
+    prepared: Content | None = None
+
+
+@dataclass(frozen=True)
+class Content:
+    """What the content checks found a file to be: its kind, the media (facts and
+    derivatives), and the SHA-256 and size of the bytes checked."""
+
+    kind: str
+    media: Photo | Video
+    sha256: str
+    size: int
 
 
 def accept(sent: Submission, contest: Contest, now: datetime) -> Entry:
@@ -192,24 +206,53 @@ def _accept_all(sent: list[Submission], contest: Contest, now: datetime) -> list
     return added
 
 
-def _check_file(contest: Contest, sent: Submission) -> _Checked:
-    """The media work of one file, with no transaction open: refused, or ready to store."""
+def check_content(path: Path) -> Content:
+    """The content checks of one file (kind, size, decoding in child processes, derivatives,
+    polyglot scan), with no transaction open: a `Rejected`, or what the file is.
+
+    Runs at submit, or earlier in the background once a resumable upload is complete
+    (`upload_checks`); either way the same checks.
+    """
     config = current_app.config
-    upload_path = sent.upload_path
-    kind = sniff_kind(upload_path)
-    _check_size(kind, upload_path.stat().st_size, config)
+    kind = sniff_kind(path)
+    _check_size(kind, path.stat().st_size, config)
     # Decoding first: it names what a non-image is ("not a supported format") before the
     # byte scan in `fingerprint` could call it a polyglot.
-    media = _inspect(kind, upload_path, config)
-    facts = fingerprint(upload_path)
-    _check_duplicate(contest, facts.sha256)
+    media = _inspect(kind, path, config)
+    facts = fingerprint(path)
+    return Content(kind, media, facts.sha256, facts.size)
+
+
+def _prepared_content(sent: Submission) -> Content | None:
+    """The background check's result, if it was made from the very bytes sent now.
+
+    The hash is read again (a fraction of what decoding costs): bytes that changed since, or
+    a copy fetched again that differs, fall back to checking inline. The size limit is
+    checked again too, as the setting may have changed meanwhile.
+    """
+    prepared = sent.prepared
+    if prepared is None:
+        return None
+    path = sent.upload_path
+    if path.stat().st_size != prepared.size or sha256_of(path) != prepared.sha256:
+        current_app.logger.warning("a checked upload's bytes changed: checking them again")
+        return None
+    _check_size(prepared.kind, prepared.size, current_app.config)
+    return prepared
+
+
+def _check_file(contest: Contest, sent: Submission) -> _Checked:
+    """The media work of one file, with no transaction open: refused, or ready to store."""
+    content = _prepared_content(sent) or check_content(sent.upload_path)
+    media, kind = content.media, content.kind
+    _check_duplicate(contest, content.sha256)
     category = contest.category_for(kind)
     if category is None:
         raise Refused(_("지금은 이 부문의 응모를 받지 않습니다."), 403)
     phash = perceptual_hash.phash_of(media.thumbnail.data)  # ~1 ms, so outside the write lock
     # The contest-wide comparison too: inside the lock only the entries committed since remain.
     earlier = flags.scan_near_duplicates(contest.id, phash)
-    return _Checked(sent, media, facts.sha256, facts.size, category, phash, earlier)
+    return _Checked(sent, media, content.sha256, content.size, category, phash, earlier)
 
 
 def _new_entry(contest: Contest, one: _Checked, assets: list[Asset], now: datetime) -> Entry:
@@ -322,13 +365,13 @@ def _check_size(kind: str, size: int, config) -> None:
     limit = config["VIDEO_MAX_BYTES"] if kind == "video" else config["PHOTO_MAX_BYTES"]
     if size > limit:
         if kind == "video":
-            message = _(
+            message = _l(
                 "파일이 너무 큽니다: 영상은 %(limit)s까지 올릴 수 있습니다 (올린 파일 %(size)s).",
                 limit=file_size(limit),
                 size=file_size(size),
             )
         else:
-            message = _(
+            message = _l(
                 "파일이 너무 큽니다: 사진은 %(limit)s까지 올릴 수 있습니다 (올린 파일 %(size)s).",
                 limit=file_size(limit),
                 size=file_size(size),

@@ -62,6 +62,11 @@ from contest.models import Upload, UploadPart
 from contest.storage import S3Storage, fsync_path, get_storage
 
 FOLDER = "tus"
+# The derivatives a background check prepared (`upload_checks`), kept as files of the upload
+# named `<id>.<role>`: locally in their own folder (beside `tmp/tus/`, whose files are the
+# uploads' bytes), in S3 as in-flight objects beside the upload's. Removed with the upload.
+CHECKED_FOLDER = "tus-checked"
+DERIVED = ("preview", "poster", "thumbnail")
 _READ = 64 * 1024  # what one read of the request holds in memory
 PART_MIN = 5 * 1024 * 1024  # S3's smallest part, except the last
 PART_NUMBERS = 10_000  # S3's part numbers are 1 to 10 000; each claim takes the next one
@@ -83,6 +88,18 @@ def folder() -> Path:
     path = get_storage().tmp / FOLDER
     path.mkdir(mode=0o700, exist_ok=True)
     return path
+
+
+def checked_folder() -> Path:
+    """The local folder of the derivatives that background checks prepared."""
+    path = get_storage().tmp / CHECKED_FOLDER
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def derived_name(upload_id: str, role: str) -> str:
+    """The name of an upload's prepared derivative (a file, or an in-flight object in S3)."""
+    return f"{upload_id}.{role}"
 
 
 def path_of(upload: Upload) -> Path:
@@ -469,8 +486,11 @@ def forget(upload: Upload) -> Leftovers:
 
 
 def remove_file(leftovers: Leftovers) -> None:
-    """Remove the local file and, in S3, abort the multipart upload and delete its objects."""
+    """Remove the local file and, in S3, abort the multipart upload and delete its objects;
+    the derivatives a background check prepared go too."""
     leftovers.path.unlink(missing_ok=True)
+    for role in DERIVED:
+        (checked_folder() / derived_name(leftovers.id, role)).unlink(missing_ok=True)
     storage = get_storage()
     if leftovers.multipart is not None and isinstance(storage, S3Storage):
         storage.abort_multipart(leftovers.id, leftovers.multipart)
@@ -491,11 +511,13 @@ def remove_expired(now: datetime, expiry: float) -> list[Leftovers]:
 
 def stray_files(older_than: float) -> Iterator[Path]:
     """Files in the uploads folder that no row names (a crash between file and row), left
-    alone while younger than `older_than` seconds (a creation may not have committed yet)."""
+    alone while younger than `older_than` seconds (a creation may not have committed yet);
+    prepared derivatives (`<id>.<role>`) whose upload is gone too."""
     known = set(db.session.scalars(select(Upload.id)))
     cutoff = time.time() - older_than
+    files = [*folder().iterdir(), *checked_folder().iterdir()]
     return (
         p
-        for p in folder().iterdir()
-        if p.name not in known and p.is_file() and p.stat().st_mtime < cutoff
+        for p in files
+        if p.name.partition(".")[0] not in known and p.is_file() and p.stat().st_mtime < cutoff
     )

@@ -319,6 +319,7 @@
       onSuccess: function () {
         if (tusUpload !== up) return;
         uploadedId = up.url.split("/").pop();
+        checkSingleUpload(up);
         if (progress) progress.value = 100;
         if (submitWhenDone) sendForm();
         else showTus(MSG.uploaded);
@@ -362,6 +363,69 @@
     samples = [];
     tusUpload.start();
   });
+
+  /* ---- the server's checks of a finished upload ----
+   * The server checks a file's content the moment its upload completes; the page asks
+   * (/uploads/<id>/check) with a short backoff and shows a refusal next to that file's field
+   * at once, in the page's language (the server answers in it). It stops asking once there is
+   * a verdict, when the file is replaced or removed, after a few minutes, or when the page is
+   * left, or the form is sent. Submitting does not wait for it: the server checks again if it
+   * has to. */
+
+  var CHECK_DELAYS = [300, 700, 1500, 3000, 5000];  // then every 5 s
+  var CHECK_GIVE_UP_MS = 5 * 60 * 1000;
+  var checkTimers = [];
+  var pageLeft = false;
+
+  function watchCheck(uploadUrl, stillCurrent, onRefused) {
+    var startedAt = Date.now();
+    var attempt = 0;
+    function wanted() {
+      // Once the form is being sent its answer tells (and the upload is gone after it).
+      return !pageLeft && !submitting && stillCurrent() && Date.now() - startedAt < CHECK_GIVE_UP_MS;
+    }
+    function later() {
+      if (!wanted()) return;
+      var delay = CHECK_DELAYS[Math.min(attempt++, CHECK_DELAYS.length - 1)];
+      checkTimers.push(setTimeout(ask, delay));
+    }
+    function ask() {
+      if (!wanted()) return;
+      var req = new XMLHttpRequest();
+      req.open("GET", uploadUrl + "/check");
+      req.setRequestHeader("Accept", "application/json");
+      req.onload = function () {
+        if (req.status !== 200) return;  // gone or expired: submitting says what to do
+        var answer = null;
+        try { answer = JSON.parse(req.responseText); } catch (e) { return; }
+        if (answer.state === "checking") later();
+        else if (answer.state === "refused" && stillCurrent()) onRefused(answer.message || MSG.network);
+      };
+      req.onerror = later;
+      req.send();
+    }
+    later();
+  }
+
+  function stopChecks() {
+    pageLeft = true;
+    checkTimers.forEach(clearTimeout);
+    checkTimers = [];
+  }
+  window.addEventListener("pagehide", stopChecks);
+
+  function checkSingleUpload(up) {
+    watchCheck(up.url, function () { return tusUpload === up; }, function (text) {
+      setFieldError("media", text);  // announced (aria-live), focus stays where the visitor types
+    });
+  }
+
+  function checkWorkUpload(work, up) {
+    watchCheck(up.url, function () { return work.up === up; }, function (text) {
+      work.problem = text;  // as a refusal at submit: to be left out or replaced
+      setFieldError("works-" + work.n + "-upload", text);
+    });
+  }
 
   if (preview) {
     preview.addEventListener("load", function () {
@@ -556,6 +620,7 @@
       onSuccess: function () {
         if (work.up !== up) return;
         work.id = up.url.split("/").pop();
+        checkWorkUpload(work, up);
         work.bar.value = 100;
         work.text.textContent = MSG.uploaded;
         sendWorksWhenDone();
