@@ -58,6 +58,8 @@ AUDIENCE = {
     "judge.score_entry": JUDGE,
     "judge.recuse_entry": JUDGE,
     "judge.skip_entry": JUDGE,
+    "judge.show_ranking": JUDGE,
+    "judge.save_ranking": JUDGE,
     # Organisers.
     "admin.show_dashboard": ADMIN,
     "admin.show_judging": ADMIN,
@@ -83,6 +85,7 @@ AUDIENCE = {
     "admin.show_close_round": ADMIN,
     "admin.close_round": ADMIN,
     "admin.reopen_round": ADMIN,
+    "admin.show_schulze": ADMIN,
     "admin.show_leaderboard": ADMIN,
     "admin.show_awards": ADMIN,
     "admin.confirm_propose_awards": ADMIN,

@@ -55,6 +55,8 @@ def show_dashboard():
     round_ = active_round(current_contest())
     if round_ is None:
         return render_template("judge/dashboard.html", round=None, message=str(NO_ROUND))
+    if round_.method == "ranking":  # no queue to work through: one screen orders them all
+        return redirect(url_for("judge.show_ranking"), 303)
     page = page_arg()
     categories = judging.progress(round_, g.user.id)
     scored = judging.scored_entries(
@@ -77,6 +79,8 @@ def show_next():
     if round_ is None:
         flash(str(NO_ROUND), "error")
         return redirect(url_for("judge.show_dashboard"), 303)
+    if round_.method == "ranking":
+        return redirect(url_for("judge.show_ranking"), 303)
     preloaded = session.pop(_PRELOADED) if _PRELOADED in session else None
     entry_id = judging.next_entry_id(round_, g.user.id, prefer=preloaded, later=_skipped(round_))
     if entry_id is None:
@@ -90,6 +94,8 @@ def show_entry(entry_id: int):
     """One entry, large, with this judge's score form (pre-filled when they scored it)."""
     round_ = active_round(current_contest()) or abort(404)
     entry = judging.entry_for_judging(round_, entry_id) or abort(404)
+    if round_.method == "ranking":  # entries are opened large on the ranking screen itself
+        return redirect(url_for("judge.show_ranking", _anchor=f"entry-{entry.id}"), 303)
     if judging.is_recused(entry.id, g.user.id):
         return render_template("judge/recused.html"), 403
     return _entry_page(round_, entry)
@@ -281,3 +287,6 @@ def _preview_key(entry_id: int | None) -> str | None:
     return db.session.scalar(
         select(Asset.key).where(Asset.entry_id == entry_id, Asset.role == "preview")
     )
+
+
+from contest.judge import ranking_screen  # noqa: E402, F401  (its routes join bp)

@@ -383,6 +383,31 @@ def leaderboard_csv(
     )
 
 
+RANKING_CSV_HEADER = (
+    "순위",
+    "부문",
+    "제목",
+    "접수번호",
+    "직접 순위를 매긴 심사위원",
+    "이전 라운드 가중 평균",
+)
+
+
+def ranking_round_csv(standings: list[ranking.Standing]) -> bytes:
+    """A ranking round's Schulze order as CSV, the rank first (`ranking.schulze_counts`).
+
+    No spreads or judges' comments: a ranking round has no scores. The judges column counts
+    those who placed the entry themselves (not in the tie below their top N).
+    """
+    return spreadsheet.csv_bytes(
+        RANKING_CSV_HEADER,
+        (
+            (s.rank, s.category, s.title, s.receipt_display, s.scores, _fraction(s.mean))
+            for s in standings
+        ),
+    )
+
+
 def _fraction(value: float | None) -> float | None:
     """An aggregate as a float, so the writer gives it two decimals even when it is whole."""
     return None if value is None else float(value)
