@@ -27,6 +27,8 @@
   var dragged = null;
   var saveTimer = null;
   var saving = Promise.resolve();
+  var moving = false; // the DOM move of a focused entry blurs it: that is not leaving it
+  var returnFocus = null; // the entry the viewer was opened from: focus goes back there
 
   function items() {
     return Array.prototype.slice.call(list.querySelectorAll(".ranking-item"));
@@ -91,8 +93,10 @@
     var all = items();
     place = Math.max(0, Math.min(all.length - 1, place));
     var others = all.filter(function (other) { return other !== item; });
+    moving = true;
     list.insertBefore(item, others[place] || null);
     item.focus();
+    moving = false;
     changed();
   }
 
@@ -147,6 +151,7 @@
       frames.appendChild(figure);
     });
     frames.classList.toggle("is-pair", entries.length === 2);
+    returnFocus = document.activeElement;
     if (!viewer.open) viewer.showModal();
   }
 
@@ -165,6 +170,7 @@
   if (viewer) {
     viewer.addEventListener("close", function () {
       frames.querySelectorAll("video").forEach(function (video) { video.pause(); });
+      if (returnFocus && list.contains(returnFocus)) returnFocus.focus();
     });
   }
 
@@ -190,9 +196,11 @@
         pickUp(item);
       }
     } else if (key === "Escape" && picked === item) {
+      moving = true;
       list.insertBefore(item, pickedFrom);
-      putDown(item);
       item.focus();
+      moving = false;
+      putDown(item);
       changed();
     } else if ((back || forward) && picked === item) {
       moveTo(item, placeOf(item) + (back ? -1 : 1));
@@ -211,6 +219,7 @@
   });
 
   list.addEventListener("focusout", function (event) {
+    if (moving) return;
     var item = event.target;
     if (item === picked && !list.contains(event.relatedTarget)) putDown(item);
     typed = "";
