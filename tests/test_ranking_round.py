@@ -385,3 +385,51 @@ def test_the_ranking_screen_carries_the_csrf_token_and_the_plain_form(
     assert 'name="csrf_token"' in text
     assert 'name="order"' in text and 'action="/judge/ranking"' in text
     assert "ranking.js" in text
+
+
+def test_english_pages_of_a_ranking_round_have_no_korean_left(
+    app, boss, jury, first_round, make_entry
+):
+    from .test_i18n import _english, _hangul_in
+
+    ids = [make_entry(title=f"Final {n}") for n in range(1, 4)]
+    _english(boss)  # (a flash is kept in the language it was said in)
+    _to_ranking(boss, first_round, rank_top=2)
+    _english(jury[0])
+    _rank(jury[0], ids)
+    for client, paths in (
+        (jury[0], ["/judge/ranking"]),
+        (
+            boss,
+            [
+                f"/admin/rounds/{first_round}/schulze",
+                f"/admin/leaderboard?round={first_round}",
+                f"/admin/rounds/{first_round}/close",
+                "/admin/rounds",
+            ],
+        ),
+    ):
+        _english(client)
+        for path in paths:
+            page = client.get(path)
+            assert page.status_code == 200, path
+            # Category and round names are stored in Korean and translated by name.
+            assert _hangul_in(page.get_data(as_text=True)) == [], path
+
+
+def test_the_cli_and_the_other_results_pages_read_a_ranking_round(
+    app, boss, first_round, make_entry, make_user, tmp_path
+):
+    ids = _wikipedia_round(app, boss, first_round, make_entry, make_user)
+    target = tmp_path / "board.csv"
+    result = app.test_cli_runner().invoke(args=["leaderboard", "--csv", str(target)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(target.read_bytes().decode("utf-8-sig"), newline="")))
+    assert rows[0][0] == "순위" and [r[2] for r in rows[1:]][0] == "후보 E"
+    printed = app.test_cli_runner().invoke(args=["leaderboard"]).output
+    assert printed.index(f"후보 {'E'}") < printed.index("후보 D")
+    assert len(ids) == 5
+    assert boss.get(f"/admin/judging?round={first_round}").status_code == 200
+    boss.post("/admin/awards/propose")
+    assert boss.get("/admin/awards").status_code == 200
+    assert boss.get("/admin/export/winners.csv").status_code == 200

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from contest.core.extensions import db
 from contest.core.formatting import SEOUL, seoul_time
 from contest.core.phones import display_phone
-from contest.models import Award, Category, Contest, Entry, Flag, User
+from contest.models import Award, Category, Contest, Entry, Flag, Round, User
 from contest.services import awards, ranking, receipts, spreadsheet
 from contest.services.audit import audit
 from contest.storage import get_storage
@@ -381,6 +381,18 @@ def leaderboard_csv(
             for s in standings
         ),
     )
+
+
+def round_leaderboard_csv(round_: Round, quorum: int) -> bytes:
+    """A round's leaderboard as CSV, the one the admin page and `flask leaderboard` write.
+
+    A ranking round's is its Schulze order (`ranking_round_csv`); the others carry the
+    aggregates and the judges' comments (`leaderboard_csv`).
+    """
+    standings = ranking.leaderboard(round_, quorum)
+    if round_.method == "ranking":
+        return ranking_round_csv(standings)
+    return leaderboard_csv(standings, ranking.judge_comments(round_))
 
 
 RANKING_CSV_HEADER = (
