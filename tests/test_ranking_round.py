@@ -427,7 +427,7 @@ def test_the_cli_and_the_other_results_pages_read_a_ranking_round(
     rows = list(csv.reader(io.StringIO(target.read_bytes().decode("utf-8-sig"), newline="")))
     assert rows[0][0] == "순위" and [r[2] for r in rows[1:]][0] == "후보 E"
     printed = app.test_cli_runner().invoke(args=["leaderboard"]).output
-    assert printed.index(f"후보 {'E'}") < printed.index("후보 D")
+    assert printed.index("후보 E") < printed.index("후보 D")
     assert len(ids) == 5
     assert boss.get(f"/admin/judging?round={first_round}").status_code == 200
     boss.post("/admin/awards/propose")

@@ -16,6 +16,7 @@ Ballots allow ties: a ballot is a list of entry ids, best first; entries a judge
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -61,13 +62,22 @@ def count(
             continue
         below = len(listed) + 1  # everyone left out ties at the rank after the last listed
         rankings.append({c: below for c in candidates} | {c: i for i, c in enumerate(listed, 1)})
+    d, p, wins = _matrices(tuple(candidates), tuple(tuple(sorted(r.items())) for r in rankings))
+    order = schulze_order(candidates, wins, tie_break)
+    return SchulzeCount(candidates, len(rankings), d, p, wins, order)
+
+
+@functools.lru_cache(maxsize=16)
+def _matrices(candidates: tuple[int, ...], rankings: tuple[tuple[tuple[int, int], ...], ...]):
+    """d, p and the wins of one count: a pure function of the rankings, so kept for the next
+    request (the leaderboard, the close preview and the Schulze page ask for the same count,
+    which takes seconds at 100 entries) until a judge's ranking or the round's entries change.
+    Callers must not change the dicts it returns."""
     d = {a: dict.fromkeys(candidates, 0) for a in candidates}
     wins = dict.fromkeys(candidates, 0)
     if rankings and len(candidates) > 1:
-        d, wins = _pref_voting_count(candidates, rankings)
-    p = strongest_paths(candidates, d)
-    order = schulze_order(candidates, wins, tie_break)
-    return SchulzeCount(candidates, len(rankings), d, p, wins, order)
+        d, wins = _pref_voting_count(list(candidates), [dict(r) for r in rankings])
+    return d, strongest_paths(candidates, d), wins
 
 
 def schulze_order(
@@ -91,25 +101,22 @@ def strongest_paths(
 ) -> dict[int, dict[int, int]]:
     """p[a][b]: the strength of the strongest path from a to b (0 when there is none).
 
-    The Floyd–Warshall variant of Schulze's paper over the winning-votes links of `d`; shown to
-    admins beside d. (The order itself comes from pref_voting; the tests check the two agree.)
+    The Floyd–Warshall variant of Schulze's paper over the winning-votes links of `d`, one
+    vectorised step per intermediate candidate; shown to admins beside d. (The order itself
+    comes from pref_voting; the tests check the two agree with an every-path count.)
     """
-    p = {
-        a: {b: d[a][b] if a != b and d[a][b] > d[b][a] else 0 for b in candidates}
-        for a in candidates
-    }
-    for i in candidates:
-        for j in candidates:
-            if j == i:
-                continue
-            through_i = p[j][i]
-            if not through_i:
-                continue
-            row = p[j]
-            for k, strength in p[i].items():
-                if k != i and k != j and min(through_i, strength) > row[k]:
-                    row[k] = min(through_i, strength)
-    return p
+    import numpy as np  # there with pref_voting; only a ranking round's count needs it
+
+    ids = list(candidates)
+    pairwise = np.array([[d[a][b] for b in ids] for a in ids], dtype=np.int64).reshape(
+        len(ids), len(ids)
+    )
+    p = np.where(pairwise > pairwise.T, pairwise, 0)
+    np.fill_diagonal(p, 0)
+    for i in range(len(ids)):
+        p = np.maximum(p, np.minimum(p[:, i : i + 1], p[i : i + 1, :]))
+    np.fill_diagonal(p, 0)
+    return {a: {b: int(p[x, y]) for y, b in enumerate(ids)} for x, a in enumerate(ids)}
 
 
 def _pref_voting_count(
