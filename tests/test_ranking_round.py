@@ -433,3 +433,19 @@ def test_the_cli_and_the_other_results_pages_read_a_ranking_round(
     boss.post("/admin/awards/propose")
     assert boss.get("/admin/awards").status_code == 200
     assert boss.get("/admin/export/winners.csv").status_code == 200
+
+
+def test_the_schulze_page_lists_who_has_ranked_and_who_not_yet(
+    app, boss, jury, first_round, finalists
+):
+    _to_ranking(boss, first_round, rank_top=3)
+    _rank(jury[1], finalists)
+    page = boss.get(f"/admin/rounds/{first_round}/schulze").get_data(as_text=True)
+    rows = dict(re.findall(r'<th scope="row">(judge-\d)</th><td>([^<]*)</td>', page))
+    assert rows == {"judge-1": "—", "judge-2": "3", "judge-3": "—"}
+    assert boss.get("/admin/rounds/999/schulze").status_code == 404
+    with app.app_context():
+        db.session.get(Round, first_round).method = "scoring"
+        db.session.execute(db.delete(JudgeRanking))
+        db.session.commit()
+    assert boss.get(f"/admin/rounds/{first_round}/schulze").status_code == 404

@@ -111,3 +111,20 @@ def any_ranking(round_: Round) -> bool:
     """Whether any judge has saved an order in the round (its leaderboard then ranks)."""
     query = select(JudgeRanking.id).where(JudgeRanking.round_id == round_.id).limit(1)
     return db.session.scalar(query) is not None
+
+
+def judges_progress(round_: Round) -> list[tuple[str, JudgeRanking | None]]:
+    """Every active judge (and any disabled one whose ranking counts) with their latest order
+    in the round, or None while they have saved none: who the final still waits for."""
+    saved = {
+        r.judge_id: r
+        for r in db.session.scalars(select(JudgeRanking).where(JudgeRanking.round_id == round_.id))
+    }
+    judges = db.session.scalars(
+        select(User).where(User.role == "judge").order_by(User.display_name, User.username)
+    )
+    return [
+        (judge.display_name or judge.username, saved.get(judge.id))
+        for judge in judges
+        if judge.active or judge.id in saved
+    ]
