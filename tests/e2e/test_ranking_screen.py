@@ -1,4 +1,5 @@
-"""The judge's ranking screen in Chromium: finalists put in order with the keyboard alone.
+"""The judge's ranking screen in Chromium: finalists put in order with the keyboard alone,
+and with the mouse.
 
 The site is shared by the whole e2e session, so the test opens its own ranking round over
 its own entries (closing the open round for the while) and gives everything back after.
@@ -141,3 +142,27 @@ def test_a_judge_orders_the_finalists_with_the_keyboard_only_and_the_order_is_sa
     # A reload shows the saved order.
     page.reload()
     assert _shown(page) == expected
+
+
+def test_a_judge_drags_an_entry_with_the_mouse_and_the_order_is_saved(
+    site, browsing, ranking_round
+):
+    round_id, (e1, e2, e3, e4) = ranking_round
+    page = browsing.page(DESKTOP)
+    login(page, "judge3")
+    page.goto("/judge/ranking")
+    # The last entry dropped on the left half of the first one lands before it.
+    page.drag_and_drop(f"#entry-{e4}", f"#entry-{e1}", target_position={"x": 10, "y": 40})
+    expected = [e4, e1, e2, e3]
+    assert _shown(page) == expected
+    page.wait_for_function(
+        "(order) => document.getElementById('ranking-screen')"
+        ".getAttribute('data-saved-order') === order",
+        arg=",".join(map(str, expected)),
+    )
+    (saved,), *_ = site.query(
+        'SELECT entry_ids FROM judge_ranking jr JOIN "user" u ON u.id = jr.judge_id'
+        " WHERE jr.round_id = :round AND u.username = 'judge3'",
+        round=round_id,
+    )
+    assert (json.loads(saved) if isinstance(saved, str) else saved) == expected
