@@ -340,9 +340,12 @@ def test_awards_use_the_closed_ranking_round_even_when_a_later_round_is_open(
     assert grand == ids[E]
 
 
-def test_the_previous_rounds_mean_breaks_a_schulze_tie(app, boss, jury, first_round, finalists):
+def test_the_previous_rounds_mean_breaks_a_schulze_tie(
+    app, boss, jury, first_round, finalists, make_entry
+):
     """Round 1 scored, round 2 ranks its finalists: a tie goes to the higher round-1 mean."""
     a, b, c, d = finalists
+    make_entry(title="진출 못 한 작품")  # in round 1 only: never on round 2's board
     means = {a: 6.0, b: 9.0, c: 7.0, d: 8.0}
     with app.app_context():
         from contest.models import User
@@ -374,6 +377,7 @@ def test_the_previous_rounds_mean_breaks_a_schulze_tie(app, boss, jury, first_ro
     _rank(jury[1], [d, c, b, a])
     rows = _csv_rows(boss.get(f"/admin/export/leaderboard.csv?round={final_id}"))
     assert [r[5] for r in rows[1:]] == ["9.00", "8.00", "7.00", "6.00"]
+    assert [r[2] for r in rows[1:]] == ["결선작 2", "결선작 4", "결선작 3", "결선작 1"]
     assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4"]
 
 
@@ -385,6 +389,8 @@ def test_the_ranking_screen_carries_the_csrf_token_and_the_plain_form(
     assert 'name="csrf_token"' in text
     assert 'name="order"' in text and 'action="/judge/ranking"' in text
     assert "ranking.js" in text
+    # A strict CSP holds: the script is a static file, no inline script or style.
+    assert not re.search(r"<script(?![^>]*\bsrc=)|\sstyle=|\son[a-z]+=", text)
 
 
 def test_english_pages_of_a_ranking_round_have_no_korean_left(
