@@ -144,8 +144,7 @@ def leaderboard_command(number: int | None, csv_path: str | None) -> None:
     quorum = jury.quorum_of(round_)
     standings = ranking.leaderboard(round_, quorum)
     if csv_path:
-        comments = ranking.judge_comments(round_)
-        Path(csv_path).write_bytes(exports.leaderboard_csv(standings, comments))
+        Path(csv_path).write_bytes(exports.round_leaderboard_csv(round_, quorum))
         audit(
             None, "export-leaderboard", f"round:{round_.id}", None, {"format": "csv", "via": "cli"}
         )

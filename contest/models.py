@@ -341,7 +341,8 @@ class Round(db.Model):
 
     The first round takes every entry not rejected; a later round takes the entries that
     advanced into it (`RoundEntry`). A screening round asks yes/no; a scoring round asks for
-    each criterion from 1 to 10.
+    each criterion from 1 to 10; a ranking round asks each judge to put the entries in order
+    (`JudgeRanking`), counted with the Schulze method (`services/schulze.py`).
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -358,6 +359,8 @@ class Round(db.Model):
     quorum: Mapped[int | None]
     # When the judging should be done: who is behind schedule is measured against it.
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A ranking round only: judges order just their top N; the rest tie below them. None: all.
+    rank_top: Mapped[int | None]
 
     contest: Mapped[Contest] = relationship()
     criteria: Mapped[list[Criterion]] = relationship(
@@ -366,7 +369,8 @@ class Round(db.Model):
 
     __table_args__ = (
         UniqueConstraint("contest_id", "number"),
-        CheckConstraint("method IN ('screening', 'scoring')", name="method"),
+        CheckConstraint("method IN ('screening', 'scoring', 'ranking')", name="method"),
+        CheckConstraint("rank_top IS NULL OR rank_top > 0", name="rank_top"),
         CheckConstraint("status IN ('draft', 'open', 'closed')", name="status"),
         CheckConstraint("quorum >= 1", name="quorum_positive"),
         # One open round per contest, held by the schema.
@@ -434,6 +438,24 @@ class Score(db.Model):
         Index("ix_score_round_entry_total", "round_id", "entry_id", "judge_id", "total"),
         Index("ix_score_round_judge_total", "round_id", "judge_id", "entry_id", "total"),
     )
+
+
+class JudgeRanking(db.Model):
+    """One judge's latest order of a ranking round's entries, best first; posting again replaces it.
+
+    `entry_ids` holds what the judge ranked (all of the round's entries, or only the top
+    `Round.rank_top`): entries of the round left out tie below them when counted. One row per
+    judge and round, so "the latest counts" is held by the schema.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("round.id", ondelete="CASCADE"))
+    judge_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
+    entry_ids: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("round_id", "judge_id"),)
 
 
 class Recusal(db.Model):

@@ -66,6 +66,8 @@ AUDIENCE = {
     "judge.skip_entry": JUDGE,
     "judge.save_note": JUDGE,
     "judge.flag_entry": JUDGE,
+    "judge.show_ranking": JUDGE,
+    "judge.save_ranking": JUDGE,
     # Organisers.
     "admin.show_dashboard": ADMIN,
     "admin.show_judging": ADMIN,
@@ -97,6 +99,7 @@ AUDIENCE = {
     "admin.update_judge": ADMIN,
     "admin.show_calibration": ADMIN,
     "admin.update_calibration": ADMIN,
+    "admin.show_schulze": ADMIN,
     "admin.show_leaderboard": ADMIN,
     "admin.show_awards": ADMIN,
     "admin.confirm_propose_awards": ADMIN,

@@ -296,7 +296,7 @@ def test_the_method_is_fixed_once_scores_exist(app, client, admin, first_round, 
 def test_an_unknown_method_is_refused(app, client, admin, first_round):
     response = client.post(f"/admin/rounds/{first_round}/method", data={"method": "lottery"})
     assert response.status_code == 400
-    assert "점수 심사나 선별 심사" in response.get_data(as_text=True)
+    assert "점수 심사, 선별 심사, 순위 심사" in response.get_data(as_text=True)
     assert _round(app, first_round).method == "scoring"
 
 

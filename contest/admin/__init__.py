@@ -24,6 +24,7 @@ from contest.admin import (  # noqa: E402, F401  (the pages register themselves 
     poster,
     results,
     rounds,
+    schulze,
     settings,
     staff,
     vote_tokens,

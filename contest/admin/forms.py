@@ -30,13 +30,14 @@ from wtforms.validators import (
 from contest.core.extensions import db
 from contest.core.fields import strip_whitespace
 from contest.models import User
-from contest.services.rounds import METHODS, SLUG_MAX, WEIGHT_TOTAL
+from contest.services.rounds import METHODS, RANKING_MAX_ENTRIES, SLUG_MAX, WEIGHT_TOTAL
 
 PASSWORD_MIN = 10  # accounts._check_password holds the same floor for every caller
 ROLE_CHOICES = [SelectChoice("judge", _l("심사위원")), SelectChoice("admin", _l("운영자"))]
 METHOD_CHOICES = [
     SelectChoice("scoring", _l("점수 심사 (기준별 1–10점)")),
     SelectChoice("screening", _l("선별 심사 (예/아니오)")),
+    SelectChoice("ranking", _l("순위 심사 (결선: 심사위원마다 순서를 매겨 슐체 방식으로 집계)")),
 ]
 CRITERIA_MAX_ROWS = 20
 CRITERIA_BLANK_ROWS = 3
@@ -122,7 +123,18 @@ class MethodForm(FlaskForm):
         choices=METHOD_CHOICES,
         validate_choice=False,  # AnyOf says it in Korean
         validators=[
-            AnyOf(list(METHODS), message=_l("심사 방식은 점수 심사나 선별 심사 중 하나입니다."))
+            AnyOf(
+                list(METHODS),
+                message=_l("심사 방식은 점수 심사, 선별 심사, 순위 심사 중 하나입니다."),
+            )
+        ],
+    )
+    # A ranking round only: judges order just their top N, the rest tie below (empty: all).
+    rank_top = IntegerField(
+        _l("상위 몇 개까지 순위를 매길지 (비우면 전부)"),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=RANKING_MAX_ENTRIES, message=_l("1에서 100 사이의 수입니다.")),
         ],
     )
 

@@ -105,9 +105,7 @@ def export_leaderboard():
     if round_ is None:
         abort(404)
     quorum = jury.quorum_of(round_)
-    body = exports.leaderboard_csv(
-        ranking.leaderboard(round_, quorum), ranking.judge_comments(round_)
-    )
+    body = exports.round_leaderboard_csv(round_, quorum)
     with write_transaction():  # an audited download: the one write a GET makes
         audit(g.user, "export-leaderboard", f"round:{round_.id}", None, {"format": "csv"})
     response = Response(body, mimetype="text/csv")

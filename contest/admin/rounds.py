@@ -70,15 +70,16 @@ def reopen_round(round_id: int):
 
 @bp.post("/rounds/<int:round_id>/method")
 def switch_method(round_id: int):
-    """Switch a round without scores between screening (yes/no) and scoring."""
+    """Switch a round without scores between screening (yes/no), scoring and ranking."""
     form = MethodForm()
     if not form.validate_on_submit():
-        message = " ".join(str(error) for error in form.method.errors)
+        message = " ".join(str(error) for error in form.method.errors + form.rank_top.errors)
         return _render_rounds(message or _("심사 방식을 골라 주세요."), 400)
     round_ = _round_or_404(round_id)
+    rank_top = form.rank_top.data if form.method.data == "ranking" else None
     try:
         with write_transaction():
-            rounds.set_method(round_, form.method.data, g.user)
+            rounds.set_method(round_, form.method.data, g.user, rank_top)
     except Refusal as why:
         return _render_rounds(why.message, why.status)
     flash(
@@ -97,7 +98,7 @@ def _render_rounds(error: str | None = None, status: int = 200):
     contest = current_contest()
     query = select(Round).where(Round.contest_id == contest.id).order_by(Round.number)
     rows = [
-        (round_, rounds.entry_count(round_), rounds.score_count(round_))
+        (round_, rounds.entry_count(round_), rounds.score_count(round_), rounds.has_scores(round_))
         for round_ in db.session.scalars(query)
     ]
     page = render_template(

@@ -56,6 +56,8 @@ def show_dashboard():
     round_ = active_round(current_contest())
     if round_ is None:
         return render_template("judge/dashboard.html", round=None, message=str(NO_ROUND))
+    if round_.method == "ranking":  # no queue to work through: one screen orders them all
+        return redirect(url_for("judge.show_ranking"), 303)
     page = page_arg()
     categories = judging.progress(round_, g.user.id)
     scored = judging.scored_entries(
@@ -81,6 +83,8 @@ def show_next():
     if round_ is None:
         flash(str(NO_ROUND), "error")
         return redirect(url_for("judge.show_dashboard"), 303)
+    if round_.method == "ranking":
+        return redirect(url_for("judge.show_ranking"), 303)
     preloaded = session.pop(_PRELOADED) if _PRELOADED in session else None
     entry_id = judging.next_entry_id(round_, g.user.id, prefer=preloaded, later=_skipped(round_))
     if entry_id is None:
@@ -94,6 +98,8 @@ def show_entry(entry_id: int):
     """One entry, large, with this judge's score form (pre-filled when they scored it)."""
     round_ = active_round(current_contest()) or abort(404)
     entry = judging.entry_for_judging(round_, entry_id) or abort(404)
+    if round_.method == "ranking":  # entries are opened large on the ranking screen itself
+        return redirect(url_for("judge.show_ranking", _anchor=f"entry-{entry.id}"), 303)
     if judging.is_recused(entry.id, g.user.id):
         return render_template("judge/recused.html"), 403
     return entry_page(round_, entry)
@@ -294,5 +300,7 @@ def _preview_key(entry_id: int | None) -> str | None:
     )
 
 
-# The remarks' routes (a private note, a flag to the organisers) join this blueprint.
+# These modules' routes join this blueprint: a ranking round's screen; the remarks (a private
+# note, a flag to the organisers).
+from contest.judge import ranking_screen  # noqa: E402, F401
 from contest.judge import remarks as _remarks  # noqa: E402, F401

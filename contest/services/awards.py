@@ -161,8 +161,9 @@ def awards_of(contest: Contest) -> list[Award]:
 def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
     """Replace the contest's awards by the tiers given down each category's leaderboard.
 
-    The leaderboard of `ranking.results_round` (the open round, else the latest) decides:
-    its ranked entries take the tiers in order (대상 to rank 1, 최우수상 to rank 2, ...).
+    The leaderboard of `ranking.deciding_round` (the latest closed ranking round, else the
+    open round, else the latest) decides: its ranked entries take the tiers in order
+    (대상 to rank 1, 최우수상 to rank 2, ...).
     Entries below the quorum have no rank and rejected entries are not in the round, so
     neither is ever proposed. A category with fewer ranked entries leaves the last tiers empty.
     Each award keeps the rank it was given for (`Award.rank`).
@@ -187,7 +188,7 @@ def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
 
 def _proposal(contest: Contest, quorum: int) -> tuple[Round, list[Award]]:
     """The awards a proposal would give now, not added to the session (see `propose`)."""
-    round_ = ranking.results_round(contest)
+    round_ = ranking.deciding_round(contest)
     if round_ is None:
         raise AwardError(_l("심사 라운드가 없어 수상작을 정할 수 없습니다."))
     slots = {
@@ -329,7 +330,7 @@ def _summary(contest: Contest, quorum: int, given: list[tuple[int, str, int]]) -
         row = Given(tier_of(slug, categories.get(category_id)) or unknown, found[entry_id])
         by_category.setdefault(category_id, []).append(row)
     winners = [found[i] for i in ids]
-    round_ = ranking.results_round(contest)
+    round_ = ranking.deciding_round(contest)
     count, shown = ranking.below_quorum(round_, quorum) if round_ is not None else (0, [])
     flags = open_flags_by_entry(ids)
     return Summary(
@@ -510,7 +511,7 @@ def published_tier_of(entry: Entry) -> Tier | None:
 
 def award_rows(contest: Contest, quorum: int) -> list[tuple[Category, list[AwardRow]]]:
     """Each category with its awards and the winners' figures on the results round."""
-    round_ = ranking.results_round(contest)
+    round_ = ranking.deciding_round(contest)
     given = awards_of(contest)
     standings = {}
     if round_ is not None:
@@ -531,7 +532,7 @@ def candidates(
     Ranked entries come first in rank order, then those below the quorum; entries without a
     score are left out. Rejected entries are not in the round, so never offered.
     """
-    round_ = ranking.results_round(contest)
+    round_ = ranking.deciding_round(contest)
     if round_ is None:
         return {}
     holds = dict(
@@ -624,7 +625,7 @@ def _eligible_entry(category: Category, typed_receipt: str) -> Entry:
 
 def _rank_now(entry: Entry) -> int | None:
     """The entry's rank on the results round's leaderboard, for an award moved by hand."""
-    round_ = ranking.results_round(entry.contest)
+    round_ = ranking.deciding_round(entry.contest)
     if round_ is None:
         return None
     quorum = jury.quorum_of(round_)

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from contest.core.extensions import db
 from contest.core.formatting import SEOUL, seoul_time
 from contest.core.phones import display_phone
-from contest.models import Award, Category, Contest, Entry, Flag, User
+from contest.models import Award, Category, Contest, Entry, Flag, Round, User
 from contest.services import awards, ranking, receipts, spreadsheet, votes
 from contest.services.audit import audit
 from contest.storage import get_storage
@@ -405,6 +405,43 @@ def leaderboard_csv(
                 "예" if s.below_quorum else "",
                 "\n".join(f"{name}: {text}" for name, text in comments.get(s.entry_id, [])),
             )
+            for s in standings
+        ),
+    )
+
+
+def round_leaderboard_csv(round_: Round, quorum: int) -> bytes:
+    """A round's leaderboard as CSV, the one the admin page and `flask leaderboard` write.
+
+    A ranking round's is its Schulze order (`ranking_round_csv`); the others carry the
+    aggregates and the judges' comments (`leaderboard_csv`).
+    """
+    standings = ranking.leaderboard(round_, quorum)
+    if round_.method == "ranking":
+        return ranking_round_csv(standings)
+    return leaderboard_csv(standings, ranking.judge_comments(round_))
+
+
+RANKING_CSV_HEADER = (
+    "순위",
+    "부문",
+    "제목",
+    "접수번호",
+    "직접 순위를 매긴 심사위원",
+    "이전 라운드 가중 평균",
+)
+
+
+def ranking_round_csv(standings: list[ranking.Standing]) -> bytes:
+    """A ranking round's Schulze order as CSV, the rank first (`ranking.schulze_counts`).
+
+    No spreads or judges' comments: a ranking round has no scores. The judges column counts
+    those who placed the entry themselves (not in the tie below their top N).
+    """
+    return spreadsheet.csv_bytes(
+        RANKING_CSV_HEADER,
+        (
+            (s.rank, s.category, s.title, s.receipt_display, s.scores, _fraction(s.mean))
             for s in standings
         ),
     )

@@ -184,9 +184,12 @@ def score_of(round_: Round, entry_id: int, judge_id: int) -> Score | None:
 
 
 def refuse_unless_scorable(round_: Round, entry: Entry, judge: User) -> None:
-    """Raise ScoreRefused (409) if the round is closed or the judge recused from the entry."""
+    """Raise ScoreRefused (409) if the round is closed or ranks rather than scores, or the
+    judge recused from the entry."""
     if round_.status != "open":
         raise ScoreRefused(_("심사가 마감된 라운드에는 점수를 줄 수 없습니다."))
+    if round_.method == "ranking":
+        raise ScoreRefused(_("순위 심사에서는 점수 대신 작품의 순서를 정합니다."))
     if is_recused(entry.id, judge.id):
         raise ScoreRefused(_("회피 신청한 작품에는 점수를 줄 수 없습니다."))
 

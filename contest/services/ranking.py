@@ -1,5 +1,9 @@
 """Results: per-entry aggregates, the ranking and judges' leniency (closing is in `rounds`).
 
+A ranking round has no scores: its leaderboard is the Schulze order of the judges' rankings
+(`schulze_counts`), with the same `Standing` rows, so every page, export and the awards
+proposal read it through the same functions.
+
 Every number here is computed over the round's *counted* scores: scores of entries the round
 holds (`rounds.entry_ids_in`, so rejected entries never count) by judges not recused from that
 entry. Aggregation happens in SQL (GROUP BY); Python only takes square roots and sorts, so the
@@ -16,7 +20,7 @@ import math
 from dataclasses import dataclass
 from itertools import groupby
 
-from sqlalchemy import Select, and_, case, func, literal, null, select
+from sqlalchemy import Select, and_, case, func, literal, null, select, true
 
 from contest.core.extensions import db
 from contest.models import (
@@ -28,7 +32,7 @@ from contest.models import (
     Score,
     User,
 )
-from contest.services import receipts, rounds
+from contest.services import ballots, receipts, rounds, schulze
 
 # Two floats closer than this are equal: a mean of the same scores summed in another order
 # differs in the last bits, and such a difference must not decide a rank.
@@ -432,6 +436,18 @@ def round_progress(round_: Round, quorum: int) -> RoundProgress:
     )
 
 
+def deciding_round(contest: Contest) -> Round | None:
+    """The round awards are proposed from: the latest closed ranking round, when there is one
+    (the jury's final), else `results_round` (the open round, else the latest)."""
+    final = db.session.scalar(
+        select(Round)
+        .where(Round.contest_id == contest.id, Round.method == "ranking", Round.status == "closed")
+        .order_by(Round.number.desc())
+        .limit(1)
+    )
+    return final or results_round(contest)
+
+
 def results_round(contest: Contest, round_id: int | None = None) -> Round | None:
     """The round results are shown for: the one asked for, else the open one, else the latest.
 
@@ -465,8 +481,14 @@ def _judge_moments(round_: Round) -> dict[int, tuple[int, float, float]]:
 def _ranking(round_: Round, quorum: int) -> dict[int, tuple[list, list]]:
     """Per category id: its ranked rows in rank order, then its scored rows below the quorum.
 
-    The rule of `leaderboard`, applied to the entries with counted scores only.
+    The rule of `leaderboard`, applied to the entries with counted scores only; in a ranking
+    round, the Schulze order of `schulze_counts`: every entry, once any judge has ranked (a
+    category no judge's ranking touched is then ordered by the tie-break alone); none before.
     """
+    if round_.method == "ranking":
+        if not ballots.any_ranking(round_):
+            return {}
+        return {c.category_id: (c.rows, []) for c in schulze_counts(round_)}
     ranking: dict[int, tuple[list, list]] = {}
     for row in db.session.execute(_scored_query(round_)):
         ranked, below = ranking.setdefault(row.category_id, ([], []))
@@ -543,8 +565,13 @@ def _scored_query(round_: Round) -> Select:
 
 
 def _unscored_query(round_: Round) -> Select:
-    """The round's entries without a counted score, by category and id (the leaderboard's tail)."""
+    """The round's entries without a counted score, by category and id (the leaderboard's tail).
+
+    In a ranking round, none once a judge has ranked: `_ranking` then orders every entry.
+    """
     counted = counted_scores(round_).where(Score.entry_id == Entry.id).exists()
+    if round_.method == "ranking" and ballots.any_ranking(round_):
+        counted = true()
     return (
         select(
             Entry.id,
@@ -565,6 +592,108 @@ def _unscored_query(round_: Round) -> Select:
     )
 
 
+@dataclass(frozen=True)
+class CategoryCount:
+    """The Schulze count of one category of a ranking round, for its leaderboard and its page.
+
+    `rows` are the category's entries in `count.order`, shaped like `_scored_query`'s rows
+    (`n`: the judges who placed the entry themselves rather than leaving it in the tie below;
+    `mean`: its weighted mean in the previous round, the tie-break).
+    """
+
+    category_id: int
+    category: str
+    count: schulze.SchulzeCount
+    rows: list
+    previous_round: Round | None
+
+
+@dataclass(frozen=True)
+class _RankedRow:
+    """A ranking round's entry as a leaderboard row (see `CategoryCount`)."""
+
+    id: int
+    category_id: int
+    category: str
+    title: str
+    receipt: str
+    n: int
+    mean: float | None
+    square: None = None
+    high: None = None
+    low: None = None
+    normalised: None = None
+
+
+def schulze_counts(round_: Round) -> list[CategoryCount]:
+    """A ranking round's result per category (in the categories' order): the Schulze count.
+
+    Each category is counted on its own, over the judges' rankings restricted to its entries
+    (awards are given per category, and an entry of another category must not sway the
+    order here). Entries Schulze ties are ordered by `schulze.schulze_order`'s rule: the
+    previous round's weighted mean (`previous_mean_key`), then the entry id. A judge's
+    ranking holds ids as saved: an entry rejected since is simply left out of the count.
+    """
+    entries = db.session.execute(
+        rounds.entry_ids_in(round_)
+        .with_only_columns(Entry.id, Entry.category_id, Entry.title, Entry.receipt)
+        .order_by(Entry.id)
+    ).all()
+    orders = ballots.ballots_of(round_)
+    previous = previous_round(round_)
+    means = (
+        {i: mean for i, (_n, mean) in entry_figures(previous, [e.id for e in entries]).items()}
+        if previous is not None
+        else {}
+    )
+    counts = []
+    for category_id, name in _categories(round_):
+        mine = [e for e in entries if e.category_id == category_id]
+        if not mine:
+            continue
+        count = schulze.count([e.id for e in mine], orders, previous_mean_key(means))
+        placed = {e.id: sum(e.id in order for order in orders) for e in mine}
+        by_id = {e.id: e for e in mine}
+        rows = [
+            _RankedRow(
+                id=i,
+                category_id=category_id,
+                category=name,
+                title=by_id[i].title,
+                receipt=by_id[i].receipt,
+                n=placed[i],
+                mean=means.get(i),
+            )
+            for i in count.order
+        ]
+        counts.append(CategoryCount(category_id, name, count, rows, previous))
+    return counts
+
+
+def previous_round(round_: Round) -> Round | None:
+    """The round before this one in its contest (the highest number below its own), if any."""
+    return db.session.scalar(
+        select(Round)
+        .where(Round.contest_id == round_.contest_id, Round.number < round_.number)
+        .order_by(Round.number.desc())
+        .limit(1)
+    )
+
+
+def previous_mean_key(means: dict[int, float | None]):
+    """The tie-break key of a ranking round: the previous round's weighted mean, highest first.
+
+    An entry without one (not scored there, or no previous round) comes after those with
+    one. Means within EPSILON count as equal, as on every leaderboard.
+    """
+
+    def key(entry_id: int) -> tuple:
+        mean = means.get(entry_id)
+        return (1, 0.0) if mean is None else (0, -_tie(mean))
+
+    return key
+
+
 def _order(row) -> tuple:
     """The sort key of the tie-break rule (see `leaderboard`); unscored entries last."""
     if row.mean is None:
@@ -578,7 +707,8 @@ def _tie(value: float) -> float:
 
 
 def _standing(row, rank: int | None, below: bool) -> Standing:
-    scored = row.mean is not None
+    # A ranking round's rows carry a mean (the previous round's) but no spread of their own.
+    scored = row.mean is not None and row.square is not None
     return Standing(
         entry_id=row.id,
         category_id=row.category_id,

@@ -13,7 +13,17 @@ from sqlalchemy import Select, func, select
 from contest.core.extensions import db
 from contest.core.i18n import translatable
 from contest.core.refusal import Refusal
-from contest.models import Contest, Criterion, Entry, Round, RoundEntry, Score, User, utcnow
+from contest.models import (
+    Contest,
+    Criterion,
+    Entry,
+    JudgeRanking,
+    Round,
+    RoundEntry,
+    Score,
+    User,
+    utcnow,
+)
 from contest.services import ranking
 from contest.services.audit import audit
 
@@ -88,7 +98,10 @@ def seed_first_round(contest: Contest) -> Round | None:
 
 # --- Managing rounds (admin): counts, criteria, reopening, switching the method. ---
 
-METHODS = ("screening", "scoring")
+METHODS = ("screening", "scoring", "ranking")
+# A judge puts every finalist of a ranking round in order on one screen: beyond this many the
+# screen (and the count, O(n³)) stops being something a person can do well.
+RANKING_MAX_ENTRIES = 100
 SLUG_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 SLUG_MAX = 30
 WEIGHT_TOTAL = 100
@@ -109,9 +122,15 @@ def score_count(round_: Round) -> int:
 
 
 def has_scores(round_: Round) -> bool:
-    """Whether any judge has scored anything in the round (its rules are then fixed)."""
+    """Whether any judge has scored (or, in a ranking round, ranked) anything in the round.
+
+    Its rules are then fixed.
+    """
     query = select(Score.id).where(Score.round_id == round_.id).limit(1)
-    return db.session.scalar(query) is not None
+    if db.session.scalar(query) is not None:
+        return True
+    ranked = select(JudgeRanking.id).where(JudgeRanking.round_id == round_.id).limit(1)
+    return db.session.scalar(ranked) is not None
 
 
 def criteria_problem(rows: list[tuple[str, str, int]]) -> str | None:
@@ -145,6 +164,8 @@ def criteria_problem(rows: list[tuple[str, str, int]]) -> str | None:
 
 def criteria_lock(round_: Round) -> str | None:
     """Why the round's criteria cannot be edited now, or None if they can."""
+    if round_.method == "ranking":
+        return _("순위를 매기는 심사에는 채점 기준이 없습니다.")
     if round_.method != "scoring":
         return _("예/아니오로 고르는 선별 심사에는 채점 기준이 없습니다.")
     if has_scores(round_):
@@ -205,14 +226,27 @@ def reopen_round(round_: Round, actor: User) -> None:
     audit(actor, "reopen-round", f"round:{round_.id}", old, {"status": "open", "closed_at": None})
 
 
-def set_method(round_: Round, method: str, actor: User) -> None:
-    """Switch a round without scores between screening (yes/no) and scoring; the caller commits.
+def set_method(round_: Round, method: str, actor: User, rank_top: int | None = None) -> None:
+    """Switch a round without scores between screening, scoring and ranking; the caller commits.
 
     A round switched to scoring without criteria gets the default ones; criteria stay when
-    switching to screening (unused there), so switching back restores them.
+    switching away (unused there), so switching back restores them. A ranking round holds at
+    most RANKING_MAX_ENTRIES entries; `rank_top` (ranking only) has judges order just their
+    top N, the rest tying below them (None: they order every entry).
     """
     if method not in METHODS:
-        raise RoundError(_("심사 방식은 선별(예/아니오) 또는 점수 중 하나여야 합니다."), 400)
+        raise RoundError(
+            _("심사 방식은 선별(예/아니오), 점수, 순위 중 하나여야 합니다."), 400, "method"
+        )
+    if rank_top is not None and (method != "ranking" or not 1 <= rank_top <= RANKING_MAX_ENTRIES):
+        raise RoundError(
+            _(
+                "상위 몇 개만 순위를 매길지는 순위 심사에서만, 1에서 %(max)s 사이로 정합니다.",
+                max=RANKING_MAX_ENTRIES,
+            ),
+            400,
+            "rank_top",
+        )
     if has_scores(round_):
         raise RoundError(
             _(
@@ -220,19 +254,33 @@ def set_method(round_: Round, method: str, actor: User) -> None:
                 " 바꾸면 이미 준 점수를 해석할 수 없게 됩니다."
             )
         )
-    if method == round_.method:
+    if method == "ranking" and entry_count(round_) > RANKING_MAX_ENTRIES:
+        raise RoundError(
+            _(
+                "순위 심사는 작품이 %(max)s점 이하인 라운드에서만 할 수 있습니다"
+                " (이 라운드는 %(count)s점).",
+                max=RANKING_MAX_ENTRIES,
+                count=entry_count(round_),
+            )
+        )
+    if method == round_.method and rank_top == round_.rank_top:
         return
     audit(
         actor,
         "set-round-method",
         f"round:{round_.id}",
-        {"method": round_.method},
-        {"method": method},
+        _method_dict(round_.method, round_.rank_top),
+        _method_dict(method, rank_top),
     )
-    round_.method = method
+    round_.method, round_.rank_top = method, rank_top
     if method == "scoring" and not round_.criteria:
         round_.criteria = default_criteria()
     db.session.flush()
+
+
+def _method_dict(method: str, rank_top: int | None) -> dict:
+    """A round's method for the audit log; `rank_top` only where it means something."""
+    return {"method": method, "rank_top": rank_top} if method == "ranking" else {"method": method}
 
 
 def _criterion_dict(criterion: Criterion) -> dict:
@@ -250,7 +298,8 @@ NEXT_METHODS = ("scoring", "screening")
 class ClosePreview:
     """What closing a round would do: the one computation both the preview and the commit use.
 
-    `advancing` is empty for a scoring round (the last round decides the winners).
+    `advancing` is empty for a scoring or ranking round (the last round decides the
+    winners); a ranking round's `standings` are its Schulze order.
     """
 
     round_id: int
@@ -263,8 +312,16 @@ class ClosePreview:
 
     @property
     def digest(self) -> str:
-        """A fingerprint of the advancing entries: the commit refuses if it no longer matches."""
-        ids = ",".join(str(s.entry_id) for s in sorted(self.advancing, key=lambda s: s.entry_id))
+        """A fingerprint of what closing decides: the commit refuses if it no longer matches.
+
+        The advancing entries; for a ranking round, the whole order the admin confirmed.
+        """
+        if self.method == "ranking":
+            ids = "order:" + ",".join(str(s.entry_id) for s in self.standings)
+        else:
+            ids = ",".join(
+                str(s.entry_id) for s in sorted(self.advancing, key=lambda s: s.entry_id)
+            )
         return hashlib.sha256(f"{self.round_id}|{self.threshold!r}|{ids}".encode()).hexdigest()
 
 
