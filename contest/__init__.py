@@ -44,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from contest.core.extensions import db, migrate
     from contest.core.uploads import UploadRequest
     from contest.judge import views as judge
-    from contest.public import language, media, submit, tus, winners
+    from contest.public import language, media, submit, tus, wall, winners
     from contest.services import queue_counts
 
     app.request_class = UploadRequest
@@ -72,6 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         judge.bp,
         admin.bp,
         winners.bp,
+        wall.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -24,4 +24,5 @@ from contest.admin import (  # noqa: E402, F401  (the pages register themselves 
     rounds,
     settings,
     staff,
+    wall,
 )
