@@ -107,6 +107,7 @@ AUDIENCE = {
     "admin.show_wall_queue": ADMIN,
     "admin.approve_for_wall": ADMIN,
     "admin.hide_from_wall": ADMIN,
+    "admin.show_reveal": ADMIN,
     "admin.show_contest_settings": ADMIN,
     "admin.update_contest_settings": ADMIN,
     "admin.close_submissions": ADMIN,

@@ -21,6 +21,7 @@ from contest.admin import (  # noqa: E402, F401  (the pages register themselves 
     exports,
     poster,
     results,
+    reveal,
     rounds,
     settings,
     staff,
