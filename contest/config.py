@@ -179,10 +179,12 @@ WALL_STREAMS_PER_WORKER = 2
 # day never pins one thread, and a worker restart never strands a wall.
 WALL_STREAM_MAX_SECONDS = 300
 # A comment line this often keeps proxies (nginx: proxy_read_timeout) from closing a quiet stream
-# and lets the server notice a wall that went away.
-WALL_HEARTBEAT_SECONDS = 15
-# How often an open stream reads the event log, and how often a wall without a stream polls:
-# both well inside the 2 seconds in which a change must reach every wall.
+# and lets the server notice a wall that went away (only a write does): its slot is free again
+# within this time, for the wall reconnecting after a network drop.
+WALL_HEARTBEAT_SECONDS = 5
+# How often each worker process reads the event log (for all its streams and polls together,
+# core/wall_feed.py), and how often a wall without a stream polls: both well inside the 2
+# seconds in which a change must reach every wall.
 WALL_EVENT_POLL_SECONDS = 0.5
 WALL_POLL_SECONDS = 1.5
 # How many entries a wall loads: the newest, and the older ones it cycles through slowly.

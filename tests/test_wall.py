@@ -217,7 +217,7 @@ def test_a_wall_whose_events_are_gone_is_told_to_reload(make_app):
 
 
 def test_walls_beyond_the_streams_of_a_worker_poll_instead(make_app, make_entry):
-    app = make_app(WALL_STREAMS_PER_WORKER=0)
+    app = make_app(WALL_STREAMS_PER_WORKER=0, WALL_EVENT_POLL_SECONDS=0)
     client = app.test_client()
     busy = client.get("/wall/events")
     assert busy.status_code == 503
@@ -296,3 +296,30 @@ def test_a_refused_approval_without_scripts_says_why_on_the_page(app, client, ad
     assert response.status_code == 409
     assert "공개에 동의하지 않은 작품은 전시할 수 없습니다." in response.get_data(as_text=True)
     assert client.post("/admin/wall/999999/approve", headers=JSON).status_code == 404
+
+
+def test_a_worker_reads_the_event_log_once_for_all_its_walls(make_app, make_entry):
+    """Fifty walls polling must not mean fifty reads of the log: within WALL_EVENT_POLL_SECONDS
+    the process answers from what it read last."""
+    from sqlalchemy import event
+
+    app = make_app(WALL_EVENT_POLL_SECONDS=60)
+    client = app.test_client()
+    last = client.get("/wall/entries.json").get_json()["last_event"]
+    client.get(f"/wall/events.json?after={last}")  # the first poll reads the log
+    reads = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(_conn, _cursor, statement, *_args):
+        if "wall_event" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for _ in range(50):
+            answer = client.get(f"/wall/events.json?after={last}").get_json()
+            assert answer == {"resync": False, "last_event": last, "events": []}
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert reads == []

@@ -9,8 +9,9 @@ response one thread for its whole life. So:
   request, like any other), trying the stream again later. Uploads and judging keep the other
   threads whatever number of walls is open.
 - **Follows the event log** (`services/wall_events.py`): every WALL_EVENT_POLL_SECONDS the stream
-  reads the events after the last it sent (one indexed query), so a change made in any worker
-  process or on any app server reaches it; the events were committed with their change.
+  asks for the events after the last it sent, so a change made in any worker process or on any
+  app server reaches it (the events were committed with their change); the process reads the
+  log once for all its streams and polls (`core/wall_feed.py`).
 - **Heartbeat**: a comment line every WALL_HEARTBEAT_SECONDS keeps nginx's proxy_read_timeout
   from closing a quiet stream and reveals a wall that went away (the write fails, the thread
   is freed).

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from contest.core.arguments import id_from
 from contest.core.qr import qr_svg
 from contest.core.responses import external_url
+from contest.core.wall_feed import feed
 from contest.core.wall_stream import open_stream
 from contest.models import Entry
 from contest.services import display, wall_events
@@ -87,7 +88,9 @@ def card(entry: Entry) -> dict:
 
 def _read_events(after: int) -> list[tuple[int, dict]]:
     """The events after `after` as the walls receive them: a "shown" one carries the card."""
-    events = wall_events.after(after)
+    events = feed().after(after)
+    if not events:
+        return []  # nearly always: answered from this process's memory, no database read
     cards = display.shown_by_public_ids(
         [e.public_id for e in events if e.action == wall_events.SHOWN]
     )
@@ -107,11 +110,11 @@ def _start() -> tuple[int, bool]:
     since are no longer kept, so it must reload its list."""
     sent = request.headers.get("Last-Event-ID") or request.args.get("after")
     if sent is None:
-        return wall_events.latest_id(), False
+        return feed().newest(), False
     after = id_from(sent)
     if after is None:  # not a number: start from now, with the whole list reloaded
-        return wall_events.latest_id(), True
-    return after, not wall_events.can_replay(after)
+        return feed().newest(), True
+    return after, not feed().can_replay(after)
 
 
 def _no_store(response):
