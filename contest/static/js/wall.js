@@ -98,18 +98,36 @@
     } else {
       element = makeCard(entries[index], isNew);
     }
+    element.hidden = old.hidden;
     grid.replaceChild(element, old);
     requestAnimationFrame(function () { element.classList.add("is-in"); });
-    empty.hidden = entries.length > 0;
+  }
+
+  // As many slots as there are entries, up to SLOTS: one entry fills the screen, two share
+  // it, and so on (wall.css lays the grid out by data-cards), never empty boxes.
+  function inUse() { return Math.min(entries.length, SLOTS); }
+
+  function layout() {
+    var count = inUse();
+    grid.dataset.cards = String(count);
+    for (var slot = 0; slot < SLOTS; slot++) {
+      grid.children[slot].hidden = slot >= count;
+      if (slot >= count && slots[slot] !== null) put(slot, null, false);
+    }
+    if (turn >= Math.max(count, 1)) turn = 0;
+    empty.hidden = count > 0;
   }
 
   function advance() {
-    put(turn, nextPick(), false);
-    turn = (turn + 1) % SLOTS;
+    if (!inUse()) return;
+    var next = nextPick();
+    if (next !== null) put(turn, next, false); // null: every entry is up already
+    turn = (turn + 1) % inUse();
   }
 
   function fill() {
-    for (var i = 0; i < SLOTS; i++) put(i, nextPick(), false);
+    layout();
+    for (var i = 0; i < inUse(); i++) put(i, nextPick(), false);
   }
 
   function shown(card) {
@@ -121,19 +139,23 @@
       return;
     }
     entries.unshift(card);
-    var free = slots.indexOf(null);
+    layout();
+    var free = slots.slice(0, inUse()).indexOf(null);
     var target = free !== -1 ? free : turn;
     put(target, card.public_id, true); // up at once, not at the next turn
-    if (free === -1) turn = (turn + 1) % SLOTS;
+    if (free === -1) turn = (turn + 1) % inUse();
   }
 
   function removed(publicId) {
     var index = indexOf(publicId);
     if (index !== -1) entries.splice(index, 1);
     for (var slot = 0; slot < SLOTS; slot++) {
-      if (slots[slot] === publicId) put(slot, nextPick(), false);
+      if (slots[slot] === publicId) put(slot, null, false);
     }
-    empty.hidden = entries.length > 0;
+    layout();
+    for (var again = 0; again < inUse(); again++) {
+      if (slots[again] === null) put(again, nextPick(), false);
+    }
   }
 
   function handle(data) {
