@@ -323,3 +323,30 @@ def test_a_worker_reads_the_event_log_once_for_all_its_walls(make_app, make_entr
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert reads == []
+
+
+def test_a_video_shows_its_poster_until_its_playable_copy_is_ready_then_plays(
+    app, client, admin, make_entry
+):
+    from contest.services import playback
+
+    entry_id = make_entry(kind="video", consent_publish=True)
+    client.post(f"/admin/wall/{entry_id}/approve", headers=JSON)
+    (card,) = _wall(client)
+    assert card["kind"] == "video" and card["video"] is None and card["image"]  # the poster
+
+    with app.app_context():
+        playback.record_success(entry_id, "derived/aa/copy.mp4", 1234)
+        db.session.commit()
+    (card,) = _wall(client)
+    assert card["video"] == "/media/derived/aa/copy.mp4"
+    # The walls hear of it: "shown" again, so a wall swaps the poster for the playing copy.
+    public_id = _entry(app, entry_id).public_id
+    assert _events(app) == [(public_id, "shown"), (public_id, "shown")]
+
+
+def test_the_dashboard_links_the_wall_and_the_reveal(client, admin):
+    page = client.get("/admin").get_data(as_text=True)
+    assert (
+        'href="/admin/wall"' in page and 'href="/wall"' in page and 'href="/admin/reveal"' in page
+    )
