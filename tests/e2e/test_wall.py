@@ -18,6 +18,7 @@ from .conftest import ADMIN, LAPTOP_1440, login
 pytestmark = pytest.mark.slow
 
 TV = {"viewport": {"width": 1920, "height": 1080}, "locale": "ko-KR"}
+PORTRAIT = {"viewport": {"width": 1080, "height": 1920}, "locale": "ko-KR"}
 _numbers = itertools.count(8600)  # phones and e-mails no other test of the session uses
 
 
@@ -66,6 +67,16 @@ def test_the_wall_shows_an_entry_within_two_seconds_of_its_approval(browsing, si
     box = wall.locator(card).bounding_box()
     assert box["width"] > 300 and box["x"] + box["width"] <= 1920
     browsing.shot(wall, "approved")
+
+    # The same screen turned on its side: the card and the QR code both fit.
+    portrait = browsing.page(PORTRAIT)
+    portrait.goto("/wall")
+    portrait.locator(card).wait_for(state="visible")
+    box = portrait.locator(card).bounding_box()
+    qr = portrait.locator(".wall-call svg.qr").bounding_box()
+    assert box["x"] + box["width"] <= 1080 and box["y"] + box["height"] <= qr["y"]
+    assert qr["y"] + qr["height"] <= 1920
+    browsing.shot(portrait, "portrait")
 
     # Hidden again: it leaves the wall just as fast.
     admin.goto("/admin/wall?state=approved")
