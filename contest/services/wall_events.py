@@ -5,8 +5,12 @@ a scaled-out site with several app servers), so an approval handled by one proce
 walls held open by another. The event is a row written in the same transaction as the change it
 announces, so it exists exactly when the change committed (nothing is announced for a rolled-back
 approval), its id orders it for every process, and a wall that reconnects asks for the events
-after the last id it saw (`Last-Event-ID`) and misses nothing. Each open stream reads the log
-every WALL_EVENT_POLL_SECONDS (one indexed query; `core/wall_stream.py`).
+after the last id it saw (`Last-Event-ID`) and misses nothing. Each worker process reads the log
+every WALL_EVENT_POLL_SECONDS for all its walls (one indexed query; `core/wall_feed.py`).
+
+Ids follow commit order because every write takes the write lock first (`begin_write`: BEGIN
+IMMEDIATE on SQLite, an advisory lock on PostgreSQL): a reader that has seen id n never misses a
+smaller id committed later, as it could with concurrent writers and a PostgreSQL sequence.
 """
 
 from __future__ import annotations
