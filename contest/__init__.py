@@ -44,7 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from contest.core.extensions import db, migrate
     from contest.core.uploads import UploadRequest
     from contest.judge import views as judge
-    from contest.public import gallery, language, media, submit, tus, upload_check, winners
+    from contest.public import gallery, language, media, submit, tus, upload_check, wall, winners
     from contest.services import queue_counts
 
     app.request_class = UploadRequest
@@ -74,6 +74,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         admin.bp,
         winners.bp,
         gallery.bp,
+        wall.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -196,3 +196,28 @@ STORAGE_URL = None
 S3_ENDPOINT_URL = None
 # The bucket's region; None: boto3's own choice (AWS_DEFAULT_REGION, ~/.aws/config).
 S3_REGION = None
+
+# The booth's live wall (/wall). Showing an entry is opt-in for a government fair: an admin
+# approves each on /admin/wall, unless WALL_AUTO_APPROVE puts every entry whose entrant agreed to
+# publication on display as it arrives.
+WALL_AUTO_APPROVE = False
+# Open walls follow /wall/events (Server-Sent Events), and each open stream holds one of a
+# gunicorn worker's threads (4) for its whole life: at most this many per worker process, so
+# uploads and judging always keep threads of their own. Walls beyond it poll /wall/events.json
+# every WALL_POLL_SECONDS instead (see core/wall_stream.py).
+WALL_STREAMS_PER_WORKER = 2
+# A stream ends after this long (give or take a tenth, so walls do not all come back at once)
+# and the browser reconnects, resuming from the last event it saw: a wall that stayed open all
+# day never pins one thread, and a worker restart never strands a wall.
+WALL_STREAM_MAX_SECONDS = 300
+# A comment line this often keeps proxies (nginx: proxy_read_timeout) from closing a quiet stream
+# and lets the server notice a wall that went away (only a write does): its slot is free again
+# within this time, for the wall reconnecting after a network drop.
+WALL_HEARTBEAT_SECONDS = 5
+# How often each worker process reads the event log (for all its streams and polls together,
+# core/wall_feed.py), and how often a wall without a stream polls: both well inside the 2
+# seconds in which a change must reach every wall.
+WALL_EVENT_POLL_SECONDS = 0.5
+WALL_POLL_SECONDS = 1.5
+# How many entries a wall loads: the newest, and the older ones it cycles through slowly.
+WALL_MAX_ENTRIES = 200

@@ -533,6 +533,22 @@ class AuditLog(db.Model):
     new: Mapped[dict | None] = mapped_column(JSON)
 
 
+class WallEvent(db.Model):
+    """Something the booth's walls must show: an entry went on display ("shown") or off it
+    ("removed"). Written in the same transaction as the change, so a wall never hears of a
+    change that was rolled back; the ids order the events for every worker and app server,
+    and a wall that reconnects asks for those after the last it saw (services/wall_events.py).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Not a foreign key: a withdrawn entry's row is gone, its "removed" event must stay.
+    public_id: Mapped[str] = mapped_column(String(24))
+    action: Mapped[str] = mapped_column(String(10))
+
+    __table_args__ = (CheckConstraint("action IN ('shown', 'removed')", name="action"),)
+
+
 class LoginFailure(db.Model):
     """A failed login, kept briefly to throttle guessing per account and per address.
 

@@ -23,9 +23,11 @@ from contest.admin import (  # noqa: E402, F401  (the pages register themselves 
     jury,
     poster,
     results,
+    reveal,
     rounds,
     schulze,
     settings,
     staff,
     vote_tokens,
+    wall,
 )

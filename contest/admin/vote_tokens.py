@@ -18,11 +18,11 @@ from wtforms.validators import InputRequired, NumberRange
 
 from contest.admin import bp
 from contest.admin.forms import ConfirmForm
-from contest.admin.poster import qr_svg
 from contest.core.arguments import page_arg
 from contest.core.database import write_transaction
 from contest.core.errors import show_on_form
 from contest.core.extensions import db
+from contest.core.qr import qr_svg
 from contest.core.refusal import Refusal
 from contest.core.responses import external_url
 from contest.models import Vote, VoteToken, utcnow

@@ -42,7 +42,12 @@ def page_arg(name: str = "page") -> int:
 
 def id_arg(name: str) -> int | None:
     """An id from the query string, None when missing or not a number; a 400 out of range."""
-    value = _int_or_none(request.args.get(name))
+    return id_from(request.args.get(name))
+
+
+def id_from(text: str | None) -> int | None:
+    """An id sent some other way (a header such as Last-Event-ID), by the same rules."""
+    value = _int_or_none(text)
     if value is not None and not 0 <= value <= ID_MAX:
         abort(400)
     return value

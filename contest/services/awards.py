@@ -567,6 +567,21 @@ def public_winners(contest: Contest) -> list[tuple[Category, list[PublicWinner]]
     return [(c, by_category[c.id]) for c in contest.categories if c.enabled or by_category[c.id]]
 
 
+def reveal_order(contest: Contest) -> list[tuple[Category, PublicWinner]]:
+    """The award ceremony's slides: the published awards category by category, each from its
+    lowest tier up to its first prize (대상), as /winners shows them (masked names, works only
+    with consent). Within one tier the award placed lowest comes first, so each category builds
+    up to its best. Empty until the results are published.
+    """
+    if contest.results_published_at is None:
+        return []
+    slides = []
+    for category, winners in public_winners(contest):
+        ordered = sorted(enumerate(winners), key=lambda pair: (-pair[1].tier.order, -pair[0]))
+        slides.extend((category, winner) for _place, winner in ordered)
+    return slides
+
+
 def mask_name(name: str) -> str:
     """A name as the public page shows it, enough for the winner to recognise it.
 

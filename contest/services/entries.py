@@ -30,7 +30,7 @@ from contest.media.photo import Photo, process_photo
 from contest.media.photo_worker import limits_from
 from contest.media.video import Video, inspect_video
 from contest.models import Asset, Award, Contest, Entry, WithdrawnReceipt
-from contest.services import flags, receipts
+from contest.services import display, flags, receipts
 from contest.services.contests import entry_limit
 from contest.storage import StorageUnavailable, get_storage
 
@@ -187,6 +187,7 @@ def _accept_all(sent: list[Submission], contest: Contest, now: datetime) -> list
             entry = _new_entry(contest, one, assets, now)
             db.session.add(entry)
             db.session.flush()
+            display.on_arrival(entry, current_app.config["WALL_AUTO_APPROVE"], now)
             # Inside the lock, so near-duplicates compare against every entry committed before.
             flags.flag_new_entry(entry, one.earlier)
             added.append(entry)
@@ -294,6 +295,7 @@ def withdraw(entry: Entry) -> None:
     if is_published_winner(entry):
         raise Refused(_PUBLISHED_WINNER, 409)
     keys = [asset.key for asset in entry.assets]
+    display.announce_removal(entry)  # before the row, and what says it was shown, is gone
     db.session.add(WithdrawnReceipt(digest=_withdrawn_digest(entry.receipt)))
     db.session.delete(entry)
     db.session.flush()

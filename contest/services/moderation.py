@@ -12,7 +12,7 @@ from contest.core.extensions import db
 from contest.core.phones import phone_fragment
 from contest.core.refusal import Refusal
 from contest.models import Asset, Contest, Entry, Flag, User, utcnow
-from contest.services import entries, receipts
+from contest.services import display, entries, receipts
 from contest.services.audit import audit
 
 REASON_MAX = 500
@@ -135,6 +135,7 @@ def reject(entry: Entry, reason: str, actor: User) -> None:
         {"status": entry.status},
         {"status": "rejected", "reason": reason},
     )
+    display.announce_removal(entry)
     entry.status = "rejected"
     entry.rejected_reason = reason
     entry.rejected_at = utcnow()
@@ -175,6 +176,7 @@ def restore(entry: Entry, actor: User) -> None:
     entry.rejected_reason = None
     entry.rejected_at = None
     db.session.flush()
+    display.announce_return(entry)
 
 
 def dismiss_flag(flag: Flag, reason: str, actor: User) -> None:

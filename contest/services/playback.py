@@ -19,6 +19,7 @@ from contest.core.extensions import db
 from contest.core.file_transactions import delete_once_committed, remove_unless_committed
 from contest.media.video import make_playback
 from contest.models import Asset, Entry
+from contest.services import display
 from contest.storage import get_storage
 
 ERROR_LIMIT = 500
@@ -98,6 +99,7 @@ def record_success(entry_id: int, key: str, size: int) -> None:
     entry.playback_error = None
     remove_unless_committed([key])
     db.session.flush()
+    display.announce_return(entry)  # the walls swap its poster for the playing copy
 
 
 def record_failure(entry_id: int, reason: str) -> None:

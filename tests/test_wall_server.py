@@ -1,0 +1,259 @@
+"""The live wall on the real server (nginx in front of gunicorn, as `make run` serves it): the
+event stream delivers an approval and a withdrawal within 2 s each, and 50 open walls leave
+uploads as fast as without them."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import statistics
+import threading
+import time
+from urllib.parse import urlencode
+
+import pytest
+
+from .photos import photo_bytes
+from .server_helpers import HOST, Visitor, flask, query, visitor_fields
+from .test_server import site  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "a long enough password"
+_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def _post(visitor: Visitor, path: str, fields: dict[str, str], headers=None):
+    """POST a urlencoded form on the visitor's connection (cookies kept)."""
+    body = urlencode(fields)
+    visitor.connection.request(
+        "POST",
+        path,
+        body=body,
+        headers=visitor._headers(
+            {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        ),
+    )
+    return visitor._finish()
+
+
+def _signed_in_admin(site) -> tuple[Visitor, str]:  # noqa: F811
+    made = flask(site.env, "create-user", "organiser", "--role", "admin", "--password", PASSWORD)
+    assert made.returncode == 0, made.stdout + made.stderr
+    admin = Visitor(site.server.port)
+    token = _TOKEN.search(admin.get("/login").text).group(1)
+    response = _post(
+        admin, "/login", {"username": "organiser", "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status == 303, response.text
+    token = _TOKEN.search(admin.get("/admin/wall").text).group(1)
+    return admin, token
+
+
+class WallReader:
+    """One open wall: reads /wall/events line by line in a thread, noting when each event came."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = http.client.HTTPConnection(HOST, port, timeout=60)
+        self.connection.request("GET", "/wall/events", headers={"Accept": "text/event-stream"})
+        self.response = self.connection.getresponse()
+        self.events: list[tuple[float, dict]] = []
+        self.arrived = threading.Condition()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            while line := self.response.readline():
+                text = line.decode().rstrip("\n")
+                if text.startswith('data: {"'):
+                    with self.arrived:
+                        self.events.append((time.monotonic(), json.loads(text[6:])))
+                        self.arrived.notify_all()
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            pass  # closed by the test (http.client drops its file: AttributeError)
+
+    def wait_for(self, public_id: str, action: str, timeout: float = 10) -> float:
+        """When the event came (monotonic seconds); fails after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            while True:
+                for at, data in self.events:
+                    if data["public_id"] == public_id and data["action"] == action:
+                        return at
+                left = deadline - time.monotonic()
+                assert left > 0, f"no {action} event for {public_id}: {self.events}"
+                self.arrived.wait(left)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def test_the_stream_delivers_an_approval_and_then_a_withdrawal_within_two_seconds(site):  # noqa: F811
+    with Visitor(site.server.port) as visitor:
+        entered = visitor.post_entry({**visitor_fields(1), "consent_publish": "y"}, photo_bytes())
+    assert entered.status == 201, entered.text
+    receipt = json.loads(entered.text)["receipt"]
+    ((entry_id, public_id),) = query(
+        site.database, "SELECT id, public_id FROM entry WHERE receipt = :r", r=receipt
+    )
+    admin, token = _signed_in_admin(site)
+    wall = WallReader(site.server.port)
+    try:
+        assert wall.response.status == 200
+        assert wall.response.headers["Content-Type"].startswith("text/event-stream")
+        time.sleep(0.5)  # the wall is following
+
+        asked = time.monotonic()
+        approved = _post(
+            admin,
+            f"/admin/wall/{entry_id}/approve",
+            {},
+            {"X-CSRFToken": token, "Accept": "application/json"},
+        )
+        assert approved.status == 200, approved.text
+        shown_after = wall.wait_for(public_id, "shown") - asked
+
+        asked = time.monotonic()
+        withdrawn = _post(
+            admin,
+            f"/admin/entries/{entry_id}/withdraw",
+            {"csrf_token": token, "withdraw-reason": "응모자 요청"},
+        )
+        assert withdrawn.status == 303, withdrawn.text
+        removed_after = wall.wait_for(public_id, "removed") - asked
+    finally:
+        wall.close()
+        admin.close()
+    print(f"\nwall events: shown after {shown_after:.2f} s, removed after {removed_after:.2f} s")
+    assert shown_after < 2 and removed_after < 2
+    (shown,) = [d for _at, d in wall.events if d["action"] == "shown"]
+    assert shown["entry"]["name"] == "방**1"  # 방문객1, masked
+    assert receipt not in json.dumps(wall.events, ensure_ascii=False)
+
+
+WALLS = 50
+POLL_SECONDS = 1.5  # WALL_POLL_SECONDS, as the page's script polls
+
+
+class OpenWalls:
+    """`count` walls as the page's script behaves: the stream when the server has one to
+    spare, else a poll of /wall/events.json every POLL_SECONDS; every answer is recorded."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self.port = port
+        self.stop = threading.Event()
+        self.statuses: list[int] = []
+        self.failures: list[str] = []
+        self.streams = 0
+        self.connections: list[http.client.HTTPConnection] = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._wall, daemon=True) for _ in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def _note(self, status: int) -> None:
+        with self.lock:
+            self.statuses.append(status)
+
+    def _wall(self) -> None:
+        connection = http.client.HTTPConnection(HOST, self.port, timeout=60)
+        with self.lock:
+            self.connections.append(connection)
+        try:
+            connection.request("GET", "/wall/events", headers={"Accept": "text/event-stream"})
+            response = connection.getresponse()
+            self._note(response.status)
+            if response.status == 200:
+                with self.lock:
+                    self.streams += 1
+                while not self.stop.is_set() and response.readline():
+                    pass
+                return
+            response.read()
+            after = json.loads(self._get(connection, "/wall/entries.json").decode() or "{}").get(
+                "last_event", 0
+            )
+            while not self.stop.wait(POLL_SECONDS):
+                answer = json.loads(self._get(connection, f"/wall/events.json?after={after}"))
+                after = answer["last_event"]
+        except Exception as error:  # noqa: BLE001  (any failure of a wall is what we count)
+            if not self.stop.is_set():
+                with self.lock:
+                    self.failures.append(repr(error))
+        finally:
+            connection.close()
+
+    def _get(self, connection: http.client.HTTPConnection, path: str) -> bytes:
+        connection.request("GET", path, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        body = response.read()
+        self._note(response.status)
+        if response.status != 200:
+            raise AssertionError(f"{path}: {response.status}")
+        return body
+
+    def close(self) -> None:
+        """Close every wall as a browser tab closes: its connection ends."""
+        self.stop.set()
+        with self.lock:
+            for connection in self.connections:
+                if connection.sock is not None:
+                    try:
+                        connection.sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass  # already closed
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+
+def _upload_seconds(port: int, first: int, count: int) -> list[float]:
+    """Upload `count` photos one after another, as one visitor at a time; seconds for each."""
+    seconds = []
+    for n in range(first, first + count):
+        with Visitor(port) as visitor:
+            token = visitor.csrf_token()
+            photo = photo_bytes(seed=5000 + n)
+            started = time.monotonic()
+            response = visitor.post_entry(visitor_fields(n), photo, token=token)
+            seconds.append(time.monotonic() - started)
+        assert response.status == 201, response.text
+    return seconds
+
+
+def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site):  # noqa: F811
+    port = site.server.port
+    _upload_seconds(port, 0, 2)  # warm-up: workers, photo decoders, caches
+    without, with_walls = [], []
+    walls_seen = []
+    # Alternating rounds, so the machine's other load falls on both sides alike.
+    for round_ in range(3):
+        without += _upload_seconds(port, 100 + 20 * round_, 5)
+        walls = OpenWalls(port, WALLS)
+        try:
+            time.sleep(2)  # every wall has its stream or has started polling
+            with_walls += _upload_seconds(port, 110 + 20 * round_, 5)
+        finally:
+            walls.close()
+        walls_seen.append(walls)
+        # The server notices a closed stream at its next heartbeat (WALL_HEARTBEAT_SECONDS),
+        # which frees its slot for the next round's walls.
+        time.sleep(6)
+
+    median_without = statistics.median(without)
+    median_with = statistics.median(with_walls)
+    polls = sum(len(w.statuses) for w in walls_seen)
+    print(
+        f"\nupload median without walls {median_without * 1000:.0f} ms, with {WALLS} open walls"
+        f" {median_with * 1000:.0f} ms ({median_with / median_without - 1:+.0%});"
+        f" streams per round {[w.streams for w in walls_seen]}, {polls} wall requests"
+    )
+    for walls in walls_seen:
+        assert walls.failures == []
+        assert set(walls.statuses) <= {200, 503}
+        # Two workers with two streams each; every other wall polls.
+        assert walls.streams == 4
+    assert "Traceback" not in site.log()
+    assert median_with <= 1.2 * median_without
