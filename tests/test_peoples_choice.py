@@ -99,3 +99,34 @@ def test_the_peoples_choice_tier_gives_per_category_as_set(make_app, make_user, 
             select(Award.entry_id).where(Award.tier == PEOPLES_CHOICE).order_by(Award.id)
         ).all()
     assert sorted(given) == sorted([photos[0], photos[1], video])
+
+
+def test_a_new_jury_proposal_gives_the_peoples_choice_again(
+    app, client, admin, make_entry, make_user
+):
+    """Proposing from the leaderboard again never drops the people's choice silently: it is
+    given again from the vote, and passes on when the jury now awards its entry."""
+    from .test_awards import give_scores
+
+    judges = [make_user(f"pc-judge-{n}") for n in range(3)]
+    favourite, runner_up = (make_entry(consent_publish=True, display="approved") for _ in range(2))
+    cards = _cards(app, 2)
+    t = utcnow() - timedelta(hours=1)
+    for card in cards:
+        _add_vote(app, card, favourite, t)
+    _add_vote(app, cards[0], runner_up, t + timedelta(minutes=1))
+    _set_contest(app, voting_closes_at=utcnow(), voting_opens_at=t - timedelta(days=1))
+    assert client.post("/admin/awards/peoples-choice").status_code == 303
+
+    def given():
+        with app.app_context():
+            return dict(db.session.execute(select(Award.entry_id, Award.tier)).all())
+
+    assert given() == {favourite: PEOPLES_CHOICE}
+    # The jury now ranks the favourite first: it takes the jury's top award, and the
+    # people's choice goes to the next in the vote instead of vanishing.
+    give_scores(app, favourite, judges, 9.0)
+    assert client.post("/admin/awards/propose").status_code == 303
+    awarded = given()
+    assert awarded[favourite] != PEOPLES_CHOICE
+    assert awarded[runner_up] == PEOPLES_CHOICE

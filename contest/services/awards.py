@@ -167,10 +167,16 @@ def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
     Entries below the quorum have no rank and rejected entries are not in the round, so
     neither is ever proposed. A category with fewer ranked entries leaves the last tiers empty.
     Each award keeps the rank it was given for (`Award.rank`).
+
+    People's-choice awards given before are given again from the vote (after the jury's, as
+    `propose_peoples_choice` does), so a new jury proposal never silently drops them: an entry
+    the jury now awards gives its people's choice to the next in the vote.
     """
     _check_unpublished(contest)
     round_, awards = _proposal(contest, quorum)
-    before = _snapshot(awards_of(contest))
+    existing = awards_of(contest)
+    before = _snapshot(existing)
+    had_peoples_choice = any(a.tier == PEOPLES_CHOICE for a in existing)
     db.session.execute(delete(Award).where(Award.contest_id == contest.id))
     for award in awards:
         award.assigned_by_id = actor.id if actor else None
@@ -183,6 +189,9 @@ def propose(contest: Contest, quorum: int, actor: User | None) -> list[Award]:
         {"awards": before},
         {"awards": _snapshot(awards), "round": round_.id, "quorum": quorum},
     )
+    # Reopened voting has no result yet: the people's choice waits for its close then.
+    if had_peoples_choice and utcnow() >= votes.voting_window(contest)[1]:
+        awards = awards + propose_peoples_choice(contest, utcnow(), actor)
     return awards
 
 
