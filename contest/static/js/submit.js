@@ -388,15 +388,17 @@
   /* ---- several works at once (with resumable uploads only) ----
    * Picking several files gives each its own upload, progress, title and description
    * (`works-N-upload`, `works-N-title`, `works-N-description`); the entrant's fields are
-   * entered once and one post sends them all (all or none: see docs/OPERATIONS.md). */
+   * entered once and one post sends them all (all or none: see docs/OPERATIONS.md).
+   * Each upload pauses offline and goes on online. */
 
   var maxFiles = parseInt(form.getAttribute("data-max-files"), 10) || 1;
   var worksBox = document.getElementById("works");
-  var works = [];          // {n, file, box, bar, text, up, id, failed, problem}
+  var works = [];          // {n, file, box, bar, text, up, id, failed, problem, ready, paused}
   var workCounter = 0;
   var worksWhenDone = false;
   MSG.tooMany = message("too-many", "한 번에 {limit}개까지 고를 수 있습니다.");
   MSG.remove = message("remove", "이 작품 빼기");
+  MSG.waiting = message("waiting", "파일을 다 올리면 바로 응모합니다 (남은 파일 {count}개).");
 
   function severalPossible() {
     return !!(resumable && worksBox && maxFiles > 1 && fileInput && fileInput.files);
@@ -471,6 +473,7 @@
     box.appendChild(work.bar);
     work.text = document.createElement("span");
     work.text.className = "hint";
+    work.text.id = name + "-status";
     work.text.setAttribute("aria-live", "polite");
     box.appendChild(work.text);
     var error = document.createElement("p");
@@ -573,7 +576,39 @@
       }
     });
     work.up = up;
-    up.start();
+    work.ready = true;
+    work.paused = false;
+    if (navigator.onLine === false) pauseWork(work);
+    else up.start();
+  }
+
+  /* Offline: every work still sending stops (its chunk in flight is lost, at most one each)
+   * and says so; online: each goes on from the offset the server reports. */
+  function pauseWork(work) {
+    work.paused = true;
+    work.up.abort(false);
+    work.text.textContent = MSG.offline;
+  }
+
+  window.addEventListener("offline", function () {
+    works.forEach(function (w) {
+      if (w.up && w.ready && !w.id && !w.failed && !w.paused) pauseWork(w);
+    });
+    if (worksWhenDone) showTus(MSG.offline);
+  });
+  window.addEventListener("online", function () {
+    works.forEach(function (w) {
+      if (!w.up || !w.paused) return;
+      w.paused = false;
+      w.text.textContent = fill(MSG.uploading, { progress: w.bar.value + "%" });
+      w.up.start();
+    });
+    if (worksWhenDone) showWaiting();
+  });
+
+  function showWaiting() {
+    var left = works.filter(function (w) { return !w.id; }).length;
+    if (left) showTus(fill(MSG.waiting, { count: left }));
   }
 
   function submitWorks() {
@@ -590,6 +625,8 @@
     start(true);
     worksWhenDone = true;
     works.forEach(function (w) { if (w.failed) startWork(w); });
+    if (navigator.onLine === false) showTus(MSG.offline);
+    else showWaiting();
     sendWorksWhenDone();
   }
 
