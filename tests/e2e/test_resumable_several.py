@@ -1,16 +1,24 @@
 """Several works picked at once survive the venue's network: each upload pauses offline and goes
-on once online."""
+on once online, and after a reload each file picked again resumes its own upload from the
+server's offset (a finished one is not sent again), with the titles typed so far kept."""
 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
 from ..photos import photo_bytes
+from ..server_helpers import HOST, CuttingProxy
 from .test_visitor import _throttle_uploads
 
 pytestmark = pytest.mark.slow
+
+CHUNK = 1024 * 1024  # submit.js's chunkSize: what one interrupted request may waste
+# Request lines and headers (cookie, CSRF token, tus headers) and the form's own fields: what a
+# request costs on the wire besides the file's bytes. Generous, and still far below one chunk.
+HEADERS_PER_REQUEST = 2048
 
 WORK_BARS = "() => [...document.querySelectorAll('#works progress')].map(p => p.value)"
 
@@ -75,3 +83,122 @@ def test_several_uploads_pause_offline_and_all_complete_once_online(site, browsi
     browsing.watch.problems[:] = [
         p for p in browsing.watch.problems if "ERR_INTERNET_DISCONNECTED" not in p
     ]
+
+
+class _Uploads:
+    """What the page asked of /uploads, seen from the browser: which upload is which file
+    (by its length), how far each got, and what was asked after a given moment."""
+
+    def __init__(self, page) -> None:
+        self.requests: list[tuple[str, str, str | None]] = []  # method, url, Upload-Offset
+        self.url_of_length: dict[int, str] = {}
+        self.stored: dict[str, int] = {}  # upload url -> offset the server confirmed
+        page.on("request", self._request)
+        page.on("response", self._response)
+
+    def _request(self, request) -> None:
+        self.requests.append((request.method, request.url, request.headers.get("upload-offset")))
+
+    def _response(self, response) -> None:
+        method = response.request.method
+        if method == "POST" and response.status == 201 and "/uploads" in response.url:
+            length = int(response.request.headers["upload-length"])
+            self.url_of_length[length] = response.headers["location"]
+        elif method in ("PATCH", "HEAD") and response.status in (200, 204):
+            path = response.url.split("//", 1)[1].split("/", 1)[1]
+            self.stored["/" + path] = int(response.headers["upload-offset"])
+
+    def offset(self, data: bytes) -> int:
+        url = self.url_of_length.get(len(data))
+        return self.stored.get(url, 0) if url else 0
+
+
+def _wait(page, condition, seconds: float, what: str) -> None:
+    """Poll `condition` while letting Playwright deliver the page's events."""
+    for _ in range(int(seconds * 5)):
+        if condition():
+            return
+        page.wait_for_timeout(200)
+    pytest.fail(f"gave up after {seconds} s waiting for {what}")
+
+
+def test_after_a_reload_each_work_picked_again_resumes_from_its_offset(
+    site, browsing, tmp_path: Path
+):
+    small = photo_bytes(size=(1600, 1200), seed=4848)  # one chunk: finished before the reload
+    bigs = [photo_bytes(size=(3600, 2700), seed=s, quality=97) for s in (4849, 4850)]
+    photos = [small, *bigs]
+    assert len({len(p) for p in photos}) == 3  # the uploads are told apart by their lengths
+    assert all(len(b) > 3 * CHUNK for b in bigs)
+    titles = ("다 올라간 작품", "반쯤 올라간 작품", "조금 올라간 작품")
+    paths = []
+    for n, photo in enumerate(photos):  # real files: their modification time is fingerprinted
+        path = tmp_path / f"IMG_05{n}.jpg"
+        path.write_bytes(photo)
+        paths.append(str(path))
+
+    counter = CuttingProxy(site.port, cuts=[])  # counts every byte sent to the site, no cuts
+    try:
+        base = f"http://{HOST}:{counter.port}"
+        page = browsing.page()
+        seen = _Uploads(page)
+        page.goto(base + "/submit")
+        _throttle_uploads(page, 400_000)
+        page.set_input_files("#media", paths)
+        for n, title in enumerate(titles):
+            page.fill(f"#works-{n}-title", title)
+        page.fill("#works-1-description", "새로 고쳐도 남는 설명")
+        _wait(
+            page,
+            lambda: (
+                seen.offset(small) == len(small) and all(seen.offset(b) >= 2 * CHUNK for b in bigs)
+            ),
+            90,
+            "the small file finished and two chunks of each big one stored",
+        )
+        finished_url = seen.url_of_length[len(small)]
+        before_reload = len(seen.requests)
+        page.reload()
+
+        _throttle_uploads(page, 4_000_000)
+        page.set_input_files("#media", paths)
+        # Typed before the reload, kept in this tab (sessionStorage) for the same files.
+        assert [page.input_value(f"#works-{n}-title") for n in range(3)] == list(titles)
+        assert page.input_value("#works-1-description") == "새로 고쳐도 남는 설명"
+        _fill_entrant_once(page, 4848)
+        page.locator("#submit-button").tap()
+        page.wait_for_url("**/receipts/**", timeout=120_000)
+        sent = counter.sent
+    finally:
+        counter.close()
+
+    # The whole bound: the files once, at most one chunk per file lost to the reload, and
+    # each request's headers.
+    total = sum(map(len, photos))
+    interruptions = 1  # the reload
+    bound = total + CHUNK * len(photos) * interruptions + HEADERS_PER_REQUEST * len(seen.requests)
+    assert sent <= bound, (sent, total, bound)
+
+    after = seen.requests[before_reload:]
+    uploads_after = [(m, url, o) for m, url, o in after if "/uploads" in url]
+    assert not [r for r in uploads_after if r[0] == "POST"], after  # no upload created anew
+    assert not [r for r in uploads_after if r[0] == "PATCH" and r[1].endswith(finished_url)]
+    for big in bigs:
+        url = seen.url_of_length[len(big)]
+        offsets = [int(o) for m, u, o in uploads_after if m == "PATCH" and u.endswith(url)]
+        assert offsets and offsets[0] >= 2 * CHUNK, (url, offsets)  # on from where it stood
+
+    codes = page.url.rsplit("/", 1)[1].split(",")
+    assert _entries(site, codes) == sorted(zip(titles, map(_sha, photos), strict=True))
+    assert site.query(
+        "SELECT description FROM entry"
+        " WHERE receipt IN (:a, :b, :c) AND coalesce(description, '') != ''",
+        a=codes[0],
+        b=codes[1],
+        c=codes[2],
+    ) == [("새로 고쳐도 남는 설명",)]
+    ids = [url.rsplit("/", 1)[1] for url in seen.url_of_length.values()]
+    assert site.query(
+        "SELECT count(*) FROM upload WHERE id IN (:a, :b, :c)", a=ids[0], b=ids[1], c=ids[2]
+    ) == [(0,)]
+    print(f"bytes sent {sent} for {total} bytes of files: {sent / total:.3f}")

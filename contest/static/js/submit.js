@@ -389,7 +389,9 @@
    * Picking several files gives each its own upload, progress, title and description
    * (`works-N-upload`, `works-N-title`, `works-N-description`); the entrant's fields are
    * entered once and one post sends them all (all or none: see docs/OPERATIONS.md).
-   * Each upload pauses offline and goes on online. */
+   * Each upload pauses offline and goes on online; after a reload (or a phone that dropped
+   * the tab) each file picked again resumes its own upload from the server's offset (its
+   * fingerprint is in localStorage, as for one file), and its title comes back. */
 
   var maxFiles = parseInt(form.getAttribute("data-max-files"), 10) || 1;
   var worksBox = document.getElementById("works");
@@ -490,6 +492,8 @@
     remove.addEventListener("click", function () { removeWork(work); });
     box.appendChild(remove);
     work.box = box;
+    restoreTyped(work);
+    box.addEventListener("input", function () { rememberTyped(work); });
     worksBox.appendChild(box);
     works.push(work);
     work.problem = fileProblem(file);
@@ -501,6 +505,7 @@
     var up = work.up;
     work.up = null;
     terminate(up);
+    forgetTyped(work.file);
     if (work.box.parentNode) work.box.parentNode.removeChild(work.box);
     works = works.filter(function (w) { return w !== work; });
     if (!works.length) {
@@ -540,7 +545,7 @@
         filename: file.name || "",
         filetype: file.type || (isVideo(file) ? "video/unknown" : "image/unknown")
       },
-      storeFingerprintForResuming: false,
+      removeFingerprintOnSuccess: false,  // a reload before submitting finds it finished
       onProgress: function (sent, total) {
         if (work.up !== up) return;
         var pct = total ? Math.min(100, Math.floor(sent / total * 100)) : 0;
@@ -576,10 +581,29 @@
       }
     });
     work.up = up;
-    work.ready = true;
+    work.ready = false;   // until its previous upload, if any, is found
     work.paused = false;
-    if (navigator.onLine === false) pauseWork(work);
-    else up.start();
+    up.findPreviousUploads()["catch"](function () { return []; }).then(function (previous) {
+      if (work.up !== up) return;
+      var before = unclaimedUpload(previous);
+      if (before) up.resumeFromPreviousUpload(before);  // HEAD, then on from the server's offset
+      work.ready = true;
+      if (navigator.onLine === false) pauseWork(work);
+      else up.start();
+    });
+  }
+
+  /* The newest upload stored for this file that no other work is sending: the same file
+   * picked twice must not feed one upload from two places. */
+  function unclaimedUpload(previous) {
+    var taken = works.map(function (w) { return w.up && w.up.url; });
+    var free = previous.filter(function (p) {
+      return p.uploadUrl && taken.indexOf(p.uploadUrl) < 0;
+    });
+    free.sort(function (a, b) {
+      return (Date.parse(b.creationTime) || 0) - (Date.parse(a.creationTime) || 0);
+    });
+    return free[0] || null;
   }
 
   /* Offline: every work still sending stops (its chunk in flight is lost, at most one each)
@@ -605,6 +629,57 @@
     });
     if (worksWhenDone) showWaiting();
   });
+
+  /* ---- what was typed for each work survives a reload (sessionStorage, this tab only) ----
+   * Only titles and descriptions, keyed by the file (name, size, date): the browser keeps the
+   * entrant's own fields, and personal data is not copied into storage. */
+  var TYPED = "contest-work::";
+
+  function typedKey(file) {
+    return TYPED + [file.name, file.size, file.lastModified].join("::");
+  }
+
+  function typedInputs(work) {
+    return ["title", "description"].map(function (key) {
+      return work.box.querySelector("#works-" + work.n + "-" + key);  // before it is in the page too
+    });
+  }
+
+  function rememberTyped(work) {
+    var inputs = typedInputs(work);
+    try {
+      sessionStorage.setItem(typedKey(work.file), JSON.stringify({
+        title: inputs[0] ? inputs[0].value : "",
+        description: inputs[1] ? inputs[1].value : ""
+      }));
+    } catch (e) { /* storage off or full: the text stays on the page only */ }
+  }
+
+  function restoreTyped(work) {
+    var kept = null;
+    try {
+      kept = JSON.parse(sessionStorage.getItem(typedKey(work.file)) || "null");
+    } catch (e) { return; }
+    if (!kept) return;
+    var inputs = typedInputs(work);
+    if (inputs[0] && !inputs[0].value) inputs[0].value = kept.title || "";
+    if (inputs[1] && !inputs[1].value) inputs[1].value = kept.description || "";
+  }
+
+  function forgetTyped(file) {
+    try {
+      sessionStorage.removeItem(typedKey(file));
+    } catch (e) { /* storage off: nothing kept */ }
+  }
+
+  function forgetAllTyped() {
+    try {
+      for (var i = sessionStorage.length - 1; i >= 0; i--) {
+        var key = sessionStorage.key(i);
+        if (key && key.indexOf(TYPED) === 0) sessionStorage.removeItem(key);
+      }
+    } catch (e) { /* storage off: nothing kept */ }
+  }
 
   function showWaiting() {
     var left = works.filter(function (w) { return !w.id; }).length;
@@ -776,6 +851,7 @@
       }
       if (safeLocalUrl(url)) {
         forgetStoredUploads();
+        forgetAllTyped();
         if (progressText) progressText.textContent = MSG.done;
         finish(true);
         window.location.assign(url);
