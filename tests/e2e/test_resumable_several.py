@@ -21,6 +21,9 @@ CHUNK = 1024 * 1024  # submit.js's chunkSize: what one interrupted request may w
 HEADERS_PER_REQUEST = 2048
 
 WORK_BARS = "() => [...document.querySelectorAll('#works progress')].map(p => p.value)"
+WORK_STATUSES = (
+    "() => [...document.querySelectorAll('#works [id$=\"-status\"]')].map(s => s.textContent)"
+)
 
 
 def _fill_entrant_once(page, n: int) -> None:
@@ -59,6 +62,12 @@ def test_several_uploads_pause_offline_and_all_complete_once_online(site, browsi
         page.fill(f"#works-{n}-title", title)
     _fill_entrant_once(page, 4747)
     page.wait_for_function(f"() => ({WORK_BARS})().every(v => v >= 10)")
+    # Each file says how fast it goes and how long it has left, as one file does.
+    page.wait_for_function(
+        f"() => ({WORK_STATUSES})().length === 2"
+        f" && ({WORK_STATUSES})().every(t => t.includes('/초') && t.includes('남은 시간'))"
+    )
+    browsing.shot(page, "speed-per-file")
 
     page.context.set_offline(True)
     page.wait_for_function(

@@ -239,7 +239,7 @@
   var tusFailed = false;  // gave up after its retries: submitting starts it again
   var tusPaused = false;  // stopped because the browser went offline
   var submitWhenDone = false;
-  var samples = [];       // [time, bytes] of the last seconds, for speed and time left
+  var tusMeter = newMeter();  // its speed and time left
   var uploadField = document.getElementById("upload");
 
   function formatDuration(seconds) {
@@ -253,16 +253,27 @@
     if (progressText) progressText.textContent = text;
   }
 
-  function tusProgress(sent, total) {
+  function percent(sent, total) {
+    return total ? Math.min(100, Math.floor(sent / total * 100)) : 0;
+  }
+
+  /* One upload's progress as words: "업로드 중… 40% (2 / 5 MB) · 300 KB/초 · 남은 시간 0:10".
+   * A meter keeps the last ten seconds of [time, bytes] for the speed and the time left, and
+   * when it last spoke: it answers null within a second of that (aria-live: not every chunk).
+   * The one file and each of several works have their own meter and share these words. */
+  function newMeter() {
+    return { samples: [], shownAt: 0 };
+  }
+
+  function progressWords(meter, sent, total) {
     var now = Date.now();
+    var samples = meter.samples;
     samples.push([now, sent]);
     while (samples.length > 2 && now - samples[0][0] > 10000) samples.shift();
-    var pct = total ? Math.min(100, Math.floor(sent / total * 100)) : 0;
-    if (progress) progress.value = pct;
-    if (now - lastTextAt < 1000 && sent < total) return;  // aria-live: not every chunk
-    lastTextAt = now;
+    if (now - meter.shownAt < 1000 && sent < total) return null;
+    meter.shownAt = now;
     var text = fill(MSG.uploading, {
-      progress: pct + "% (" + formatMB(sent) + " / " + formatMB(total) + " MB)"
+      progress: percent(sent, total) + "% (" + formatMB(sent) + " / " + formatMB(total) + " MB)"
     });
     var first = samples[0];
     var seconds = (now - first[0]) / 1000;
@@ -270,7 +281,13 @@
       var rate = (sent - first[1]) / seconds;
       text += " · " + fill(MSG.speed, { speed: formatSize(rate), eta: formatDuration((total - sent) / rate) });
     }
-    showTus(text);
+    return text;
+  }
+
+  function tusProgress(sent, total) {
+    if (progress) progress.value = percent(sent, total);
+    var text = progressWords(tusMeter, sent, total);
+    if (text !== null) showTus(text);
   }
 
   function forgetStoredUploads() {
@@ -296,8 +313,7 @@
   function startResumable(file) {
     dropResumable();
     tusFile = file;
-    samples = [];
-    lastTextAt = 0;
+    tusMeter = newMeter();
     var csrf = form.querySelector('input[name="csrf_token"]');
     var up = new window.tus.Upload(file, {
       endpoint: endpoint,
@@ -359,7 +375,7 @@
   window.addEventListener("online", function () {
     if (!tusUpload || !tusPaused) return;
     tusPaused = false;
-    samples = [];
+    tusMeter = newMeter();  // the time offline is no speed
     tusUpload.start();
   });
 
@@ -533,7 +549,7 @@
   function startWork(work) {
     var csrf = form.querySelector('input[name="csrf_token"]');
     var file = work.file;
-    var shownAt = 0;
+    work.meter = newMeter();
     work.failed = false;
     work.id = "";
     var up = new window.tus.Upload(file, {
@@ -548,14 +564,9 @@
       removeFingerprintOnSuccess: false,  // a reload before submitting finds it finished
       onProgress: function (sent, total) {
         if (work.up !== up) return;
-        var pct = total ? Math.min(100, Math.floor(sent / total * 100)) : 0;
-        work.bar.value = pct;
-        var now = Date.now();
-        if (now - shownAt < 1000 && sent < total) return;  // aria-live: not every chunk
-        shownAt = now;
-        work.text.textContent = fill(MSG.uploading, {
-          progress: pct + "% (" + formatMB(sent) + " / " + formatMB(total) + " MB)"
-        });
+        work.bar.value = percent(sent, total);
+        var text = progressWords(work.meter, sent, total);
+        if (text !== null) work.text.textContent = text;
       },
       onShouldRetry: function () {
         if (work.up === up) work.text.textContent = MSG.retrying;
@@ -624,6 +635,7 @@
     works.forEach(function (w) {
       if (!w.up || !w.paused) return;
       w.paused = false;
+      w.meter = newMeter();  // the time offline is no speed
       w.text.textContent = fill(MSG.uploading, { progress: w.bar.value + "%" });
       w.up.start();
     });
@@ -732,7 +744,7 @@
   var lastTextAt = 0;
 
   function setProgress(loaded, total) {
-    var pct = total ? Math.min(100, Math.floor(loaded / total * 100)) : 0;
+    var pct = percent(loaded, total);
     if (progress) progress.value = pct;
     var now = Date.now();
     // throttle the (aria-live) text so screen readers are not flooded
@@ -765,6 +777,7 @@
   function start(keepProgress) {
     submitting = true;
     lastTextAt = 0;
+    tusMeter.shownAt = 0;  // the upload's next words show at once
     if (button) button.disabled = true;
     form.setAttribute("aria-busy", "true");
     if (status) status.hidden = false;
