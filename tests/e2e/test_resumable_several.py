@@ -1,17 +1,20 @@
 """Several works picked at once survive the venue's network: each upload pauses offline and goes
 on once online, and after a reload each file picked again resumes its own upload from the
-server's offset (a finished one is not sent again), with the titles typed so far kept."""
+server's offset (a finished one is not sent again), with the titles typed so far kept. Back
+from a phone's locked screen, an upload that gave up or waits out its backoff goes on at once,
+for several files and for one."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
 
 from ..photos import photo_bytes
 from ..server_helpers import HOST, CuttingProxy
-from .test_visitor import _throttle_uploads
+from .test_visitor import _fill_entrant, _receipt_code, _throttle_uploads
 
 pytestmark = pytest.mark.slow
 
@@ -211,3 +214,173 @@ def test_after_a_reload_each_work_picked_again_resumes_from_its_offset(
         "SELECT count(*) FROM upload WHERE id IN (:a, :b, :c)", a=ids[0], b=ids[1], c=ids[2]
     ) == [(0,)]
     print(f"bytes sent {sent} for {total} bytes of files: {sent / total:.3f}")
+
+
+UPLOADS = re.compile(r"/uploads(/|$)")
+GAVE_UP = "네트워크 연결이 불안정합니다"  # MSG.network, next to a work's file
+RETRYING = "다시 시도하는 중"  # MSG.retrying
+
+
+class _Unreachable:
+    """The site out of the phone's reach: every request to /uploads is refused as a dead
+    network refuses it, and the browser fires no 'offline' or 'online' (which
+    `context.set_offline` would, and which the page already answers)."""
+
+    def __init__(self, page) -> None:
+        self.page = page
+        self.refused = 0
+        page.route(UPLOADS, self._refuse)
+
+    def _refuse(self, route) -> None:
+        self.refused += 1
+        route.abort("connectionrefused")
+
+    def end(self) -> None:
+        self.page.unroute(UPLOADS, self._refuse)
+
+
+def _screen(page, visible: bool) -> None:
+    """Lock or unlock the phone's screen, as the page sees it: document.visibilityState
+    changes and 'visibilitychange' fires (a headless page is always visible otherwise)."""
+    page.evaluate(
+        """visible => {
+            const state = visible ? "visible" : "hidden";
+            const own = (name, get) =>
+                Object.defineProperty(document, name, { configurable: true, get });
+            own("visibilityState", () => state);
+            own("hidden", () => !visible);
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        visible,
+    )
+
+
+def _counting_online_events(page) -> None:
+    """Count the page's 'online' events: the uploads must go on without one."""
+    page.add_init_script(
+        "window.onlineEvents = 0; addEventListener('online', () => onlineEvents++)"
+    )
+
+
+def _patch(request) -> bool:
+    """A chunk on its way: the upload goes on (the server's HEAD told it from where)."""
+    return request.method == "PATCH"
+
+
+def test_back_from_a_locked_screen_works_out_of_retries_go_on_at_once(site, browsing):
+    photos = [photo_bytes(size=(3600, 2700), seed=s, quality=97) for s in (4951, 4952)]
+    assert all(len(p) > 4 * CHUNK for p in photos)  # far from done when the network goes
+    titles = ("잠금 화면 첫 작품", "잠금 화면 둘째 작품")
+    page = browsing.page()
+    page.clock.install()  # the retries' four minutes of backoff pass at once (fast_forward)
+    _counting_online_events(page)
+    seen = _Uploads(page)
+    page.goto("/submit")
+    _throttle_uploads(page, 400_000)
+    page.set_input_files(
+        "#media",
+        files=[
+            {"name": f"IMG_06{n}.jpg", "mimeType": "image/jpeg", "buffer": photo}
+            for n, photo in enumerate(photos)
+        ],
+    )
+    for n, title in enumerate(titles):
+        page.fill(f"#works-{n}-title", title)
+    _fill_entrant_once(page, 4951)
+    _wait(page, lambda: all(seen.offset(p) >= CHUNK for p in photos), 60, "a chunk of each")
+
+    # The screen locks and the network goes with it, for longer than all the retries.
+    _screen(page, visible=False)
+    network = _Unreachable(page)
+    for _ in range(60):
+        said = page.evaluate(
+            "() => [0, 1].map(n => document.getElementById(`works-${n}-upload-error`).textContent)"
+        )
+        if all(GAVE_UP in s for s in said):
+            break
+        page.clock.fast_forward(61_000)
+        page.wait_for_timeout(250)
+    else:
+        pytest.fail(f"the uploads never gave up: {said}")
+    assert network.refused >= 2 * 10  # each went through its retries
+    stopped_at = [seen.offset(p) for p in photos]
+    assert all(CHUNK <= o < len(p) for o, p in zip(stopped_at, photos, strict=True)), stopped_at
+
+    network.end()
+    asked = len(seen.requests)
+    page.wait_for_timeout(1500)
+    assert len(seen.requests) == asked  # out of retries: nothing would happen by itself
+
+    def offsets_sent(photo) -> list[int]:
+        url = seen.url_of_length[len(photo)]
+        return [int(o) for m, u, o in seen.requests[asked:] if m == "PATCH" and u.endswith(url)]
+
+    _screen(page, visible=True)
+    _wait(page, lambda: all(map(offsets_sent, photos)), 5, "both going on after the unlock")
+    for photo, was in zip(photos, stopped_at, strict=True):
+        assert offsets_sent(photo)[0] == was, (offsets_sent(photo), was)  # the server's offset
+    after = [(m, url) for m, url, _ in seen.requests[asked:] if UPLOADS.search(url)]
+    assert not [r for r in after if r[0] == "POST"], after  # the same uploads, not new ones
+    assert page.evaluate(
+        "() => [0, 1].map(n => document.getElementById(`works-${n}-upload-error`).textContent)"
+    ) == ["", ""]
+    browsing.shot(page, "going-on-after-unlock")
+
+    page.locator("#submit-button").tap()
+    page.wait_for_url("**/receipts/**", timeout=120_000)
+    assert page.evaluate("() => onlineEvents") == 0
+    codes = page.url.rsplit("/", 1)[1].split(",")
+    assert _entries(site, codes) == sorted(zip(titles, map(_sha, photos), strict=True))
+    _excuse_refused_requests(browsing)
+
+
+def test_back_from_a_locked_screen_one_file_in_its_backoff_goes_on_at_once(site, browsing):
+    photo = photo_bytes(size=(3600, 2700), seed=4953, quality=97)
+    page = browsing.page()
+    page.clock.install()  # the first retries pass at once (fast_forward)
+    _counting_online_events(page)
+    seen = _Uploads(page)
+    page.goto("/submit")
+    _throttle_uploads(page, 400_000)
+    page.set_input_files(
+        "#media", files=[{"name": "IMG_0700.jpg", "mimeType": "image/jpeg", "buffer": photo}]
+    )
+    _fill_entrant(page, "잠금 화면에서 돌아온 사진")
+    _wait(page, lambda: seen.offset(photo) >= CHUNK, 60, "a chunk stored")
+
+    _screen(page, visible=False)
+    network = _Unreachable(page)
+    # Seven refusals: the next retry is 30 s away (retryDelays 0, 1, 3, 5, 10, 20, 30 s...).
+    # Steps of 2 s never reach it.
+    for _ in range(200):
+        if network.refused >= 7:
+            break
+        page.clock.fast_forward(2_000)
+        page.wait_for_timeout(100)
+    assert network.refused == 7, network.refused
+    assert RETRYING in page.inner_text("#upload-progress-text")
+    stopped_at = seen.offset(photo)
+
+    network.end()
+    asked = len(seen.requests)
+    with page.expect_request(_patch, timeout=5_000):  # not 30 s later
+        _screen(page, visible=True)
+    patches = [int(o) for m, u, o in seen.requests[asked:] if m == "PATCH"]
+    assert patches and patches[0] == stopped_at, (patches, stopped_at)
+    assert not [m for m, u, o in seen.requests[asked:] if m == "POST"]  # the same upload
+
+    page.locator("#submit-button").tap()
+    page.wait_for_url("**/receipt/**", timeout=120_000)
+    assert page.evaluate("() => onlineEvents") == 0
+    code = _receipt_code(page.url)
+    assert site.query("SELECT sha256 FROM entry WHERE receipt = :code", code=code) == [
+        (_sha(photo),)
+    ]
+    _excuse_refused_requests(browsing)
+
+
+def _excuse_refused_requests(browsing) -> None:
+    """What a refused request logs in the console is expected here, and only that."""
+    browsing.watch.problems[:] = [
+        p for p in browsing.watch.problems if "ERR_CONNECTION_REFUSED" not in p
+    ]

@@ -238,6 +238,8 @@
   var uploadedId = "";    // set once every byte is on the server
   var tusFailed = false;  // gave up after its retries: submitting starts it again
   var tusPaused = false;  // stopped because the browser went offline
+  var tusWaiting = false; // waiting out a retry's backoff (up to a minute)
+  var tusFailedCode = 0;  // the HTTP status it gave up on (0: no answer)
   var submitWhenDone = false;
   var tusMeter = newMeter();  // its speed and time left
   var uploadField = document.getElementById("upload");
@@ -306,6 +308,8 @@
     uploadedId = "";
     tusFailed = false;
     tusPaused = false;
+    tusWaiting = false;
+    tusFailedCode = 0;
     if (uploadField) uploadField.value = "";
     if (old) old.abort(false);
   }
@@ -326,10 +330,14 @@
       },
       removeFingerprintOnSuccess: false,  // a reload before submitting finds it finished
       onProgress: function (sent, total) {
-        if (tusUpload === up) tusProgress(sent, total);
+        if (tusUpload !== up) return;
+        tusWaiting = false;
+        tusProgress(sent, total);
       },
       onShouldRetry: function () {
-        if (tusUpload === up) showTus(MSG.retrying);
+        if (tusUpload !== up) return true;
+        tusWaiting = true;
+        showTus(MSG.retrying);
         return true;
       },
       onSuccess: function () {
@@ -344,6 +352,7 @@
         tusFailed = true;
         var res = err && err.originalResponse;
         var code = res ? res.getStatus() : 0;
+        tusFailedCode = code;
         var text = code === 413 ? tooBigMessage(file) : MSG.network;
         if (submitWhenDone) {
           submitWhenDone = false;
@@ -379,6 +388,29 @@
     tusUpload.start();
   });
 
+  /* Back from a phone's locked screen (or another tab), online: an upload that is neither
+   * finished nor sending (waiting out a retry's backoff of up to a minute, paused by an
+   * 'offline' whose 'online' never came, or out of retries) starts again at once. A new
+   * tus.Upload, as if the file were picked again: it finds its stored address, asks the
+   * server's offset (HEAD) and goes on from there with its retries afresh. */
+  document.addEventListener("visibilitychange", function () {
+    if (!backInView() || !tusUpload || uploadedId) return;
+    if (!(tusPaused || tusWaiting || tusFailed && worthRestarting(tusFailedCode))) return;
+    if (tusFailed) setFieldError("media", "");
+    showTus(fill(MSG.uploading, { progress: (progress ? progress.value : 0) + "%" }));
+    startResumable(tusFile);
+  });
+
+  function backInView() {
+    return document.visibilityState === "visible" && navigator.onLine !== false;
+  }
+
+  /* Given up without an answer, on a server error, or on an upload that is gone (a new one is
+   * made): worth another go. A refusal (413 too big, 403...) would only be refused again. */
+  function worthRestarting(code) {
+    return !code || code >= 500 || [404, 409, 410, 423, 429].indexOf(code) >= 0;
+  }
+
   if (preview) {
     preview.addEventListener("load", function () {
       if (previewUrl && preview.src === previewUrl) preview.hidden = false;
@@ -411,7 +443,8 @@
 
   var maxFiles = parseInt(form.getAttribute("data-max-files"), 10) || 1;
   var worksBox = document.getElementById("works");
-  var works = [];          // {n, file, box, bar, text, up, id, failed, problem, ready, paused}
+  // {n, file, box, bar, text, meter, up, id, failed, failedCode, problem, ready, paused, waiting}
+  var works = [];
   var workCounter = 0;
   var worksWhenDone = false;
   MSG.tooMany = message("too-many", "한 번에 {limit}개까지 고를 수 있습니다.");
@@ -564,12 +597,15 @@
       removeFingerprintOnSuccess: false,  // a reload before submitting finds it finished
       onProgress: function (sent, total) {
         if (work.up !== up) return;
+        work.waiting = false;
         work.bar.value = percent(sent, total);
         var text = progressWords(work.meter, sent, total);
         if (text !== null) work.text.textContent = text;
       },
       onShouldRetry: function () {
-        if (work.up === up) work.text.textContent = MSG.retrying;
+        if (work.up !== up) return true;
+        work.waiting = true;
+        work.text.textContent = MSG.retrying;
         return true;
       },
       onSuccess: function () {
@@ -584,6 +620,7 @@
         work.failed = true;
         var res = err && err.originalResponse;
         var code = res ? res.getStatus() : 0;
+        work.failedCode = code;
         setFieldError("works-" + work.n + "-upload", code === 413 ? tooBigMessage(file) : MSG.network);
         if (worksWhenDone) {
           worksWhenDone = false;
@@ -594,6 +631,7 @@
     work.up = up;
     work.ready = false;   // until its previous upload, if any, is found
     work.paused = false;
+    work.waiting = false;
     up.findPreviousUploads()["catch"](function () { return []; }).then(function (previous) {
       if (work.up !== up) return;
       var before = unclaimedUpload(previous);
@@ -641,6 +679,28 @@
     });
     if (worksWhenDone) showWaiting();
   });
+
+  /* Back from a locked screen, online: each work neither finished nor sending (in a retry's
+   * backoff, paused, or out of retries) starts again at once from the server's offset, as the
+   * one file does (a new tus.Upload that finds its stored address; the old one is stopped so
+   * that its retry timer cannot send the same bytes beside it). */
+  document.addEventListener("visibilitychange", function () {
+    if (!backInView()) return;
+    works.forEach(function (w) {
+      if (!w.up || w.id || !w.ready) return;  // no file to send, finished, or still starting
+      if (w.paused || w.waiting || w.failed && worthRestarting(w.failedCode)) restartWork(w);
+    });
+    if (worksWhenDone) showWaiting();
+  });
+
+  function restartWork(work) {
+    var old = work.up;
+    work.up = null;  // its late callbacks are ignored
+    old.abort(false);
+    setFieldError("works-" + work.n + "-upload", "");
+    work.text.textContent = fill(MSG.uploading, { progress: work.bar.value + "%" });
+    startWork(work);
+  }
 
   /* ---- what was typed for each work survives a reload (sessionStorage, this tab only) ----
    * Only titles and descriptions, keyed by the file (name, size, date): the browser keeps the
