@@ -238,8 +238,10 @@
   var uploadedId = "";    // set once every byte is on the server
   var tusFailed = false;  // gave up after its retries: submitting starts it again
   var tusPaused = false;  // stopped because the browser went offline
+  var tusWaiting = false; // waiting out a retry's backoff (up to a minute)
+  var tusFailedCode = 0;  // the HTTP status it gave up on (0: no answer)
   var submitWhenDone = false;
-  var samples = [];       // [time, bytes] of the last seconds, for speed and time left
+  var tusMeter = newMeter();  // its speed and time left
   var uploadField = document.getElementById("upload");
 
   function formatDuration(seconds) {
@@ -253,16 +255,27 @@
     if (progressText) progressText.textContent = text;
   }
 
-  function tusProgress(sent, total) {
+  function percent(sent, total) {
+    return total ? Math.min(100, Math.floor(sent / total * 100)) : 0;
+  }
+
+  /* One upload's progress as words: "업로드 중… 40% (2 / 5 MB) · 300 KB/초 · 남은 시간 0:10".
+   * A meter keeps the last ten seconds of [time, bytes] for the speed and the time left, and
+   * when it last spoke: it answers null within a second of that (aria-live: not every chunk).
+   * The one file and each of several works have their own meter and share these words. */
+  function newMeter() {
+    return { samples: [], shownAt: 0 };
+  }
+
+  function progressWords(meter, sent, total) {
     var now = Date.now();
+    var samples = meter.samples;
     samples.push([now, sent]);
     while (samples.length > 2 && now - samples[0][0] > 10000) samples.shift();
-    var pct = total ? Math.min(100, Math.floor(sent / total * 100)) : 0;
-    if (progress) progress.value = pct;
-    if (now - lastTextAt < 1000 && sent < total) return;  // aria-live: not every chunk
-    lastTextAt = now;
+    if (now - meter.shownAt < 1000 && sent < total) return null;
+    meter.shownAt = now;
     var text = fill(MSG.uploading, {
-      progress: pct + "% (" + formatMB(sent) + " / " + formatMB(total) + " MB)"
+      progress: percent(sent, total) + "% (" + formatMB(sent) + " / " + formatMB(total) + " MB)"
     });
     var first = samples[0];
     var seconds = (now - first[0]) / 1000;
@@ -270,7 +283,13 @@
       var rate = (sent - first[1]) / seconds;
       text += " · " + fill(MSG.speed, { speed: formatSize(rate), eta: formatDuration((total - sent) / rate) });
     }
-    showTus(text);
+    return text;
+  }
+
+  function tusProgress(sent, total) {
+    if (progress) progress.value = percent(sent, total);
+    var text = progressWords(tusMeter, sent, total);
+    if (text !== null) showTus(text);
   }
 
   function forgetStoredUploads() {
@@ -289,6 +308,8 @@
     uploadedId = "";
     tusFailed = false;
     tusPaused = false;
+    tusWaiting = false;
+    tusFailedCode = 0;
     if (uploadField) uploadField.value = "";
     if (old) old.abort(false);
   }
@@ -296,8 +317,7 @@
   function startResumable(file) {
     dropResumable();
     tusFile = file;
-    samples = [];
-    lastTextAt = 0;
+    tusMeter = newMeter();
     var csrf = form.querySelector('input[name="csrf_token"]');
     var up = new window.tus.Upload(file, {
       endpoint: endpoint,
@@ -310,10 +330,14 @@
       },
       removeFingerprintOnSuccess: false,  // a reload before submitting finds it finished
       onProgress: function (sent, total) {
-        if (tusUpload === up) tusProgress(sent, total);
+        if (tusUpload !== up) return;
+        tusWaiting = false;
+        tusProgress(sent, total);
       },
       onShouldRetry: function () {
-        if (tusUpload === up) showTus(MSG.retrying);
+        if (tusUpload !== up) return true;
+        tusWaiting = true;
+        showTus(MSG.retrying);
         return true;
       },
       onSuccess: function () {
@@ -329,6 +353,7 @@
         tusFailed = true;
         var res = err && err.originalResponse;
         var code = res ? res.getStatus() : 0;
+        tusFailedCode = code;
         var text = code === 413 ? tooBigMessage(file) : MSG.network;
         if (submitWhenDone) {
           submitWhenDone = false;
@@ -360,7 +385,7 @@
   window.addEventListener("online", function () {
     if (!tusUpload || !tusPaused) return;
     tusPaused = false;
-    samples = [];
+    tusMeter = newMeter();  // the time offline is no speed
     tusUpload.start();
   });
 
@@ -427,6 +452,29 @@
     });
   }
 
+  /* Back from a phone's locked screen (or another tab), online: an upload that is neither
+   * finished nor sending (waiting out a retry's backoff of up to a minute, paused by an
+   * 'offline' whose 'online' never came, or out of retries) starts again at once. A new
+   * tus.Upload, as if the file were picked again: it finds its stored address, asks the
+   * server's offset (HEAD) and goes on from there with its retries afresh. */
+  document.addEventListener("visibilitychange", function () {
+    if (!backInView() || !tusUpload || uploadedId) return;
+    if (!(tusPaused || tusWaiting || tusFailed && worthRestarting(tusFailedCode))) return;
+    if (tusFailed) setFieldError("media", "");
+    showTus(fill(MSG.uploading, { progress: (progress ? progress.value : 0) + "%" }));
+    startResumable(tusFile);
+  });
+
+  function backInView() {
+    return document.visibilityState === "visible" && navigator.onLine !== false;
+  }
+
+  /* Given up without an answer, on a server error, or on an upload that is gone (a new one is
+   * made): worth another go. A refusal (413 too big, 403...) would only be refused again. */
+  function worthRestarting(code) {
+    return !code || code >= 500 || [404, 409, 410, 423, 429].indexOf(code) >= 0;
+  }
+
   if (preview) {
     preview.addEventListener("load", function () {
       if (previewUrl && preview.src === previewUrl) preview.hidden = false;
@@ -452,15 +500,20 @@
   /* ---- several works at once (with resumable uploads only) ----
    * Picking several files gives each its own upload, progress, title and description
    * (`works-N-upload`, `works-N-title`, `works-N-description`); the entrant's fields are
-   * entered once and one post sends them all (all or none: see docs/OPERATIONS.md). */
+   * entered once and one post sends them all (all or none: see docs/OPERATIONS.md).
+   * Each upload pauses offline and goes on online; after a reload (or a phone that dropped
+   * the tab) each file picked again resumes its own upload from the server's offset (its
+   * fingerprint is in localStorage, as for one file), and its title comes back. */
 
   var maxFiles = parseInt(form.getAttribute("data-max-files"), 10) || 1;
   var worksBox = document.getElementById("works");
-  var works = [];          // {n, file, box, bar, text, up, id, failed, problem}
+  // {n, file, box, bar, text, meter, up, id, failed, failedCode, problem, ready, paused, waiting}
+  var works = [];
   var workCounter = 0;
   var worksWhenDone = false;
   MSG.tooMany = message("too-many", "한 번에 {limit}개까지 고를 수 있습니다.");
   MSG.remove = message("remove", "이 작품 빼기");
+  MSG.waiting = message("waiting", "파일을 다 올리면 바로 응모합니다 (남은 파일 {count}개).");
 
   function severalPossible() {
     return !!(resumable && worksBox && maxFiles > 1 && fileInput && fileInput.files);
@@ -535,6 +588,7 @@
     box.appendChild(work.bar);
     work.text = document.createElement("span");
     work.text.className = "hint";
+    work.text.id = name + "-status";
     work.text.setAttribute("aria-live", "polite");
     box.appendChild(work.text);
     var error = document.createElement("p");
@@ -551,6 +605,8 @@
     remove.addEventListener("click", function () { removeWork(work); });
     box.appendChild(remove);
     work.box = box;
+    restoreTyped(work);
+    box.addEventListener("input", function () { rememberTyped(work); });
     worksBox.appendChild(box);
     works.push(work);
     work.problem = fileProblem(file);
@@ -562,6 +618,7 @@
     var up = work.up;
     work.up = null;
     terminate(up);
+    forgetTyped(work.file);
     if (work.box.parentNode) work.box.parentNode.removeChild(work.box);
     works = works.filter(function (w) { return w !== work; });
     if (!works.length) {
@@ -589,7 +646,7 @@
   function startWork(work) {
     var csrf = form.querySelector('input[name="csrf_token"]');
     var file = work.file;
-    var shownAt = 0;
+    work.meter = newMeter();
     work.failed = false;
     work.id = "";
     var up = new window.tus.Upload(file, {
@@ -601,20 +658,18 @@
         filename: file.name || "",
         filetype: file.type || (isVideo(file) ? "video/unknown" : "image/unknown")
       },
-      storeFingerprintForResuming: false,
+      removeFingerprintOnSuccess: false,  // a reload before submitting finds it finished
       onProgress: function (sent, total) {
         if (work.up !== up) return;
-        var pct = total ? Math.min(100, Math.floor(sent / total * 100)) : 0;
-        work.bar.value = pct;
-        var now = Date.now();
-        if (now - shownAt < 1000 && sent < total) return;  // aria-live: not every chunk
-        shownAt = now;
-        work.text.textContent = fill(MSG.uploading, {
-          progress: pct + "% (" + formatMB(sent) + " / " + formatMB(total) + " MB)"
-        });
+        work.waiting = false;
+        work.bar.value = percent(sent, total);
+        var text = progressWords(work.meter, sent, total);
+        if (text !== null) work.text.textContent = text;
       },
       onShouldRetry: function () {
-        if (work.up === up) work.text.textContent = MSG.retrying;
+        if (work.up !== up) return true;
+        work.waiting = true;
+        work.text.textContent = MSG.retrying;
         return true;
       },
       onSuccess: function () {
@@ -630,6 +685,7 @@
         work.failed = true;
         var res = err && err.originalResponse;
         var code = res ? res.getStatus() : 0;
+        work.failedCode = code;
         setFieldError("works-" + work.n + "-upload", code === 413 ? tooBigMessage(file) : MSG.network);
         if (worksWhenDone) {
           worksWhenDone = false;
@@ -638,7 +694,133 @@
       }
     });
     work.up = up;
-    up.start();
+    work.ready = false;   // until its previous upload, if any, is found
+    work.paused = false;
+    work.waiting = false;
+    up.findPreviousUploads()["catch"](function () { return []; }).then(function (previous) {
+      if (work.up !== up) return;
+      var before = unclaimedUpload(previous);
+      if (before) up.resumeFromPreviousUpload(before);  // HEAD, then on from the server's offset
+      work.ready = true;
+      if (navigator.onLine === false) pauseWork(work);
+      else up.start();
+    });
+  }
+
+  /* The newest upload stored for this file that no other work is sending: the same file
+   * picked twice must not feed one upload from two places. */
+  function unclaimedUpload(previous) {
+    var taken = works.map(function (w) { return w.up && w.up.url; });
+    var free = previous.filter(function (p) {
+      return p.uploadUrl && taken.indexOf(p.uploadUrl) < 0;
+    });
+    free.sort(function (a, b) {
+      return (Date.parse(b.creationTime) || 0) - (Date.parse(a.creationTime) || 0);
+    });
+    return free[0] || null;
+  }
+
+  /* Offline: every work still sending stops (its chunk in flight is lost, at most one each)
+   * and says so; online: each goes on from the offset the server reports. */
+  function pauseWork(work) {
+    work.paused = true;
+    work.up.abort(false);
+    work.text.textContent = MSG.offline;
+  }
+
+  window.addEventListener("offline", function () {
+    works.forEach(function (w) {
+      if (w.up && w.ready && !w.id && !w.failed && !w.paused) pauseWork(w);
+    });
+    if (worksWhenDone) showTus(MSG.offline);
+  });
+  window.addEventListener("online", function () {
+    works.forEach(function (w) {
+      if (!w.up || !w.paused) return;
+      w.paused = false;
+      w.meter = newMeter();  // the time offline is no speed
+      w.text.textContent = fill(MSG.uploading, { progress: w.bar.value + "%" });
+      w.up.start();
+    });
+    if (worksWhenDone) showWaiting();
+  });
+
+  /* Back from a locked screen, online: each work neither finished nor sending (in a retry's
+   * backoff, paused, or out of retries) starts again at once from the server's offset, as the
+   * one file does (a new tus.Upload that finds its stored address; the old one is stopped so
+   * that its retry timer cannot send the same bytes beside it). */
+  document.addEventListener("visibilitychange", function () {
+    if (!backInView()) return;
+    works.forEach(function (w) {
+      if (!w.up || w.id || !w.ready) return;  // no file to send, finished, or still starting
+      if (w.paused || w.waiting || w.failed && worthRestarting(w.failedCode)) restartWork(w);
+    });
+    if (worksWhenDone) showWaiting();
+  });
+
+  function restartWork(work) {
+    var old = work.up;
+    work.up = null;  // its late callbacks are ignored
+    old.abort(false);
+    setFieldError("works-" + work.n + "-upload", "");
+    work.text.textContent = fill(MSG.uploading, { progress: work.bar.value + "%" });
+    startWork(work);
+  }
+
+  /* ---- what was typed for each work survives a reload (sessionStorage, this tab only) ----
+   * Only titles and descriptions, keyed by the file (name, size, date): the browser keeps the
+   * entrant's own fields, and personal data is not copied into storage. */
+  var TYPED = "contest-work::";
+
+  function typedKey(file) {
+    return TYPED + [file.name, file.size, file.lastModified].join("::");
+  }
+
+  function typedInputs(work) {
+    return ["title", "description"].map(function (key) {
+      return work.box.querySelector("#works-" + work.n + "-" + key);  // before it is in the page too
+    });
+  }
+
+  function rememberTyped(work) {
+    var inputs = typedInputs(work);
+    try {
+      sessionStorage.setItem(typedKey(work.file), JSON.stringify({
+        title: inputs[0] ? inputs[0].value : "",
+        description: inputs[1] ? inputs[1].value : ""
+      }));
+    } catch (e) { /* storage off or full: the text stays on the page only */ }
+  }
+
+  function restoreTyped(work) {
+    var kept = null;
+    try {
+      kept = JSON.parse(sessionStorage.getItem(typedKey(work.file)) || "null");
+    } catch (e) { return; }
+    if (!kept) return;
+    var inputs = typedInputs(work);
+    if (inputs[0] && !inputs[0].value) inputs[0].value = kept.title || "";
+    if (inputs[1] && !inputs[1].value) inputs[1].value = kept.description || "";
+  }
+
+  function forgetTyped(file) {
+    try {
+      sessionStorage.removeItem(typedKey(file));
+    } catch (e) { /* storage off: nothing kept */ }
+  }
+
+  function forgetAllTyped() {
+    try {
+      for (var i = sessionStorage.length - 1; i >= 0; i--) {
+        var key = sessionStorage.key(i);
+        if (key && key.indexOf(TYPED) === 0) sessionStorage.removeItem(key);
+      }
+    } catch (e) { /* storage off: nothing kept */ }
+  }
+
+  function showWaiting() {
+    var left = works.filter(function (w) { return !w.id; }).length;
+    if (left) showTus(fill(MSG.waiting, { count: left }));
   }
 
   function submitWorks() {
@@ -655,6 +837,8 @@
     start(true);
     worksWhenDone = true;
     works.forEach(function (w) { if (w.failed) startWork(w); });
+    if (navigator.onLine === false) showTus(MSG.offline);
+    else showWaiting();
     sendWorksWhenDone();
   }
 
@@ -685,7 +869,7 @@
   var lastTextAt = 0;
 
   function setProgress(loaded, total) {
-    var pct = total ? Math.min(100, Math.floor(loaded / total * 100)) : 0;
+    var pct = percent(loaded, total);
     if (progress) progress.value = pct;
     var now = Date.now();
     // throttle the (aria-live) text so screen readers are not flooded
@@ -718,6 +902,7 @@
   function start(keepProgress) {
     submitting = true;
     lastTextAt = 0;
+    tusMeter.shownAt = 0;  // the upload's next words show at once
     if (button) button.disabled = true;
     form.setAttribute("aria-busy", "true");
     if (status) status.hidden = false;
@@ -804,6 +989,7 @@
       }
       if (safeLocalUrl(url)) {
         forgetStoredUploads();
+        forgetAllTyped();
         if (progressText) progressText.textContent = MSG.done;
         finish(true);
         window.location.assign(url);
