@@ -9,6 +9,7 @@ serve derivatives only.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -34,10 +35,16 @@ STREAM_STRUCTURAL = {"language", "handler_name", "vendor_id"}
 
 
 def replace_original(app, entry_id: int, data: bytes) -> None:
+    """Store `data` as the entry's original, with the size and hash an upload records."""
     with app.app_context():
-        storage, key = get_storage(), db.session.get(Entry, entry_id).asset("original").key
-        storage.delete(key)  # storage never overwrites a key
-        storage.put(data, key)
+        entry = db.session.get(Entry, entry_id)
+        original = entry.asset("original")
+        storage = get_storage()
+        storage.delete(original.key)  # storage never overwrites a key
+        storage.put(data, original.key)
+        original.size = entry.file_size = len(data)
+        entry.sha256 = hashlib.sha256(data).hexdigest()
+        db.session.commit()
 
 
 def add_playback(app, entry_id: int, path: Path) -> str:

@@ -46,23 +46,23 @@ def leftover_metadata(path: Path) -> list[str]:
     return found
 
 
-def remux_clean(source: Path, target: Path) -> None:
-    """Copy the first video and audio streams' packets into an MP4 without any metadata.
+def remux_clean(source: Path, target: Path, container: str = "mp4") -> None:
+    """Copy the first video and audio streams' packets into a file without any metadata.
 
-    Packets are copied, not re-encoded: the pictures and sound stay bit for bit. Only the
-    two streams are copied (no subtitles, data or timecode tracks, no chapters), no container
-    or stream tag is set, bitexact leaves out the encoder's name, faststart puts the index
-    first. A half-written `target` is removed.
+    Packets are copied, not re-encoded: the pictures and sound stay bit for bit, and the
+    display rotation (codec side data) travels with them. Only the two streams are copied (no
+    subtitles, data, timecode or location-metadata tracks, no chapters), no container or stream
+    tag is set, bitexact leaves out the muxer's name; an MP4 or MOV gets its index first
+    (faststart). `container` is FFmpeg's muxer name: "mp4", "mov", "matroska", "webm". A
+    half-written `target` is removed.
     """
+    options = {"fflags": "+bitexact"}
+    if container in ("mp4", "mov"):
+        options["movflags"] = "+faststart"
     try:
         with av.open(str(source)) as src:
-            streams = [s for s in (src.streams.video[:1] + src.streams.audio[:1])]
-            with av.open(
-                str(target),
-                "w",
-                format="mp4",
-                container_options={"movflags": "+faststart", "fflags": "+bitexact"},
-            ) as out:
+            streams = [*src.streams.video[:1], *src.streams.audio[:1]]
+            with av.open(str(target), "w", format=container, container_options=options) as out:
                 copies = {}
                 for stream in streams:
                     copy = out.add_stream_from_template(stream)
