@@ -21,6 +21,7 @@ from PIL import Image
 from contest.core.extensions import db
 from contest.media.video import make_playback
 from contest.models import Asset, AuditLog, Entry
+from contest.services import zoom
 from contest.storage import get_storage
 
 from .camera_tags import PERSONAL_STRINGS, camera_jpeg
@@ -214,3 +215,14 @@ def test_the_winners_page_and_media_serve_only_derivatives(app, client, works):
         assert client.get(f"/media/{key}").status_code == 404
     served = [k for role, k in keys.items() if role in ("preview", "thumbnail", "playback")]
     assert served and all(k in page or client.get(f"/media/{k}").status_code == 200 for k in served)
+
+
+def test_a_recorded_zoom_copy_is_reused_for_a_photo(app, client, admin, works):
+    with app.app_context():
+        entry = db.session.get(Entry, works["photo"])
+        copy = zoom.make_copy(entry.id, entry.asset("original").key)
+        zoom.record_copy(copy.entry_id, copy.key, copy.content_type, len(copy.data), 900, 1200)
+        db.session.commit()
+    replace_original(app, works["photo"], b"not decoded again")
+    with download(client) as archive:
+        assert member(archive, ".jpg", "남산의-아침") == copy.data
