@@ -48,7 +48,7 @@ def camera_heic() -> bytes:
 
 def camera_webp() -> bytes:
     out = io.BytesIO()
-    marked_picture().save(out, "WEBP", exif=camera_exif().tobytes())
+    marked_picture().save(out, "WEBP", exif=camera_exif(6).tobytes(), xmp=XMP)
     return out.getvalue()
 
 
@@ -62,13 +62,14 @@ def files(tmp_path_factory) -> dict[str, tuple[str, bytes, bool]]:
         "heic": ("HEIF", camera_heic(), True),
         "video": ("mov", clip.read_bytes(), True),
         "webp": ("WEBP", camera_webp(), True),
+        "broken": ("JPEG", camera_jpeg()[:50_000], True),  # cut off: its scan never ends
         "png": ("PNG", camera_png(), False),  # a non-winner's, kept without --originals
     }
 
 
 @pytest.fixture
 def kept(app, make_entry, files) -> dict[str, tuple[int, bytes]]:
-    """Winners in four formats and a non-winner, each original full of personal tags."""
+    """Winners in four formats and a broken one, a non-winner, all full of personal tags."""
     ids = {}
     for name, (media_format, data, winner) in files.items():
         kind = "video" if name == "video" else "photo"
@@ -100,7 +101,7 @@ def pixels(data: bytes) -> bytes:
         return im.convert("RGB").tobytes()
 
 
-@pytest.mark.parametrize("name", ["jpeg", "heic", "png"])
+@pytest.mark.parametrize("name", ["jpeg", "heic", "png", "webp"])
 def test_kept_photos_lose_place_owner_and_serials_and_keep_their_pixels(app, runner, kept, name):
     entry_id, sent = kept[name]
     old_key = stored_original(app, entry_id)[0]
@@ -120,7 +121,7 @@ def test_kept_photos_lose_place_owner_and_serials_and_keep_their_pixels(app, run
         assert ExifTags.IFD.GPSInfo not in exif
         assert exif.get_ifd(ExifTags.IFD.GPSInfo) == {}
         assert exif.get(ExifTags.Base.Make) == "Canon"  # not personal: kept
-        if name == "jpeg":
+        if name in ("jpeg", "webp"):
             assert exif.get(ExifTags.Base.Orientation) == 6  # still shown upright
     # The entry follows its file, so backups, restores and doctor still check it.
     assert entry.sha256 == hashlib.sha256(data).hexdigest()
@@ -151,13 +152,13 @@ def test_a_kept_video_is_remuxed_without_tags_its_pictures_untouched(app, runner
     assert rotation == sent_rotation != 0  # the phone's vertical clip stays vertical
 
 
-def test_a_format_it_cannot_clean_is_listed_and_a_second_run_changes_nothing(app, runner, kept):
-    entry_id, sent = kept["webp"]
+def test_a_file_it_cannot_walk_is_listed_and_a_second_run_changes_nothing(app, runner, kept):
+    entry_id, sent = kept["broken"]
     first = runner.invoke(args=PURGE)
     with app.app_context():
         receipt = db.session.get(Entry, entry_id).receipt_display
     assert f"could not strip the tags of {receipt}'s original" in first.output
-    assert "from 4 kept originals" in first.output
+    assert "from 5 kept originals" in first.output
     assert stored_original(app, entry_id)[1] == sent
     keys = {name: stored_original(app, i)[0] for name, (i, _) in kept.items()}
     second = runner.invoke(args=PURGE)
@@ -169,7 +170,7 @@ def test_a_format_it_cannot_clean_is_listed_and_a_second_run_changes_nothing(app
 def test_winners_originals_flag_deletes_them_instead(app, runner, kept):
     result = runner.invoke(args=[*PURGE, "--winners-originals"])
     assert result.exit_code == 0, result.output
-    assert "deleted 4 original files" in result.output
+    assert "deleted 5 original files" in result.output
     for name, (entry_id, _) in kept.items():
         if name != "png":
             assert stored_original(app, entry_id) is None

@@ -22,8 +22,8 @@ What goes, per format:
 - PNG: every text chunk (tEXt, zTXt, iTXt: XMP, authors, generation parameters) and C2PA (caBX).
 - HEIC: the Exif item is rewritten and the XMP item blanked in place (zeros past the new EXIF,
   so no offset in the file moves); the orientation of a HEIC is its irot/imir boxes, untouched.
-- WebP (rare from phones) and anything else: None, "not cleaned": the purge lists those so the
-  operator can delete them (`--winners-originals`).
+- WebP: the EXIF chunk is rewritten, the XMP chunk dropped (and its VP8X flag cleared).
+- Anything else: None, "not cleaned": the purge lists those so the operator can delete them.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ def strip_photo(data: bytes, media_format: str) -> bytes | None:
             return _strip_png(data)
         if media_format == "HEIF":
             return _strip_heif(data)
+        if media_format == "WEBP":
+            return _strip_webp(data)
     except Unreadable:
         raise
     except (IndexError, ValueError, struct.error) as why:
@@ -172,6 +174,32 @@ def _strip_png(data: bytes) -> bytes:
         if kind == b"IEND":
             break
     return b"".join(out)
+
+
+# WebP
+
+
+def _strip_webp(data: bytes) -> bytes:
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise Unreadable("no WebP header")
+    chunks = []
+    pos = 12
+    while pos + 8 <= len(data):
+        kind, length = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        body = data[pos + 8 : pos + 8 + length]
+        if len(body) < length:
+            raise Unreadable("a chunk runs past the end")
+        pos += 8 + length + (length & 1)
+        if kind == b"EXIF":
+            block = clean_exif(body)  # WebP's EXIF is TIFF, sometimes behind "Exif\0\0"
+            body = block if body.startswith(_EXIF_HEADER) else block[len(_EXIF_HEADER) :]
+        elif kind == b"XMP ":
+            continue
+        elif kind == b"VP8X":
+            body = bytes([body[0] & ~0x04]) + body[1:]  # no XMP any more
+        chunks.append(kind + struct.pack("<I", len(body)) + body + b"\x00" * (len(body) & 1))
+    payload = b"WEBP" + b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", len(payload)) + payload
 
 
 # HEIC
