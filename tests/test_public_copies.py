@@ -226,3 +226,8 @@ def test_a_recorded_zoom_copy_is_reused_for_a_photo(app, client, admin, works):
     replace_original(app, works["photo"], b"not decoded again")
     with download(client) as archive:
         assert member(archive, ".jpg", "남산의-아침") == copy.data
+
+
+def test_the_awards_page_links_both_zips(client, admin, works):
+    page = client.get("/admin/awards").get_data(as_text=True)
+    assert "/admin/export/winners.zip" in page and "/admin/export/winners-public.zip" in page

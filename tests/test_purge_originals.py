@@ -18,6 +18,7 @@ from PIL import ExifTags, Image
 from PIL.PngImagePlugin import PngInfo
 
 from contest.core.extensions import db
+from contest.media.personal_tags import Unreadable, strip_photo
 from contest.models import Entry
 from contest.storage import get_storage
 
@@ -186,3 +187,8 @@ def test_backups_taken_before_the_purge_are_listed_to_destroy(app, runner, kept,
     result = runner.invoke(args=PURGE)
     assert "Backups taken before this purge still hold the erased data" in result.output
     assert str(folder.resolve()) in result.output
+
+
+def test_exif_that_pillow_cannot_read_is_unreadable_not_a_crash():
+    with pytest.raises(Unreadable):
+        strip_photo(b"\xff\xd8\xff\xe1\x00\x0eExif\x00\x00MM\x00*\xff\xd9", "JPEG")

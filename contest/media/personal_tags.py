@@ -81,13 +81,13 @@ def clean_exif(block: bytes) -> bytes:
     try:
         exif.load(block)
         sub_ifd = exif.get_ifd(ExifTags.IFD.Exif)
-    except Exception as why:  # Pillow raises many kinds on a damaged TIFF
+        for tag in (*OWNER_TAGS, ExifTags.IFD.GPSInfo):
+            exif.pop(tag, None)
+        for tag in DEVICE_TAGS:
+            sub_ifd.pop(tag, None)
+        return exif.tobytes()
+    except Exception as why:  # Pillow raises many kinds on a damaged or odd TIFF
         raise Unreadable(f"EXIF: {why}") from why
-    for tag in (*OWNER_TAGS, ExifTags.IFD.GPSInfo):
-        exif.pop(tag, None)
-    for tag in DEVICE_TAGS:
-        sub_ifd.pop(tag, None)
-    return exif.tobytes()
 
 
 # JPEG
