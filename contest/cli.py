@@ -205,11 +205,18 @@ def export_winners_command(out_dir: Path) -> None:
     help="Cut-off date (Korean time, start of the day), e.g. 2027-12-31.",
 )
 @click.option("--originals", is_flag=True, help="Also delete the non-winners' original files.")
+@click.option(
+    "--winners-originals",
+    is_flag=True,
+    help="Also delete the winners' original files (else they are kept, stripped of location,"
+    " owner and serial-number tags).",
+)
 @with_appcontext
-def purge_personal_data_command(before: datetime, originals: bool) -> None:
+def purge_personal_data_command(before: datetime, originals: bool, winners_originals: bool) -> None:
     """Erase non-winners' personal data (contests published, or entries sent, before DATE)."""
     cutoff = before.replace(tzinfo=SEOUL)
-    done = purge.purge_personal_data(cutoff, originals, None)
+    started = utcnow()
+    done = purge.purge_personal_data(cutoff, originals, None, winners_originals)
     db.session.commit()  # the original files are deleted once this has committed
     if not done:
         click.echo(f"No contest's retention period ended before {before:%Y-%m-%d}.")
@@ -217,9 +224,27 @@ def purge_personal_data_command(before: datetime, originals: bool) -> None:
         scope = "results published" if purged.rule == "published" else "not yet published"
         click.echo(
             f"{purged.contest} ({scope}): erased the personal data of {purged.entries} entries"
-            + (f", deleted {purged.originals} original files" if originals else "")
+            + (
+                f", deleted {purged.originals} original files"
+                if originals or winners_originals
+                else ""
+            )
+            + f"; stripped location, owner and serial tags from {purged.cleaned} kept originals"
             + "; winners kept."
         )
+        for receipt in purged.uncleaned:
+            click.echo(
+                f"  could not strip the tags of {receipt}'s original (format or structure):"
+                " delete it with --originals / --winners-originals, or by hand.",
+                err=True,
+            )
+    backups = purge.backups_before(started)
+    if backups:
+        click.echo("Backups taken before this purge still hold the erased data; destroy them:")
+        for taken in backups:
+            click.echo(f"  {taken.at:%Y-%m-%d %H:%M} UTC  {taken.host}:{taken.folder}")
+    else:
+        click.echo("No backup was recorded before this purge.")
 
 
 @click.command("backup")
@@ -244,6 +269,9 @@ def backup_command(out: Path) -> None:
         f"Backed up {manifest.entries} entries and {len(manifest.files)} files"
         f" ({file_size(manifest.total_bytes)}) to {out}."
     )
+    # Recorded, so a later purge can list the backups that still hold what it erases.
+    backup.record(manifest, out)
+    db.session.commit()
     for key in manifest.missing:
         click.echo(f"missing (not in the backup): {key}", err=True)
     for key in manifest.damaged:

@@ -194,9 +194,13 @@ class Entry(db.Model):
     media_format: Mapped[str] = mapped_column(String(10))
     width: Mapped[int]
     height: Mapped[int]
+    # Size and SHA-256 of the stored original (duplicate detection; backups and doctor check
+    # the file against them): those of the file as sent until the retention purge rewrites it
+    # without its personal tags, then the rewritten file's.
     file_size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
-    # Camera-local time from EXIF, which records no time zone; GPS is never stored.
+    # Camera-local time from EXIF, which records no time zone. No column holds a location: GPS
+    # and other place data exist only inside stored originals (admins only) until the purge.
     captured_at: Mapped[datetime | None] = mapped_column(DateTime)
     camera_make: Mapped[str | None] = mapped_column(String(100))
     camera_model: Mapped[str | None] = mapped_column(String(100))

@@ -120,6 +120,7 @@ AUDIENCE = {
     "admin.export_winners_csv": ADMIN,
     "admin.export_winners_xlsx": ADMIN,
     "admin.export_winners_zip": ADMIN,
+    "admin.export_winners_public_zip": ADMIN,
     "admin.show_poster": ADMIN,
     "admin.show_wall_queue": ADMIN,
     "admin.approve_for_wall": ADMIN,

@@ -20,6 +20,7 @@ import av
 import boto3
 import pytest
 from flask import Flask
+from PIL import Image
 from sqlalchemy import select
 
 from contest import create_app
@@ -35,6 +36,8 @@ from .photos import photo_bytes
 from .s3_server import S3Server
 from .test_awards import give_scores, judges  # noqa: F401 - judges is a fixture
 from .test_exports import original_bytes, winners  # noqa: F401 - winners is a fixture
+from .test_public_copies import clips, download, member, works  # noqa: F401 - fixtures
+from .test_purge_originals import PURGE, files, kept, stored_original  # noqa: F401 - fixtures
 from .test_tus import TUS, create, patch
 
 PREFIX = "site"
@@ -356,6 +359,26 @@ def test_the_winners_zip_streams_originals_from_the_bucket(app, client, admin, w
         assert len(originals) == 4
         grand = next(n for n in originals if n.startswith("대상_사진_"))
         assert archive.read(grand) == original_bytes(app, winners["grand"])
+
+
+def test_the_public_copies_are_made_from_the_bucket(app, client, admin, works):  # noqa: F811
+    with download(client) as archive:
+        assert len(archive.namelist()) == 4  # three works and README.txt
+        with Image.open(io.BytesIO(member(archive, ".jpg", "남산의-아침"))) as im:
+            assert im.size == (900, 1200) and len(im.getexif()) == 0
+    assert local_files(app) == []  # the local copies and clean copies were removed
+
+
+def test_the_purge_rewrites_kept_originals_in_the_bucket(app, runner, kept, s3, bucket):  # noqa: F811
+    before = {name: stored_original(app, i)[0] for name, (i, _) in kept.items()}
+    result = runner.invoke(args=PURGE)
+    assert "from 5 kept originals" in result.output
+    listed = objects(s3, bucket)
+    for name in ("jpeg", "heic", "png", "video"):
+        key, data, _ = stored_original(app, kept[name][0])
+        assert f"{PREFIX}/{key}" in listed and f"{PREFIX}/{before[name]}" not in listed
+        assert b"Hong Gildong" not in data
+    assert local_files(app) == []
 
 
 def test_doctor_lists_repairs_and_then_passes_on_s3(app, runner, submit, s3, bucket):

@@ -1,4 +1,5 @@
-"""Admin downloads: the winners (CSV, XLSX, ZIP of originals) and the entries' record.
+"""Admin downloads: the winners (CSV, XLSX, ZIP of originals, ZIP of clean copies for the
+press) and the entries' record.
 
 Each download of personal data is written to the audit log before it is sent: who, when,
 what and how many rows (PIPA's access-log duty; see SECURITY-CHECKLIST C3).
@@ -8,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import Response, g
+from flask import Response, g, stream_with_context
 
 from contest.admin import bp
 from contest.core.database import write_transaction
 from contest.models import Contest
-from contest.services import exports
+from contest.services import exports, public_copies
 from contest.services.contests import current_contest
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -45,6 +46,16 @@ def export_winners_zip():
     _log("winners", contest, "zip", len(rows))
     body = exports.winners_zip(rows, exports.winners_csv(rows))
     return _download(body, "application/zip", "winners.zip")
+
+
+@bp.get("/export/winners-public.zip")
+def export_winners_public_zip():
+    """Clean copies of the published winners' works for the press: no metadata, no names."""
+    contest = current_contest()
+    works, withheld = public_copies.public_works(contest)
+    _log("winners-public", contest, "zip", len(works))
+    body = public_copies.public_zip(works, withheld)
+    return _download(stream_with_context(body), "application/zip", "winners-public.zip")
 
 
 @bp.get("/export/entries.csv")

@@ -208,7 +208,7 @@ def winners_zip(rows: list[WinnerRow], csv_bytes: bytes) -> Iterator[bytes]:
 
     def generate() -> Iterator[bytes]:
         """The archive's bytes, as ZipFile writes them."""
-        sink = _Sink()
+        sink = ZipSink()
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
             for row in present:
                 info = zipfile.ZipInfo(row.zip_name, date_time=stamp)
@@ -339,8 +339,11 @@ def _safe(part: str) -> str:
     return re.sub(r"[^\w-]+|_+", "-", part).strip("-") or "x"
 
 
-class _Sink:
-    """A write-only file for ZipFile whose bytes are taken out as soon as they are written."""
+class ZipSink:
+    """A write-only file for ZipFile whose bytes are taken out as soon as they are written.
+
+    Shared by every ZIP streamed to a response (also `public_copies`).
+    """
 
     def __init__(self) -> None:
         """An empty sink."""

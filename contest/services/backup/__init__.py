@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from typing import BinaryIO, Protocol
 
 from sqlalchemy.engine import make_url
 
+from contest.services.audit import audit
 from contest.services.backup.common import (
     ENGINES,
     FILES,
@@ -142,6 +144,23 @@ def backup(database: Database, storage: Storage, out: Path, now: datetime) -> Ma
     # Last: the backup is finished.
     _write_durably(out / MANIFEST, manifest.to_json(database.format).encode())
     return manifest
+
+
+def record(manifest: Manifest, out: Path) -> None:
+    """Write the backup to the audit log (the caller commits): `purge.backups_before` lists
+    it, since a backup keeps the personal data a later purge erases."""
+    audit(
+        None,
+        "backup",
+        "site",
+        None,
+        {
+            "folder": str(out.resolve()),
+            "host": socket.gethostname(),
+            "created_at": manifest.created_at,
+            "complete": manifest.complete,
+        },
+    )
 
 
 def _copy_file(storage: Storage, key: str, target: Path, role: str) -> BackedUpFile:
