@@ -1,6 +1,6 @@
 """The live wall on the real server (nginx in front of gunicorn, as `make run` serves it): the
 event stream delivers an approval and a withdrawal within 2 s each, and 50 open walls leave
-uploads as fast as without them."""
+uploads as fast as without them while a judge scores entries all along."""
 
 from __future__ import annotations
 
@@ -209,6 +209,65 @@ class OpenWalls:
             thread.join(timeout=5)
 
 
+_RADIO = re.compile(r'<input type="radio" name="([\w-]+)" value="(\d+)"')
+_ROUND = re.compile(r'name="round_id" value="(\d+)"')
+
+
+class JudgeAtWork:
+    """A judge working through the queue in a thread, as on the review screen: the next entry,
+    its page, a score saved (every criterion 7, or "pass" in a screening round), again."""
+
+    def __init__(self, site, username: str) -> None:  # noqa: F811
+        made = flask(site.env, "create-user", username, "--password", PASSWORD)
+        assert made.returncode == 0, made.stdout + made.stderr
+        self.judge = Visitor(site.server.port)
+        token = _TOKEN.search(self.judge.get("/login").text).group(1)
+        answer = _post(
+            self.judge, "/login", {"username": username, "password": PASSWORD, "csrf_token": token}
+        )
+        assert answer.status == 303, answer.text
+        self.saved = 0
+        self.failures: list[str] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._work, daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        try:
+            while not self.stop.is_set():
+                next_entry = self.judge.get("/judge/next")
+                location = next_entry.headers.get("Location", "")
+                if next_entry.status != 303 or "/judge/entries/" not in location:
+                    self.stop.wait(0.5)  # nothing to score yet (the queue fills with uploads)
+                    continue
+                path = location[location.index("/judge/entries/") :]
+                page = self.judge.get(path)
+                if page.status != 200:
+                    self.failures.append(f"GET {path}: {page.status}")
+                    continue
+                fields = {
+                    "csrf_token": _TOKEN.search(page.text).group(1),
+                    "round_id": _ROUND.search(page.text).group(1),
+                }
+                criteria = {name for name, _value in _RADIO.findall(page.text)}
+                if criteria:
+                    fields.update({name: "7" for name in criteria})
+                else:
+                    fields["verdict"] = "y"
+                saved = _post(self.judge, path, fields)
+                if saved.status != 303:
+                    self.failures.append(f"POST {path}: {saved.status} {saved.text[:200]}")
+                else:
+                    self.saved += 1
+        except Exception as error:  # noqa: BLE001  (any failure of the judge is what we count)
+            self.failures.append(repr(error))
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30)
+        self.judge.close()
+
+
 def _upload_seconds(port: int, first: int, count: int) -> list[float]:
     """Upload `count` photos one after another, as one visitor at a time; seconds for each."""
     seconds = []
@@ -226,6 +285,8 @@ def _upload_seconds(port: int, first: int, count: int) -> list[float]:
 def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site):  # noqa: F811
     port = site.server.port
     _upload_seconds(port, 0, 2)  # warm-up: workers, photo decoders, caches
+    # Judging goes on all along, with the walls and without: only the walls differ.
+    judge = JudgeAtWork(site, "wall-judge")
     without, with_walls = [], []
     walls_seen = []
     # Alternating rounds, so the machine's other load falls on both sides alike.
@@ -242,14 +303,18 @@ def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site):  # noqa: 
         # which frees its slot for the next round's walls.
         time.sleep(6)
 
+    judge.close()
     median_without = statistics.median(without)
     median_with = statistics.median(with_walls)
     polls = sum(len(w.statuses) for w in walls_seen)
     print(
         f"\nupload median without walls {median_without * 1000:.0f} ms, with {WALLS} open walls"
         f" {median_with * 1000:.0f} ms ({median_with / median_without - 1:+.0%});"
-        f" streams per round {[w.streams for w in walls_seen]}, {polls} wall requests"
+        f" streams per round {[w.streams for w in walls_seen]}, {polls} wall requests;"
+        f" the judge saved {judge.saved} scores"
     )
+    assert judge.failures == []
+    assert judge.saved > 0
     for walls in walls_seen:
         assert walls.failures == []
         assert set(walls.statuses) <= {200, 503}
