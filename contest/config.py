@@ -25,6 +25,10 @@ PHOTO_DECODE_TIMEOUT = 20
 # flag, never refused.
 PROVENANCE_MEMORY_BYTES = 256 * 1024 * 1024
 PROVENANCE_TIMEOUT = 10
+# A PEM file of the CA certificates whose C2PA signers count as trusted (such as the C2PA trust
+# list, downloaded by the operator). None: no signer is trusted, so a manifest that verifies is
+# shown as "untrusted signer" (never flagged); one that does not verify is flagged either way.
+C2PA_TRUST_ANCHORS = None
 
 # Videos: phone clips, probed in a child process with a time limit (seconds).
 VIDEO_MAX_BYTES = 500 * 1024 * 1024

@@ -18,7 +18,7 @@ from contest.models import Entry, Flag
 from contest.services.exports import ENTRIES_HEADER
 from contest.services.flags import PROVENANCE_KINDS
 
-from .conftest import stored_files
+from .conftest import entry_form, stored_files
 from .media.videogen import write_clip
 from .photos import photo_bytes, photo_image
 from .signing import make_signer, sign
@@ -90,6 +90,24 @@ def test_a_signed_ai_declared_photo_is_flagged_and_its_summary_shown_to_admins(
     assert "Contest Test Lab / Contest Test Signer" in page
     assert "trainedAlgorithmicMedia" in page
     assert 'data-flag="ai_declared"' in page
+
+
+def test_a_signer_under_a_configured_trust_anchor_is_valid(make_app, signer_pem, tmp_path):
+    chain, _ = signer_pem
+    anchors = tmp_path / "anchors.pem"
+    anchors.write_bytes(chain[chain.index(b"-----END CERTIFICATE-----") + 26 :])  # the CA
+    app = make_app(C2PA_TRUST_ANCHORS=str(anchors))
+    response = app.test_client().post(
+        "/submit",
+        data=entry_form(media=sign(camera_jpeg(), "image/jpeg", signer_pem, CAPTURE)),
+        headers={"Accept": "application/json"},
+    )
+    assert response.status_code == 201, response.get_json()
+    with app.app_context():
+        entry = db.session.scalars(select(Entry)).one()
+        assert entry.provenance["c2pa"]["state"] == "valid"
+        assert entry.provenance["c2pa"]["ai"] is None
+    assert not set(_flags(app, entry.id)) & set(PROVENANCE_KINDS)
 
 
 def test_a_photo_changed_after_signing_is_flagged_c2pa_invalid(app, submit, signer_pem):

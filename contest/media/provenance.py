@@ -10,9 +10,10 @@ an entry: a parser error, a crash or a time-out is reported as "unreadable" and 
 
 What is detected, and how far it can be trusted:
 - C2PA: claim generator, signer, actions, a `digitalSourceType` of trainedAlgorithmicMedia or
-  compositeWithTrainedAlgorithmicMedia (declared AI), and the validation state. No trust list is
-  configured, so a signature that verifies from a signer we do not know is "untrusted" (shown,
-  not flagged); a signature that does not verify, or content changed since signing, is flagged.
+  compositeWithTrainedAlgorithmicMedia (declared AI), and the validation state. A signer is
+  trusted only through the CA certificates of `C2PA_TRUST_ANCHORS` (none by default): a
+  signature that verifies from another signer is "untrusted" (shown, not flagged); a signature
+  that does not verify, or content changed since signing, is flagged.
   Remote manifests are never fetched (the server must not be made to call out).
 - Without C2PA: XMP `DigitalSourceType` (IPTC), generator names in EXIF Software/Artist/
   ImageDescription and in XMP ("Made with Google AI", Firefly, DALL-E, Midjourney...), PNG text
@@ -88,13 +89,25 @@ _C2PA_SETTINGS = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False
 _TEXT_LIMIT = 120
 
 
-def read(path: Path, content_type: str, limits: DecodeLimits, memory_bytes: int) -> dict[str, Any]:
+def read(
+    path: Path,
+    content_type: str,
+    limits: DecodeLimits,
+    memory_bytes: int,
+    trust_anchors: str | None = None,
+) -> dict[str, Any]:
     """The provenance summary of an accepted upload; never raises for what the file holds.
 
     Runs in a capped child (`limits`: the server's decode budget and this reading's own time
     limit). A child that crashed, ran out of memory or time gives {"unreadable": reason}.
+    `trust_anchors`: PEM CA certificates whose C2PA signers are trusted (None: none is).
     """
-    job = {"op": "provenance", "path": str(path), "content_type": content_type}
+    job = {
+        "op": "provenance",
+        "path": str(path),
+        "content_type": content_type,
+        "trust_anchors": trust_anchors,
+    }
     try:
         summary, _ = photo_worker.decode(job, memory_bytes, limits)
     except photo_worker._Refused as why:
@@ -110,7 +123,7 @@ def run_job(job: Mapping[str, Any]) -> tuple[dict, list[bytes]]:
     summary: dict[str, Any] = {}
     problems: list[str] = []
     try:
-        manifest = read_c2pa(path, content_type)
+        manifest = read_c2pa(path, content_type, job.get("trust_anchors"))
         if manifest is not None:
             summary["c2pa"] = manifest
     except MemoryError:
@@ -133,13 +146,18 @@ def run_job(job: Mapping[str, Any]) -> tuple[dict, list[bytes]]:
     return summary, []
 
 
-def read_c2pa(path: Path, content_type: str) -> dict[str, Any] | None:
+def read_c2pa(
+    path: Path, content_type: str, trust_anchors: str | None = None
+) -> dict[str, Any] | None:
     """The active manifest's summary, or None when the file carries no C2PA data."""
     import c2pa  # loaded by the child that needs it only: a large native library
 
     if content_type not in c2pa.Reader.get_supported_mime_types():
         return None  # WebM, Matroska: C2PA defines no embedding the library reads
-    context = c2pa.Context.from_dict(_C2PA_SETTINGS)
+    settings = dict(_C2PA_SETTINGS)
+    if trust_anchors:
+        settings["trust"] = {"trust_anchors": trust_anchors}
+    context = c2pa.Context.from_dict(settings)
     with open(path, "rb") as stream:
         if content_type == "image/jpeg" and not jpeg_may_hold_c2pa(stream.read(_SNIFF_BYTES)):
             return None

@@ -219,7 +219,11 @@ def _provenance(path: Path, media: Photo | Video, config) -> dict:
     """What the original says about its origin, read before any copy drops its metadata."""
     limits = limits_from(config, current_app.instance_path)
     limits = replace(limits, timeout=float(config["PROVENANCE_TIMEOUT"]))
-    return provenance.read(path, media.content_type, limits, config["PROVENANCE_MEMORY_BYTES"])
+    anchors = config["C2PA_TRUST_ANCHORS"]
+    trusted = Path(anchors).read_text(encoding="ascii") if anchors else None
+    return provenance.read(
+        path, media.content_type, limits, config["PROVENANCE_MEMORY_BYTES"], trusted
+    )
 
 
 def _new_entry(contest: Contest, one: _Checked, assets: list[Asset], now: datetime) -> Entry:
