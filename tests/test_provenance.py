@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from PIL import Image, PngImagePlugin
@@ -148,6 +151,24 @@ def test_a_reading_that_runs_out_of_time_is_unreadable_not_refused(tmp_path):
     photo_worker._close_idle()
     summary = provenance.read(path, "image/jpeg", DecodeLimits(timeout=0.0), 1 << 28)
     assert summary == {"unreadable": "timeout"}
+
+
+def test_a_child_that_left_just_before_the_job_costs_a_retry_not_a_flag(tmp_path):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(camera_jpeg())
+    # What a child recycled after a large decode looks like when handed out in the moment
+    # before it exits: alive at checkout, gone before it answers.
+    leaving = photo_worker._Worker.__new__(photo_worker._Worker)
+    leaving.proc = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(0.3)"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    leaving.owner = os.getpid()
+    photo_worker._idle.append(leaving)
+    summary = provenance.read(path, "image/jpeg", DecodeLimits(timeout=10), 1 << 28)
+    assert summary == {}
+    assert leaving.proc.poll() is not None
 
 
 # --- without C2PA ------------------------------------------------------------------------------
