@@ -100,6 +100,7 @@ test-postgres: install e2e-deps services-deps $(NGINX)
 bench: install services-deps $(NGINX)
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/photo_pipeline.py
+	$(PY) bench/provenance.py
 	$(PY) bench/video_pipeline.py
 	$(PY) bench/upload_memory.py
 	$(PY) bench/resumable_upload.py

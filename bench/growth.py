@@ -173,6 +173,7 @@ def measure_submit(app, runs: int) -> dict:
                 "email": f"growth-{n}@example.com",
                 "phone": f"010-7777-{n:04d}",
                 "consent": "y",
+                "declaration": "y",
                 "media": (io.BytesIO(photo.getvalue()), "new.jpg"),
             }
             started = time.perf_counter()

@@ -52,6 +52,7 @@ def stream_upload(port: int, megabytes: int) -> int:
         "email": "b@example.com",
         "phone": "010-1234-5678",
         "consent": "y",
+        "declaration": "y",
     }
     head = "".join(
         f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'

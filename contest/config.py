@@ -19,6 +19,16 @@ PHOTO_MIN_LONG_SIDE = 1000
 # may take before the visitor is told the file costs too much (seconds).
 PHOTO_DECODE_MEMORY_BYTES = 1536 * 1024 * 1024  # two 48 MP HEIC photos (~576 MB each) at once
 PHOTO_DECODE_TIMEOUT = 20
+# Provenance (C2PA manifest, AI-generation markers, screenshot hints) is read from each original
+# in the same capped children, within the same budget: the memory one reading may hold and how
+# long it may take (seconds). Past either, the entry is accepted with a "provenance_unreadable"
+# flag, never refused.
+PROVENANCE_MEMORY_BYTES = 256 * 1024 * 1024
+PROVENANCE_TIMEOUT = 10
+# A PEM file of the CA certificates whose C2PA signers count as trusted (such as the C2PA trust
+# list, downloaded by the operator). None: no signer is trusted, so a manifest that verifies is
+# shown as "untrusted signer" (never flagged); one that does not verify is flagged either way.
+C2PA_TRUST_ANCHORS = None
 
 # Videos: phone clips, probed in a child process with a time limit (seconds).
 VIDEO_MAX_BYTES = 500 * 1024 * 1024
@@ -94,7 +104,8 @@ RECOVER_TARGET_RATE_LIMIT = "3 per hour;10 per day"
 
 # The personal-information notice the visitor consents to; change the version whenever its text
 # changes, so each entry records which text was agreed to.
-CONSENT_NOTICE_VERSION = "2026-11-v1"
+# 2026-12-v2 added the declaration that the entrant took the work and did not make it with AI.
+CONSENT_NOTICE_VERSION = "2026-12-v2"
 # How long entrants' personal data is kept after the results are announced, as the notice says.
 # Shown through `_()`: its English is in the catalogue under this exact Korean text (listed for
 # extraction in submit.py); a changed value shows as written until it is translated too.

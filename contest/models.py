@@ -188,6 +188,9 @@ class Entry(db.Model):
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime)
     consent_publish: Mapped[bool] = mapped_column(default=False)
     guardian_consented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the entrant declared the work their own and not made with AI (the form's required
+    # `declaration`, worded by `consent_version`); None for entries made before it existed.
+    declared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # The file as sent: its name only as display text, never used in a path.
     original_filename: Mapped[str] = mapped_column(String(255), default="")
@@ -204,6 +207,9 @@ class Entry(db.Model):
     captured_at: Mapped[datetime | None] = mapped_column(DateTime)
     camera_make: Mapped[str | None] = mapped_column(String(100))
     camera_model: Mapped[str | None] = mapped_column(String(100))
+    # What the original says about where it came from (`media/provenance.py`): the C2PA
+    # summary, AI markers, a screenshot hint, or why it could not be read; None: not read.
+    provenance: Mapped[dict | None] = mapped_column(JSON)
 
     # Videos only. Location atoms in the container are never read into any column.
     video_codec: Mapped[str | None] = mapped_column(String(10))
@@ -571,12 +577,14 @@ class Flag(db.Model):
 
     Kinds: near-duplicate (of `other_entry`), capture-time (EXIF time outside the fair's dates,
     or missing), low-resolution, no-camera-data (a screenshot or a download?); and raised by a
-    judge (`flagged_by`): possible-ai, not-at-fair, no-consent (people who may not have agreed).
+    judge (`flagged_by`): possible-ai, not-at-fair, no-consent (people who may not have agreed);
+    from the original's provenance (their codes are those entries.csv promises): ai_declared,
+    c2pa_invalid, provenance_unreadable, screenshot.
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("entry.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(30))
     detail: Mapped[str] = mapped_column(Text, default="")
     other_entry_id: Mapped[int | None] = mapped_column(ForeignKey("entry.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -591,7 +599,8 @@ class Flag(db.Model):
     __table_args__ = (
         CheckConstraint(
             "kind IN ('near-duplicate', 'capture-time', 'low-resolution', 'no-camera-data',"
-            " 'possible-ai', 'not-at-fair', 'no-consent')",
+            " 'possible-ai', 'not-at-fair', 'no-consent',"
+            " 'ai_declared', 'c2pa_invalid', 'provenance_unreadable', 'screenshot')",
             name="kind",
         ),
     )

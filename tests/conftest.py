@@ -186,6 +186,7 @@ def entry_form(media: bytes | None = None, filename: str = "photo.jpg", **fields
         "email": "Gildong.Hong@Example.com",
         "phone": "010-1234-5678",
         "consent": "y",
+        "declaration": "y",
         "media": (io.BytesIO(photo_bytes() if media is None else media), filename),
     }
     data.update(fields)

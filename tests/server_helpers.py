@@ -343,6 +343,7 @@ def visitor_fields(n: int) -> dict[str, str]:
         "email": f"visitor{n}@example.com",
         "phone": f"010-{5000 + n // 10000:04d}-{n % 10000:04d}",
         "consent": "y",
+        "declaration": "y",
     }
 
 

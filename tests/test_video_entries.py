@@ -161,6 +161,7 @@ def _form() -> dict:
         "email": "yh@example.com",
         "phone": "010-3333-4444",
         "consent": "y",
+        "declaration": "y",
     }
 
 

@@ -310,7 +310,9 @@ def serve() -> None:
     # The protocol gets its own descriptor; anything a library prints goes to stderr.
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    from contest.media import photo  # the pipeline's imports, once per child
+    from contest.media import photo, provenance  # the pipeline's imports, once per child
+
+    handlers = {"provenance": provenance.run_job}  # every other op is the photo pipeline's
 
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))  # reads the upload, writes nothing
     start = _status_bytes("VmRSS")
@@ -318,7 +320,7 @@ def serve() -> None:
         job = json.loads(line)
         with _capped(job["memory_bytes"], job["cpu_seconds"]):
             try:
-                header, blobs = photo.run_job(job)
+                header, blobs = handlers.get(job["op"], photo.run_job)(job)
             except MemoryError:
                 header, blobs = {"refused": "memory"}, []
         header["lengths"] = [len(blob) for blob in blobs]

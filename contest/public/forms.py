@@ -55,6 +55,9 @@ def _description_field() -> TextAreaField:
     )
 
 
+_DECLARATION_REQUIRED = _l("직접 찍었고 AI로 만들지 않았음을 확인해야 응모할 수 있습니다.")
+
+
 class EntrantForm(FlaskForm):
     """Who sends the work, and their consents: entered once, however many works they send."""
 
@@ -85,6 +88,15 @@ class EntrantForm(FlaskForm):
         validators=[DataRequired(message=_l("개인정보 수집·이용에 동의해야 응모할 수 있습니다."))],
     )
     consent_publish = BooleanField(_l("수상 시 이름(일부 가림)과 작품 공개에 동의합니다 (선택)"))
+    # The contest's rule on AI, agreed to by each entrant; stored as `declared_at` beside the
+    # notice's version (CONSENT_NOTICE_VERSION), which versions this wording too.
+    declaration = BooleanField(
+        _l(
+            "응모 작품은 제가 직접 찍은 사진 또는 영상이며,"
+            " AI 도구로 생성하거나 합성하지 않았음을 확인합니다"
+        ),
+        validators=[DataRequired(message=_DECLARATION_REQUIRED)],
+    )
     under14 = BooleanField(_l("응모자가 만 14세 미만입니다"))
     guardian_name = StringField(
         _l("법정대리인 이름"),

@@ -8,7 +8,7 @@ the row. If that transaction does not commit, the files go (see `file_transactio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from contest.core.extensions import db
 from contest.core.file_transactions import delete_once_committed, remove_unless_committed
 from contest.core.formatting import file_size
 from contest.core.refusal import Refusal
-from contest.media import Rejected, perceptual_hash
+from contest.media import Rejected, perceptual_hash, provenance
 from contest.media.fingerprint import fingerprint, sha256_of
 from contest.media.kinds import sniff_kind
 from contest.media.photo import Photo, process_photo
@@ -69,6 +69,7 @@ class Submission:
     upload_path: Path
     filename: str | None
     language: str | None = None  # the form's language: the entrant's e-mails are written in it
+    declared: bool = False  # the entrant declared the work their own, not made with AI tools
     # The content checks' result from before submit (a finished upload's background check):
     # used only if `upload_path` still has exactly the bytes it was made from.
     prepared: Content | None = None
@@ -131,6 +132,7 @@ class _Checked:
     category: object
     phash: object
     earlier: object
+    provenance: dict
 
 
 def _accept_all(sent: list[Submission], contest: Contest, now: datetime) -> list[Entry]:
@@ -253,7 +255,19 @@ def _check_file(contest: Contest, sent: Submission) -> _Checked:
     phash = perceptual_hash.phash_of(media.thumbnail.data)  # ~1 ms, so outside the write lock
     # The contest-wide comparison too: inside the lock only the entries committed since remain.
     earlier = flags.scan_near_duplicates(contest.id, phash)
-    return _Checked(sent, media, content.sha256, content.size, category, phash, earlier)
+    origin = _provenance(sent.upload_path, media, current_app.config)
+    return _Checked(sent, media, content.sha256, content.size, category, phash, earlier, origin)
+
+
+def _provenance(path: Path, media: Photo | Video, config) -> dict:
+    """What the original says about its origin, read before any copy drops its metadata."""
+    limits = limits_from(config, current_app.instance_path)
+    limits = replace(limits, timeout=float(config["PROVENANCE_TIMEOUT"]))
+    anchors = config["C2PA_TRUST_ANCHORS"]
+    trusted = Path(anchors).read_text(encoding="ascii") if anchors else None
+    return provenance.read(
+        path, media.content_type, limits, config["PROVENANCE_MEMORY_BYTES"], trusted
+    )
 
 
 def _new_entry(contest: Contest, one: _Checked, assets: list[Asset], now: datetime) -> Entry:
@@ -276,6 +290,8 @@ def _new_entry(contest: Contest, one: _Checked, assets: list[Asset], now: dateti
         consent_publish=sent.consent_publish,
         language=sent.language,
         guardian_consented_at=now if sent.under14 else None,
+        declared_at=now if sent.declared else None,
+        provenance=one.provenance,
         original_filename=_display_name(sent.filename),
         file_size=one.size,
         sha256=one.sha256,

@@ -1,4 +1,5 @@
-"""Eligibility flags computed at submission: near-duplicates, capture time, resolution, camera."""
+"""Eligibility flags computed at submission: near-duplicates, capture time, resolution, camera,
+and the original's provenance (declared AI, an invalid C2PA manifest, unreadable, screenshot)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from contest.core.formatting import SEOUL
 from contest.models import Contest, Entry, Flag
 
 KINDS = ("near-duplicate", "capture-time", "low-resolution", "no-camera-data")
+# From `Entry.provenance` (media/provenance.py); named with the codes entries.csv promises.
+PROVENANCE_KINDS = ("ai_declared", "c2pa_invalid", "provenance_unreadable", "screenshot")
 # What a judge may flag to the organisers (`services/remarks.py`), beside the computed kinds.
 JUDGE_KINDS = ("possible-ai", "not-at-fair", "no-consent")
 KIND_LABELS = {
@@ -25,6 +28,17 @@ KIND_LABELS = {
     "possible-ai": _l("심사위원: AI 생성 이미지 의심"),
     "not-at-fair": _l("심사위원: 행사장에서 찍지 않은 듯함"),
     "no-consent": _l("심사위원: 동의하지 않았을 수 있는 인물"),
+    "ai_declared": _l("AI 생성 표시"),
+    "c2pa_invalid": _l("C2PA 서명 무효 또는 변경됨"),
+    "provenance_unreadable": _l("출처 정보를 읽지 못함"),
+    "screenshot": _l("화면 캡처 또는 재게시 의심"),
+}
+# C2PA validation states (media/provenance.validation_state) that raise c2pa_invalid; an
+# "untrusted" signer (no trust list is configured) is shown on the entry's page, not flagged.
+C2PA_INVALID_STATES = {
+    "signature_invalid": "서명이 맞지 않습니다",
+    "content_changed": "서명한 뒤 내용이 바뀌었습니다",
+    "invalid": "매니페스트가 유효하지 않습니다",
 }
 
 # Only the closest few near-duplicates are flagged: a generic picture must not flood the list.
@@ -41,7 +55,11 @@ def flag_new_entry(entry: Entry, earlier: NearScan | None = None) -> list[Flag]:
 
     `earlier`: the near-duplicate scan made before the write lock (see `scan_near_duplicates`).
     """
-    found = near_duplicate_flags(entry, earlier) + eligibility_flags(entry, entry.contest)
+    found = (
+        near_duplicate_flags(entry, earlier)
+        + eligibility_flags(entry, entry.contest)
+        + provenance_flags(entry)
+    )
     db.session.add_all(found)
     db.session.flush()
     return found
@@ -179,6 +197,29 @@ def eligibility_flags(entry: Entry, contest: Contest) -> list[Flag]:
                     "EXIF에 카메라 제조사·모델이 없습니다: 화면 캡처나 내려받은 사진인지 확인",
                 )
             )
+    return [Flag(entry_id=entry.id, kind=kind, detail=detail) for kind, detail in found]
+
+
+def provenance_flags(entry: Entry) -> list[Flag]:
+    """Flags from what the original says of its origin (`Entry.provenance`); advisory only."""
+    found: list[tuple[str, str]] = []
+    summary = entry.provenance or {}
+    manifest = summary.get("c2pa") or {}
+    declared = list(summary.get("ai_markers", []))
+    if manifest.get("ai"):
+        declared.insert(0, f"C2PA digitalSourceType: {manifest['ai']}")
+    if declared:
+        found.append(("ai_declared", "AI 생성으로 표시됨: " + "; ".join(declared)))
+    state = manifest.get("state")
+    if state in C2PA_INVALID_STATES:
+        codes = ", ".join(manifest.get("codes", []))
+        found.append(("c2pa_invalid", f"C2PA: {C2PA_INVALID_STATES[state]} ({codes})"))
+    if summary.get("unreadable"):
+        found.append(
+            ("provenance_unreadable", f"출처 정보를 읽지 못했습니다: {summary['unreadable']}")
+        )
+    if summary.get("screenshot"):
+        found.append(("screenshot", summary["screenshot"]))
     return [Flag(entry_id=entry.id, kind=kind, detail=detail) for kind, detail in found]
 
 

@@ -105,6 +105,7 @@ def test_two_files_picked_at_once_upload_each_and_make_two_entries(site, browsin
     page.fill("#phone", "010-7999-0001")
     page.fill("#email", "e2e-several@example.com")
     page.check("#consent")
+    page.check("#declaration")
     page.wait_for_function(
         "() => [...document.querySelectorAll('#works progress')].every(p => p.value === 100)"
     )

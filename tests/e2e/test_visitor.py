@@ -29,6 +29,7 @@ def _fill_entrant(page, title: str) -> dict[str, str]:
     for selector, value in typed.items():
         page.fill(selector, value)
     page.check("#consent")
+    page.check("#declaration")
     return typed
 
 
