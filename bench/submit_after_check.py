@@ -87,6 +87,7 @@ def submit(app, client, upload_id: str, n: int) -> float:
         "email": f"bench{n}@example.com",
         "phone": f"010-5{n % 1000:03d}-{n % 10000:04d}",
         "consent": "y",
+        "declaration": "y",
         "upload": upload_id,
     }
     started = time.perf_counter()

@@ -35,6 +35,7 @@ def _fill_entrant_once(page, n: int) -> None:
     page.fill("#phone", f"010-7{n % 1000:03d}-{n:04d}")
     page.fill("#email", f"e2e-several{n}@example.com")
     page.check("#consent")
+    page.check("#declaration")
 
 
 def _entries(site, codes: list[str]) -> list[tuple[str, str]]:
