@@ -178,3 +178,31 @@ def test_the_default_budget_takes_an_iphone_48_mp_heic():
 
     estimate = decode_cost.BASE_BYTES + 8064 * 6048 * decode_cost._HEIF_BYTES_PER_PIXEL
     assert estimate <= config.PHOTO_DECODE_MEMORY_BYTES // 2
+
+
+def test_a_child_that_leaves_after_its_answer_is_never_handed_the_next_photo(tmp_path, monkeypatch):
+    """A child grown past RECYCLE_GROWTH_BYTES exits after answering. It says so in that
+    answer, so its parent does not pool it: the next photo, handed to it in the moment
+    before it was gone, was refused as damaged (a judge's zoom copy, then an upload)."""
+    from contest.media import photo_worker
+    from contest.media.photo import process_photo
+
+    from .photos import photo_bytes
+
+    photo_worker._close_idle()
+    monkeypatch.setattr(photo_worker, "RECYCLE_GROWTH_BYTES", -1)  # every child leaves
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(photo_bytes())
+    children = []
+    real_checkin = photo_worker._checkin
+
+    def noting_checkin(worker):
+        children.append(worker)
+        real_checkin(worker)
+
+    monkeypatch.setattr(photo_worker, "_checkin", noting_checkin)
+    for _ in range(3):
+        process_photo(path)
+    assert all(worker.leaving for worker in children)
+    assert photo_worker._idle == []  # none went back to the pool
+    assert len({worker.proc.pid for worker in children}) == len(children)

@@ -100,7 +100,12 @@ def decode(job: dict[str, Any], cost: int, limits: DecodeLimits) -> tuple[dict[s
     deadline = time.monotonic() + limits.timeout
     with _reservation(cost, limits, deadline):
         remaining = max(0.1, deadline - time.monotonic())
-        job = {**job, "memory_bytes": cost, "cpu_seconds": int(remaining) + 2}
+        job = {
+            **job,
+            "memory_bytes": cost,
+            "cpu_seconds": int(remaining) + 2,
+            "recycle_growth_bytes": RECYCLE_GROWTH_BYTES,
+        }
         worker = _checkout()
         try:
             header, blobs = worker.run(job, remaining)
@@ -205,6 +210,10 @@ def _alive(line: str) -> bool:
 class _Worker:
     """One child process and its pipes."""
 
+    # Set when the child's last answer said it leaves after it (grown too large): such a
+    # child must never go back to the pool, or the next job would meet a closing pipe.
+    leaving = False
+
     def __init__(self) -> None:
         # -I: no PYTHON* variables, no user site; cwd "/" so nothing resolves to the uploads.
         self.proc = subprocess.Popen(
@@ -243,6 +252,7 @@ class _Worker:
                 header = json.loads(line)
                 buffer = bytearray(rest)
                 needed = sum(header.get("lengths", []))
+        self.leaving = bool(header.pop("leaving", False))
         blobs, offset = [], 0
         for length in header.get("lengths", []):
             blobs.append(bytes(buffer[offset : offset + length]))
@@ -287,7 +297,7 @@ def _checkout() -> _Worker:
 
 def _checkin(worker: _Worker) -> None:
     with _idle_lock:
-        if worker.alive() and len(_idle) < MAX_IDLE:
+        if worker.alive() and not worker.leaving and len(_idle) < MAX_IDLE:
             _idle.append(worker)
             return
     worker.close()
@@ -324,11 +334,15 @@ def serve() -> None:
             except MemoryError:
                 header, blobs = {"refused": "memory"}, []
         header["lengths"] = [len(blob) for blob in blobs]
+        # Decided before answering, and said in the answer, so the parent knows at once not
+        # to hand this child another job (it would find the pipe closing under it).
+        growth = job.get("recycle_growth_bytes", RECYCLE_GROWTH_BYTES)
+        header["leaving"] = _status_bytes("VmRSS") - start > growth
         out.write(json.dumps(header).encode() + b"\n")
         for blob in blobs:
             out.write(blob)
         out.flush()
-        if _status_bytes("VmRSS") - start > RECYCLE_GROWTH_BYTES:
+        if header["leaving"]:
             break
 
 
