@@ -77,8 +77,16 @@ $(AXE_STAMP): tests/e2e/package.json tests/e2e/package-lock.json
 
 e2e-deps: $(CHROMIUM) $(AXE_STAMP)
 
+# The video tests check playback copies with ffprobe (streams and tags as a browser's demuxer
+# sees them, independent of PyAV's view): Debian's ffmpeg, installed only when missing.
+FFPROBE := /usr/bin/ffprobe
+
+$(FFPROBE):
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg
+
 # PYTEST_ARGS passes options through, e.g. `make test PYTEST_ARGS="-m 'not slow'"`.
-test: install e2e-deps $(NGINX)
+test: install e2e-deps $(FFPROBE) $(NGINX)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The scale-out path: the whole suite again on PostgreSQL, with the job queue and the rate
@@ -93,7 +101,7 @@ services-deps:
 			postgresql redis-server; \
 	fi
 
-test-postgres: install e2e-deps services-deps $(NGINX)
+test-postgres: install e2e-deps services-deps $(FFPROBE) $(NGINX)
 	tests/services/with-postgres-and-redis.sh $(PY) -m pytest $(PYTEST_ARGS)
 
 # The load bench runs twice: on the embedded default, then on PostgreSQL and Redis.

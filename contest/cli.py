@@ -105,7 +105,8 @@ def doctor_command(repair: bool) -> None:
 def worker_command(workers: int | None) -> None:
     """Run the background jobs (video playback copies) until stopped."""
     count = workers or current_app.config["HUEY_WORKERS"]
-    jobs.queue().create_consumer(workers=count, worker_type="thread").run()
+    poll = current_app.config["HUEY_POLL_SECONDS"]
+    jobs.queue().create_consumer(workers=count, worker_type="thread", max_delay=poll).run()
 
 
 def init_app(app: Flask) -> None:

@@ -59,6 +59,10 @@ HUEY_URL = None
 HUEY_NAME = "contest"
 HUEY_IMMEDIATE = None
 HUEY_WORKERS = 1  # transcoding uses both cores by itself
+# The longest an idle worker waits before it looks at the queue again (seconds). huey backs off
+# to 10 s by default: a remuxed H.264 video, ready in well under a second, would then wait up
+# to 10 s for its job to start. Half a second of polling an idle SQLite file costs nothing.
+HUEY_POLL_SECONDS = 0.5
 
 # A request may be a little larger than the biggest file it may carry: the form fields and the
 # multipart framing come with it. None: derived from the photo and video limits by `create_app`.

@@ -37,7 +37,10 @@ class NamedTooLarge(RequestEntityTooLarge):
 
 
 # A part's header as it arrives: the last one seen names the field being read when a limit hit.
-_PART_NAME = re.compile(rb'Content-Disposition: *form-data; *name="([A-Za-z0-9_\-]{1,64})"', re.I)
+# Matched on a lower-cased copy of the bytes (header names and "form-data" are case-insensitive),
+# the field's name then read from the original: a case-insensitive pattern cannot jump to its
+# literal start and tried every byte of the photo, 0.1 s of CPU for a 5 MB upload (issue 19).
+_PART_NAME = re.compile(rb'content-disposition: *form-data; *name="([a-z0-9_\-]{1,64})"')
 
 
 class _PartCounter:
@@ -58,9 +61,11 @@ class _PartCounter:
         window = self._tail + data
         # Only markers ending in the new bytes: none is counted twice across two reads.
         self.parts += window.count(self._marker) - self._tail.count(self._marker)
-        names = _PART_NAME.findall(window)
-        if names:
-            self.last_name = names[-1].decode()
+        last = None
+        for match in _PART_NAME.finditer(window.lower()):
+            last = match
+        if last is not None:
+            self.last_name = window[last.start(1) : last.end(1)].decode()
         self._tail = window[-(len(self._marker) + 200) :]
         return data
 

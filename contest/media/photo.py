@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import os
 import struct
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
@@ -36,9 +38,11 @@ MAX_EXIF_TEXT = 128
 # Bicubic: 27 ms against Lanczos's 36 ms for a 12 MP photo's 2016 -> 1600 px step, measured
 # here; PERFORMANCE-NOTES.md found the difference in quality to be about 0.15 dB.
 RESAMPLE = Image.Resampling.BICUBIC
-# Integer reduce() first while the remaining resample still shrinks at least this much:
-# 2.0 keeps the quality of a direct resample (Pillow's documentation) and costs little.
-REDUCING_GAP = 2.0
+# Integer reduce() first while the remaining resample still shrinks at least this much. A 12 MP
+# PNG or HEIC (no shrink-on-load) then gets a 2x box reduce and a 1.26x bicubic step, as a JPEG
+# gets from its half-scale draft decode: 82 ms of CPU instead of 169 ms with 2.0, where the
+# 2.5x bicubic over all 12 MP was a third of a HEIC's whole submission (issue 19).
+REDUCING_GAP = 1.25
 # The thumbnail shrinks the preview 3.3 times: a 2x box reduce() first, then bicubic at 1.67,
 # halves its cost; the difference does not show at 480 px.
 THUMBNAIL_REDUCING_GAP = 1.5
@@ -367,24 +371,51 @@ def _preview(
 ) -> Image.Image:
     """Resize the decoded image to `size`, turn it upright, make it sRGB without alpha."""
     icc = im.info.get("icc_profile")
-    out = _resize_upright(_resizable(im), size, transpose)
-    # Everything from here runs on at most 1600 px: the orientation and the colour conversion
-    # never touch the full-size pixels (and commute: one is geometry, the other per pixel).
-    out = _flatten(out)
-    out = _to_srgb(out, icc)
+    source = _resizable(im)
+    # The orientation and the colour conversion run on the reduced pixels only, never on the
+    # full-size ones (they commute: one is geometry, the other per pixel). An RGB photo with a
+    # profile (every iPhone photo: Display P3) is converted band by band on the resizing
+    # threads, with a transform built once per profile.
+    convert = _srgb_converter(icc) if icc and source.mode == "RGB" else None
+    out = _resize_upright(source, size, transpose, convert)
+    if convert is None:
+        out = _flatten(out)
+        out = _to_srgb(out, icc)
     out.info = {}  # the preview carries nothing of the upload's metadata
     return out
 
 
+@lru_cache(maxsize=8)
+def _srgb_converter(icc: bytes) -> Callable[[Image.Image], Image.Image] | None:
+    """An RGB-to-sRGB conversion through the profile `icc`, or None when it cannot be built.
+
+    Built once per profile in each child: the phones of a fair write a handful of profiles.
+    """
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        transform = ImageCms.buildTransform(source, _SRGB, "RGB", "RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None  # _to_srgb then falls back as it does for any broken profile
+    return lambda band: ImageCms.applyTransform(band, transform)
+
+
 def _resize_upright(
-    im: Image.Image, size: tuple[int, int], transpose: Image.Transpose | None
+    im: Image.Image,
+    size: tuple[int, int],
+    transpose: Image.Transpose | None,
+    convert: Callable[[Image.Image], Image.Image] | None = None,
 ) -> Image.Image:
-    """Resample to `size` and apply `transpose`, in bands on several threads when large."""
+    """Resample to `size`, apply `transpose` and `convert`, in bands on threads when large."""
     width, height = size
     bands = min(_WORKERS, height)
+
+    def finish(part: Image.Image) -> Image.Image:
+        part = part.transpose(transpose) if transpose is not None else part
+        return convert(part) if convert is not None else part
+
     if im.size == size or bands < 2 or width * height < _BANDED_MIN_PIXELS:
-        out = im if im.size == size else im.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
-        return out.transpose(transpose) if transpose is not None else out
+        resized = im if im.size == size else im.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
+        return finish(resized)
 
     source_width, source_height = im.size
 
@@ -392,8 +423,7 @@ def _resize_upright(
         # A resize with a source box still reads the rows around the box that its filter
         # needs, so the bands join without a seam (at most +-2 levels of rounding).
         box = (0, top * source_height / height, source_width, bottom * source_height / height)
-        part = im.resize((width, bottom - top), RESAMPLE, box, REDUCING_GAP)
-        return part.transpose(transpose) if transpose is not None else part
+        return finish(im.resize((width, bottom - top), RESAMPLE, box, REDUCING_GAP))
 
     edges = [round(height * i / bands) for i in range(bands + 1)]
     jobs = [(top, bottom, _POOL.submit(band, top, bottom)) for top, bottom in pairwise(edges)]

@@ -20,7 +20,7 @@ from flask_babel.speaklater import LazyString
 from PIL import Image
 
 from contest.core.formatting import duration_text, file_size
-from contest.media import Rejected
+from contest.media import Rejected, video_remux
 from contest.media.isobmff import Box, child_boxes, edit_list_entries, top_level_boxes
 from contest.media.photo import Derivative, make_derivatives
 from contest.media.video_probe import MAX_LONG_SIDE, MAX_SHORT_SIDE, OPEN_OPTIONS
@@ -446,7 +446,11 @@ def make_playback(
     timeout: float | None = None,
     max_seconds: float | None = None,
 ) -> None:
-    """Write a browser-playable MP4 (H.264 + AAC, upright, <= 720p, no metadata) at `target`.
+    """Write a browser-playable MP4 (H.264 + AAC or silence, upright, no metadata) at `target`.
+
+    A source that browsers already play (8-bit H.264 of at most 1080p in MP4/MOV, AAC or no
+    sound) is remuxed: its two streams copied, everything else dropped (`video_remux`), in well
+    under a second. Any other is transcoded to H.264 of at most 720p.
 
     `timeout` is the time budget (PlaybackError past it); `max_seconds` the longest the copy
     may play: video frames and audio past it are left out, whatever the source's timestamps
@@ -454,7 +458,13 @@ def make_playback(
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        _transcode(source, target, deadline, max_seconds)
+        if video_remux.can_remux(source):
+            try:
+                video_remux.remux(source, target, deadline=deadline, max_seconds=max_seconds)
+            except video_remux.RemuxTooSlow as why:
+                raise PlaybackError(str(why)) from why
+        else:
+            _transcode(source, target, deadline, max_seconds)
     except BaseException:
         # Never leave half a file: the caller renames `target` into place only on success.
         target.unlink(missing_ok=True)

@@ -1,7 +1,9 @@
 """The browser-playable copy of a video entry: made in the background, recorded when ready.
 
 Phones record HEVC in MOV, which Chrome and Firefox do not play, and their files carry the
-place they were shot: every video gets an H.264/AAC MP4 copy with no metadata, at most 720p.
+place they were shot: every video gets an H.264/AAC MP4 copy with no metadata. An H.264 source
+of at most 1080p with AAC or no sound is remuxed (streams copied, in well under a second); any
+other is transcoded to at most 720p (`media.video.make_playback`).
 The job (`core.jobs`) runs these steps and owns their transactions: `transcode` outside any
 transaction, then `record_success` or `record_failure` in a short write of its own.
 """

@@ -265,6 +265,21 @@ def test_embedded_icc_profile_is_converted_to_srgb(write: Write) -> None:
     assert_clean(photo.preview)
 
 
+def test_a_large_photo_s_profile_is_applied_to_every_band_once_reduced(write: Write) -> None:
+    # 12 MP, turned by EXIF: reduced, turned and colour-converted in bands on several threads.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    im = Image.new("RGB", (4032, 3024), RED)
+    data = encode(im, "PNG", icc_profile=swapped_primaries_profile(), exif=exif.tobytes())
+    photo = process_photo(write(data))
+    preview = reopen(photo.preview)
+    assert preview.size == (1200, 1600)
+    for y in (0, 400, 799, 800, 1200, 1599):  # both bands and the seam between them
+        for x in (0, 600, 1199):
+            assert close_to(preview.getpixel((x, y)), BLUE, 60), (x, y)
+    assert close_to(reopen(photo.thumbnail).getpixel((180, 240)), BLUE, 60)
+
+
 def test_display_p3_like_green_is_mapped_into_srgb(write: Write) -> None:
     # The same conversion through a standard profile: an sRGB-tagged photo keeps its colours.
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
