@@ -62,7 +62,7 @@ def remux(
 ) -> None:
     """Copy the first video and audio streams of `source` into a bare MP4 at `target`.
 
-    The copy starts at 0 and leaves out packets starting `max_seconds` or later (the checked
+    The copy starts at 0 and leaves out packets ending after `max_seconds` (the checked
     duration plus a second: whatever the headers or edit lists claim, it never plays longer).
     """
     with av.open(str(source), options=OPEN_OPTIONS) as src:
@@ -89,9 +89,10 @@ def remux(
                 if packet.dts is None or packet.pts is None or packet.time_base is None:
                     continue  # the demuxer's empty flush packets
                 offset = int(start / packet.time_base)
-                if max_seconds is not None and (packet.pts - offset) * packet.time_base >= Fraction(
-                    max_seconds
-                ):
+                # Whole packets only, and only those that end by the limit: a copy that played
+                # a frame past it would be longer than the duration the checks accepted.
+                ends = packet.pts - offset + (packet.duration or 0)
+                if max_seconds is not None and ends * packet.time_base > Fraction(max_seconds):
                     continue
                 packet.pts -= offset
                 packet.dts -= offset

@@ -388,8 +388,11 @@ def test_playback_of_vertical_hevc_is_upright_h264_aac_without_metadata(
     assert LOCATION.encode() not in target.read_bytes()
 
 
-def test_playback_is_scaled_to_720p(tmp_path: Path) -> None:
-    source = write_clip(tmp_path / "big.mp4", size=(1920, 1080), fps=5, seconds=1)
+def test_a_transcoded_playback_is_scaled_to_720p(tmp_path: Path) -> None:
+    # Not H.264, so transcoded (an H.264 source is remuxed at its size: test_video_remux.py).
+    source = write_clip(
+        tmp_path / "big.mp4", video_codec="mpeg4", size=(1920, 1080), fps=5, seconds=1
+    )
     target = tmp_path / "play.mp4"
     make_playback(source, target)
     with av.open(str(target)) as container:
