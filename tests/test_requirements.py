@@ -9,6 +9,9 @@ fails here, not on a fresh machine.
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -100,3 +103,57 @@ def test_the_dev_requirements_include_the_apps_and_pin_every_tool():
     tools = requirements(dev)
     assert {canonicalize_name(r.name) for r in tools} >= TEST_TOOLS
     assert [str(r) for r in tools if not str(r.specifier).startswith("==")] == []
+
+
+# What the app loads at run time, not only what its files import: a subprocess where every
+# module that only the dev requirements install cannot be imported builds the app, migrates a
+# new database and serves the landing page, as `make run` does on a fresh machine.
+_WITHOUT_DEV_TOOLS = """
+import importlib.abc, json, os, sys
+
+AT_START = set(sys.modules)  # what the interpreter loaded itself (setuptools' .pth hook)
+
+class DevToolsAreNotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"{name} is only in requirements-dev.txt", name=name)
+
+BLOCKED = set(json.loads(sys.argv[1]))
+sys.meta_path.insert(0, DevToolsAreNotInstalled())
+from contest import create_app
+
+app = create_app()
+result = app.test_cli_runner().invoke(args=["init-db"])
+assert result.exit_code == 0, result.output
+page = app.test_client().get("/")
+assert page.status_code == 200, page.status_code
+print("served", sorted(m for m in set(sys.modules) - AT_START if m.split(".")[0] in BLOCKED))
+"""
+
+
+def test_the_app_runs_without_the_dev_requirements(tmp_path):
+    app_packages = closure(requirements(ROOT / "requirements.txt"))
+    blocked = sorted(
+        module
+        for module, dists in metadata.packages_distributions().items()
+        if not {canonicalize_name(d) for d in dists} & app_packages
+    )
+    assert {"pytest", "playwright", "moto", "hypothesis", "cv2"} <= set(blocked)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CONTEST_", "FLASK_"))}
+    env |= {
+        "CONTEST_INSTANCE_PATH": str(tmp_path / "instance"),
+        "CONTEST_UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "CONTEST_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'contest.db'}",
+        "CONTEST_SECRET_KEY": "test-only-key",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_DEV_TOOLS, json.dumps(blocked)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == "served []"
