@@ -5,10 +5,11 @@ FLASK := $(VENV)/bin/flask --app wsgi
 STAMP := $(VENV)/.installed-requirements
 DEV_STAMP := $(VENV)/.installed-requirements-dev
 PORT  ?= 5000
-# The suite runs on this many processes (pytest-xdist). The tests wait on SQLite's fsyncs,
-# subprocesses and sockets as much as on the CPU, so a few more than the cores pays: measured on
-# 2 cores, see README "Tests". `make test TEST_WORKERS=0` runs it in one process.
-TEST_WORKERS ?= 4
+# The suite runs on this many processes (pytest-xdist). Its real-server and browser tests wait
+# on subprocesses, sockets and fsyncs, its media tests on the CPU: one more worker than the 2
+# cores was the best measured here (155 tests: 1 process 118 s, 2: 80 s, 3: 73 s, 4: 98 s, on a
+# machine shared with other jobs). `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 3
 
 .PHONY: run test test-postgres bench init-db lint install install-dev translations e2e-deps services-deps
 
