@@ -45,9 +45,44 @@ def _config(tmp: Path, **overrides) -> dict:
     }
 
 
+# Parallel runs (pytest-xdist, `make test`) ---------------------------------------------------
+# Each worker is a process of its own with its own temporary folder (so its own SQLite files,
+# upload folders and, on PostgreSQL, database names: tests/databases.py), its own ports (free_port)
+# and its own browser site. What the workers would still share is set apart here.
+E2E_FOLDER = Path(__file__).parent / "e2e"
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under xdist, else ""
+
+
+def pytest_configure(config) -> None:
+    """Give each worker a Redis database of its own for the rate limits.
+
+    `_fresh_rate_limits` empties the rate-limit database before every test; on one database
+    shared by all workers, a worker would wipe the counts another's test is in the middle of
+    checking. Redis has 16 numbered databases: the queue keeps 0, worker n takes n + 1.
+    """
+    uri = os.environ.get("CONTEST_RATELIMIT_STORAGE_URI", "")
+    if WORKER and uri.startswith("redis://"):
+        number = int(WORKER.removeprefix("gw")) + 1
+        assert number < 16, "more test workers than Redis has databases"
+        os.environ["CONTEST_RATELIMIT_STORAGE_URI"] = re.sub(r"/\d*$", f"/{number}", uri)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Keep the browser tests on one worker: they share one live site (tests/e2e/conftest.py),
+    which takes seconds to start and a gunicorn and job worker to run. `--dist loadgroup`
+    honours the mark; without xdist it does nothing."""
+    for item in items:
+        if E2E_FOLDER in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group("e2e-site"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def compiled_translations() -> None:
-    """Compile the English catalogue when it is missing or stale (make does it too)."""
+    """Compile the English catalogue when it is missing or stale (make does it too).
+
+    Written to a temporary name and renamed: a parallel worker reading the catalogue meanwhile
+    sees the old file or the new one, never half of one.
+    """
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
@@ -55,8 +90,10 @@ def compiled_translations() -> None:
     for po_path in folder.glob("*/LC_MESSAGES/messages.po"):
         mo_path = po_path.with_suffix(".mo")
         if not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime:
-            with open(po_path, "rb") as po, open(mo_path, "wb") as mo:
+            partial = mo_path.with_name(f".{mo_path.name}.{os.getpid()}")
+            with open(po_path, "rb") as po, open(partial, "wb") as mo:
                 write_mo(mo, read_po(po))
+            os.replace(partial, mo_path)
 
 
 @pytest.fixture(scope="session")

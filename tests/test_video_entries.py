@@ -20,12 +20,16 @@ from .media.videogen import (
     vertical_iphone_like,
     write_clip,
 )
+from .media_cache import made_once
 
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> Path:
-    """One clip of each kind, made once for the module."""
-    folder = tmp_path_factory.mktemp("clips")
+    """One clip of each kind, encoded once per run (tests/media_cache.py)."""
+    return made_once(tmp_path_factory, "entry-video-clips", _make_clips)
+
+
+def _make_clips(folder: Path) -> None:
     write_clip(folder / "h264.mp4", seconds=1.5)
     vertical_iphone_like(
         folder / "iphone.mov",
@@ -47,7 +51,6 @@ def clips(tmp_path_factory) -> Path:
     lie_about_duration(lying, 10)
     lie_about_duration(write_clip(folder / "lying.mp4", size=(64, 48), fps=5, seconds=20), 2)
     loop_with_edit_list(write_clip(folder / "loop.mp4", seconds=3), entries=1000)
-    return folder
 
 
 def _entry(app) -> Entry:

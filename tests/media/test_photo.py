@@ -14,6 +14,7 @@ from PIL import Image, ImageCms
 from contest.media import Rejected
 from contest.media.photo import Derivative, Photo, process_photo, run_job
 
+from ..media_cache import bytes_made_once
 from .imagegen import (
     BLUE,
     GREEN,
@@ -433,8 +434,13 @@ def test_jpeg_with_only_a_header_is_damaged_not_unsupported(write: Write) -> Non
 
 
 @pytest.fixture(scope="module")
-def heic() -> bytes:
-    """One HEIC photo for the damage tests (HEVC encoding is the slow part)."""
+def heic(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """One HEIC photo for the damage tests (HEVC encoding is the slow part): encoded once per
+    run, for every worker (tests/media_cache.py)."""
+    return bytes_made_once(tmp_path_factory, "damage-tests-heic", _damage_test_heic)
+
+
+def _damage_test_heic() -> bytes:
     return encode(quadrants((1200, 900)), "HEIF", quality=60)
 
 

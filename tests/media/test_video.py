@@ -27,6 +27,7 @@ from contest.media.video import (
     make_playback,
 )
 
+from ..media_cache import made_once
 from .imagegen import encode, quadrants
 from .videogen import (
     BLUE,
@@ -51,8 +52,11 @@ PROBE_SCRIPT = Path(__file__).parents[2] / "contest" / "media" / "video_probe.py
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory holding each kind of clip, made once for the module."""
-    folder = tmp_path_factory.mktemp("clips")
+    """A directory holding each kind of clip, encoded once per run (tests/media_cache.py)."""
+    return made_once(tmp_path_factory, "media-video-clips", _make_clips)
+
+
+def _make_clips(folder: Path) -> None:
     # The MP4's clock says 1970: an unset phone clock, never a capture date.
     write_clip(folder / "h264.mp4", metadata={"creation_time": "1970-01-01T00:00:00Z"})
     vertical_iphone_like(
@@ -68,7 +72,6 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_clip(
         folder / "vp9.webm", container="webm", video_codec="libvpx-vp9", audio_codec="libopus"
     )
-    return folder
 
 
 def rejected(path: Path, **kwargs: float) -> Rejected:
