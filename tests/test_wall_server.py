@@ -209,8 +209,10 @@ class OpenWalls:
             thread.join(timeout=5)
 
 
+_ANY_TOKEN = re.compile(r'name="csrf_token"[^>]*?value="([^"]+)"')
 _RADIO = re.compile(r'<input type="radio" name="([\w-]+)" value="(\d+)"')
 _ROUND = re.compile(r'name="round_id" value="(\d+)"')
+_SCORE_FORM = re.compile(r'<form method="post" action="([^"]+)" id="score-form"')
 
 
 class JudgeAtWork:
@@ -218,7 +220,7 @@ class JudgeAtWork:
     its page, a score saved (every criterion 7, or "pass" in a screening round), again."""
 
     def __init__(self, site, username: str) -> None:  # noqa: F811
-        made = flask(site.env, "create-user", username, "--password", PASSWORD)
+        made = flask(site.env, "create-user", username, "--role", "judge", "--password", PASSWORD)
         assert made.returncode == 0, made.stdout + made.stderr
         self.judge = Visitor(site.server.port)
         token = _TOKEN.search(self.judge.get("/login").text).group(1)
@@ -246,7 +248,7 @@ class JudgeAtWork:
                     self.failures.append(f"GET {path}: {page.status}")
                     continue
                 fields = {
-                    "csrf_token": _TOKEN.search(page.text).group(1),
+                    "csrf_token": _ANY_TOKEN.search(page.text).group(1),
                     "round_id": _ROUND.search(page.text).group(1),
                 }
                 criteria = {name for name, _value in _RADIO.findall(page.text)}
@@ -254,11 +256,13 @@ class JudgeAtWork:
                     fields.update({name: "7" for name in criteria})
                 else:
                     fields["verdict"] = "y"
-                saved = _post(self.judge, path, fields)
+                action = _SCORE_FORM.search(page.text).group(1)
+                saved = _post(self.judge, action, fields)
                 if saved.status != 303:
-                    self.failures.append(f"POST {path}: {saved.status} {saved.text[:200]}")
+                    self.failures.append(f"POST {action}: {saved.status} {saved.text[:200]}")
                 else:
                     self.saved += 1
+                self.stop.wait(0.5)  # a quick judge still looks at the photo
         except Exception as error:  # noqa: BLE001  (any failure of the judge is what we count)
             self.failures.append(repr(error))
 
