@@ -89,7 +89,8 @@ def scores_needed(round_: Round, quorum: int) -> int:
         .subquery()
     )
     capped = case((per_entry.c.n < quorum, per_entry.c.n), else_=quorum)
-    given = db.session.scalar(select(func.coalesce(func.sum(capped), 0)))
+    # int(): PostgreSQL sums integers as numeric, which arrives as a Decimal.
+    given = int(db.session.scalar(select(func.coalesce(func.sum(capped), 0))))
     return quorum * entries - given
 
 
