@@ -159,19 +159,26 @@ def _work_submission(form: WorksForm, work, upload: Upload) -> entries.Submissio
     return entries.Submission(
         title=work.title.data,
         description=work.description.data or "",
-        name=form.name.data,
-        phone=form.phone.data,
-        email=form.email.data,
-        under14=form.under14.data,
-        guardian_name=form.guardian_name.data,
-        guardian_phone=form.guardian_phone.data,
-        consent_publish=form.consent_publish.data,
-        declared=form.declaration.data,
         upload_path=uploads_in_flight.path_of(upload),
         filename=upload.filename,
-        language=str(get_locale()),
         prepared=upload_checks.prepared(upload),
+        **_entrant(form),
     )
+
+
+def _entrant(form: EntryForm | WorksForm) -> dict:
+    """The entrant's part of a submission, typed once for every work they send."""
+    return {
+        "name": form.name.data,
+        "phone": form.phone.data,
+        "email": form.email.data,
+        "under14": form.under14.data,
+        "guardian_name": form.guardian_name.data,
+        "guardian_phone": form.guardian_phone.data,
+        "consent_publish": form.consent_publish.data,
+        "declared": form.declaration.data,
+        "language": str(get_locale()),
+    }
 
 
 def _works_failed(form: WorksForm, contest: Contest, status: int):
@@ -338,18 +345,10 @@ def _submission(form: EntryForm, upload: Upload | None) -> entries.Submission:
     return entries.Submission(
         title=form.title.data,
         description=form.description.data or "",
-        name=form.name.data,
-        phone=form.phone.data,
-        email=form.email.data,
-        under14=form.under14.data,
-        guardian_name=form.guardian_name.data,
-        guardian_phone=form.guardian_phone.data,
-        consent_publish=form.consent_publish.data,
-        declared=form.declaration.data,
         upload_path=path,
         filename=filename,
-        language=str(get_locale()),
         prepared=prepared,
+        **_entrant(form),
     )
 
 
