@@ -151,6 +151,7 @@ def receipt_to_playable(clip: Path, runs: int) -> dict[str, object]:
                 "email": f"video-bench-{n}@example.com",
                 "phone": f"010-5555-{n:04d}",
                 "consent": "y",
+                "declaration": "y",
                 "media": (io.BytesIO(copy), "phone.mp4"),
             }
             started = time.perf_counter()
