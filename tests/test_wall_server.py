@@ -322,7 +322,9 @@ def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site):  # noqa: 
     for walls in walls_seen:
         assert walls.failures == []
         assert set(walls.statuses) <= {200, 503}
-        # Two workers with two streams each; every other wall polls.
-        assert walls.streams == 4
+        # At most two streams on each of the two workers; every other wall polls. A worker
+        # busy with an upload when the walls open may accept none of them (the other accepts
+        # first, keeps two and turns the rest to polling), so a round may see only two.
+        assert 2 <= walls.streams <= 4
     assert "Traceback" not in site.log()
     assert median_with <= 1.2 * median_without
