@@ -67,13 +67,49 @@ def pytest_configure(config) -> None:
         os.environ["CONTEST_RATELIMIT_STORAGE_URI"] = re.sub(r"/\d*$", f"/{number}", uri)
 
 
+def _share_url_builders() -> None:
+    """Compile each URL rule's builder once per process instead of once per test app.
+
+    Every test builds its own app, and Werkzeug compiles the ~110 routes of each new app into
+    Python functions (an AST, then `compile`): 35 of the 43 ms that `create_app` takes, over a
+    thousand times a run. A builder depends only on the rule's text and parts (the converters
+    are looked up on the rule when it runs), so rules without defaults share one. Test-only:
+    a served app is built once per process. Werkzeug is pinned; a release that renames this
+    method fails here, loudly, rather than quietly losing the cache.
+    """
+    from werkzeug.routing import Rule
+
+    compile_builder = Rule._compile_builder
+    builders: dict[tuple, Callable] = {}
+
+    def shared(self: Rule, append_unknown: bool = True) -> Callable:
+        if self.defaults:  # a default is folded in through its converter: not shared
+            return compile_builder(self, append_unknown)
+        key = (self.rule, tuple(self._trace), append_unknown)
+        if (builder := builders.get(key)) is None:
+            builder = builders[key] = compile_builder(self, append_unknown)
+        return builder
+
+    Rule._compile_builder = shared
+
+
+_share_url_builders()
+
+
+# The browser tests that mostly wait (an upload throttled, offline, backing off between retries:
+# 140 of the 290 s that all browser tests take one after another) get a worker and a site of
+# their own, so they wait while the other browser tests run instead of after them.
+WAITING_E2E_MODULES = {"test_resumable.py", "test_resumable_several.py"}
+
+
 def pytest_collection_modifyitems(items) -> None:
-    """Keep the browser tests on one worker: they share one live site (tests/e2e/conftest.py),
-    which takes seconds to start and a gunicorn and job worker to run. `--dist loadgroup`
-    honours the mark; without xdist it does nothing."""
+    """Keep the browser tests on two workers: each worker's browser tests share one live site
+    (tests/e2e/conftest.py), which takes seconds to start and a gunicorn and job worker to run.
+    `--dist loadgroup` honours the marks; without xdist they do nothing."""
     for item in items:
         if E2E_FOLDER in item.path.parents:
-            item.add_marker(pytest.mark.xdist_group("e2e-site"))
+            waiting = item.path.name in WAITING_E2E_MODULES
+            item.add_marker(pytest.mark.xdist_group("e2e-waiting" if waiting else "e2e-site"))
 
 
 @pytest.fixture(scope="session", autouse=True)
