@@ -183,6 +183,19 @@ def test_heic_orientation_is_applied_once(write: Write) -> None:
     assert close_to(preview.getpixel((600, 800)), BLUE)
 
 
+def test_a_tiled_heic_as_iphones_write_it_is_decoded_whole(write: Write) -> None:
+    # An iPhone stores its photo as a grid of 512 px HEVC tiles (here 3 x 2 of them), which
+    # libheif decodes on several threads and joins: every tile lands in its place.
+    photo = process_photo(write(encode(quadrants((1200, 900)), "HEIF", quality=90, tile_size=512)))
+    assert (photo.format, photo.width, photo.height) == ("HEIF", 1200, 900)
+    preview = reopen(photo.preview)
+    assert preview.size == (1200, 900)
+    assert close_to(preview.getpixel((150, 150)), RED)
+    assert close_to(preview.getpixel((1050, 150)), GREEN)
+    assert close_to(preview.getpixel((600, 800)), BLUE)
+    assert close_to(preview.getpixel((1150, 850)), BLUE)  # the last, partly filled tile
+
+
 def test_mpo_uses_the_first_frame(write: Write) -> None:
     first = quadrants((1200, 900))
     second = Image.new("RGB", (1200, 900), (255, 255, 0))
