@@ -132,10 +132,18 @@ def test_a_judge_orders_the_finalists_with_the_keyboard_only_and_the_order_is_sa
     assert page.locator("#ranking-viewer").is_visible()
     page.keyboard.press("Escape")
     assert not page.locator("#ranking-viewer").is_visible()
+    # Keys go where the focus is: wait until closing the viewer has given it back to the entry
+    # (a busy machine runs the next key press first, and "c" then reached nothing).
+    page.wait_for_function(
+        "(id) => document.activeElement.getAttribute('data-entry-id') === id", arg=str(e2)
+    )
     page.keyboard.press("c")
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("c")
-    assert page.locator("#ranking-viewer-frames figure").count() == 2
+    page.wait_for_function(
+        "() => document.querySelectorAll('#ranking-viewer-frames figure').length === 2"
+    )
+    assert page.locator("#ranking-viewer").is_visible()
     browsing.shot(page, "compare")
     page.keyboard.press("Escape")
 
