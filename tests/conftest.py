@@ -102,20 +102,14 @@ def _share_url_builders() -> None:
 _share_url_builders()
 
 
-# The browser tests that mostly wait (an upload throttled, offline, backing off between retries:
-# 140 of the 290 s that all browser tests take one after another) get a worker and a site of
-# their own, so they wait while the other browser tests run instead of after them.
-WAITING_E2E_MODULES = {"test_resumable.py", "test_resumable_several.py"}
-
-
 def pytest_collection_modifyitems(items) -> None:
-    """Keep the browser tests on two workers: each worker's browser tests share one live site
-    (tests/e2e/conftest.py), which takes seconds to start and a gunicorn and job worker to run.
-    `--dist loadgroup` honours the marks; without xdist they do nothing."""
+    """Keep the browser tests on one worker: they share one live site (tests/e2e/conftest.py),
+    which takes seconds to start and a gunicorn and job worker to run. `--dist loadgroup`
+    honours the mark; without xdist it does nothing. (Two groups with a site each, the
+    waiting upload tests apart, were tried: no faster on 2 busy cores, and flakier.)"""
     for item in items:
         if E2E_FOLDER in item.path.parents:
-            waiting = item.path.name in WAITING_E2E_MODULES
-            item.add_marker(pytest.mark.xdist_group("e2e-waiting" if waiting else "e2e-site"))
+            item.add_marker(pytest.mark.xdist_group("e2e-site"))
 
 
 @pytest.fixture(scope="session", autouse=True)
