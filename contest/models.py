@@ -33,8 +33,14 @@ def utcnow() -> datetime:
 
 def new_public_id() -> str:
     """An entry's public id for the gallery and the wall: random, so it reveals neither the
-    receipt code (which shows and withdraws the entry) nor how many entries exist."""
-    return secrets.token_urlsafe(12)
+    receipt code (which shows and withdraws the entry) nor how many entries exist.
+
+    It begins with a letter or digit: a spreadsheet reads "-abc..." as a formula, so the CSV
+    exports would have to show such an id with an apostrophe in front (one id in 32 did).
+    """
+    while not (public_id := secrets.token_urlsafe(12))[0].isalnum():
+        pass
+    return public_id
 
 
 class UTCDateTime(TypeDecorator):
