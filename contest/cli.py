@@ -41,16 +41,19 @@ from contest.storage import get_storage
 def init_db_command() -> None:
     """Apply the database migrations and seed the fair's contest (safe to run again)."""
     upgrade()
-    contest = seed_fair_contest(utcnow())
+    # Every command that writes takes the write lock up front (`write_transaction`), as the
+    # views do: run beside a live site or another command, a read that turns into a write
+    # would otherwise fail at once with "database is locked".
+    with write_transaction():
+        contest = seed_fair_contest(utcnow())
+        opened = [c.title for c in db.session.scalars(select(Contest)) if seed_first_round(c)]
+        password = accounts.ensure_first_admin()
     if contest is None:
         click.echo("Database up to date; the contest already exists.")
     else:
         click.echo(f"Database ready; seeded '{contest.title}'.")
-    for existing in db.session.scalars(select(Contest)):
-        if seed_first_round(existing) is not None:
-            click.echo(f"Opened the first judging round of '{existing.title}'.")
-    password = accounts.ensure_first_admin()
-    db.session.commit()
+    for title in opened:
+        click.echo(f"Opened the first judging round of '{title}'.")
     if password is not None:
         click.echo(
             "Created the account 'admin' with the password below. It is shown only this once:"
@@ -68,10 +71,10 @@ def create_user_command(username: str, role: str, password: str | None) -> None:
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        accounts.create_user(username, role, password)
+        with write_transaction():
+            accounts.create_user(username, role, password)
     except accounts.AccountError as why:
         raise click.ClickException(str(why)) from None
-    db.session.commit()
     click.echo(f"Created {role} '{username}'.")
 
 
@@ -146,10 +149,9 @@ def leaderboard_command(number: int | None, csv_path: str | None) -> None:
     standings = ranking.leaderboard(round_, quorum)
     if csv_path:
         Path(csv_path).write_bytes(exports.round_leaderboard_csv(round_, quorum))
-        audit(
-            None, "export-leaderboard", f"round:{round_.id}", None, {"format": "csv", "via": "cli"}
-        )
-        db.session.commit()
+        target = f"round:{round_.id}"
+        with write_transaction():
+            audit(None, "export-leaderboard", target, None, {"format": "csv", "via": "cli"})
         click.echo(f"Wrote {len(standings)} rows of {round_.name} to {csv_path}.")
         return
     click.echo(f"{round_.name} ({round_.method}, {round_.status}) · quorum {quorum}")
@@ -192,9 +194,9 @@ def export_winners_command(out_dir: Path) -> None:
     with open(out_dir / "winners.zip", "wb") as archive:
         for chunk in exports.winners_zip(rows, csv_bytes):
             archive.write(chunk)
-    for file_format in ("csv", "xlsx", "zip"):
-        exports.record_export(None, "winners", contest, file_format, len(rows))
-    db.session.commit()
+    with write_transaction():
+        for file_format in ("csv", "xlsx", "zip"):
+            exports.record_export(None, "winners", contest, file_format, len(rows))
     click.echo(f"Wrote {len(rows)} winners to {out_dir}: winners.csv, winners.xlsx, winners.zip.")
 
 
@@ -271,8 +273,8 @@ def backup_command(out: Path) -> None:
         f" ({file_size(manifest.total_bytes)}) to {out}."
     )
     # Recorded, so a later purge can list the backups that still hold what it erases.
-    backup.record(manifest, out)
-    db.session.commit()
+    with write_transaction():
+        backup.record(manifest, out)
     for key in manifest.missing:
         click.echo(f"missing (not in the backup): {key}", err=True)
     for key in manifest.damaged:

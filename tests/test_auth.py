@@ -112,7 +112,8 @@ def test_made_up_names_from_an_address_do_not_stop_a_real_judge_behind_it(app, m
 
 
 def test_unknown_names_still_cost_a_password_check(app, monkeypatch):
-    """A made-up name is checked against a dummy hash, so it takes as long as a real one."""
+    """A made-up name is checked against a dummy hash made with the site's own method and cost,
+    so it takes as long as a real one."""
     from contest.services import accounts as service
 
     checked = []
@@ -123,7 +124,9 @@ def test_unknown_names_still_cost_a_password_check(app, monkeypatch):
     client = _from(app, "10.0.0.3")
     for n in range(6):
         _sign_in(client, f"nobody-{n}", "nope")
-    assert checked == [service._DUMMY_HASH] * 6
+    method = app.config["PASSWORD_HASH_METHOD"]
+    assert checked == [service._dummy_hash(method)] * 6
+    assert checked[0].startswith(method + "$")
 
 
 def test_disabled_accounts_cannot_sign_in_and_are_signed_out(app, client, make_user, login):
@@ -173,6 +176,34 @@ def test_create_user_command_and_the_first_admin(app, runner):
         names = set(db.session.scalars(select(User.username)))
         assert {"judge-h", "judge-i", "admin"} <= names  # init-db made the first admin
         assert db.session.scalar(select(AuditLog).where(AuditLog.action == "create-user"))
+
+
+@pytest.mark.slow
+def test_organisers_adding_staff_at_the_same_moment_all_succeed(tmp_path):
+    """Three `create-user` commands at once, as at a fair's morning briefing, on a real
+    database: each waits its turn at the write lock, where one read that became a write
+    failed with "database is locked" because another command had committed meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import databases
+    from .server_helpers import flask, query, site_env
+
+    env = site_env(tmp_path)
+    names = [f"judge-at-once-{n}" for n in range(3)]
+
+    def add(name: str):
+        return flask(env, "create-user", name, "--role", "judge", "--password", PASSWORD)
+
+    try:
+        assert flask(env, "init-db").returncode == 0
+        with ThreadPoolExecutor(len(names)) as pool:
+            done = list(pool.map(add, names))
+        assert [d.returncode for d in done] == [0] * len(names), [d.stderr[-800:] for d in done]
+        url = env["CONTEST_SQLALCHEMY_DATABASE_URI"]
+        judges = query(url, """SELECT username FROM "user" WHERE role = 'judge'""")
+        assert sorted(name for (name,) in judges) == names
+    finally:
+        databases.drop_site(tmp_path)
 
 
 def test_init_db_creates_the_first_admin_once_and_shows_the_password(tmp_path, monkeypatch):
