@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -22,8 +23,6 @@ ROLES = ("judge", "admin")
 _PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 # The audit action telling the admins an account met the ceiling (LOGIN_ACCOUNT_MAX_FAILURES).
 CEILING_ACTION = "login-ceiling"
-# Checked against when the username is unknown, so a wrong name takes as long as a wrong password.
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(8), method="scrypt:65536:8:1")
 
 
 class Throttled(Refusal):
@@ -178,7 +177,8 @@ def check_sign_in(username: str, password: str, address: str) -> SignInAttempt:
     if _failures(since, named) >= config["LOGIN_ACCOUNT_MAX_FAILURES"]:
         raise Throttled()
     user = db.session.scalar(select(User).where(User.username == username))
-    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    stored = user.password_hash if user else _dummy_hash(config["PASSWORD_HASH_METHOD"])
+    valid = check_password_hash(stored, password)
     unknown_names = LoginFailure.username.not_in(select(User.username))
     address_throttled = _failures(since, LoginFailure.address == address, unknown_names) >= limit
     return SignInAttempt(
@@ -254,6 +254,17 @@ def ensure_first_admin() -> str | None:
     password = secrets.token_urlsafe(12)
     create_user("admin", "admin", password)
     return password
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """What an unknown username is checked against, so a wrong name takes as long as a wrong
+    password: a hash made with the site's own method and cost.
+
+    Made on the first sign-in, not at import: scrypt at the production cost takes a fifth of a
+    second, which every process (each CLI command, each server and job worker) paid at start.
+    """
+    return generate_password_hash(secrets.token_hex(8), method=method)
 
 
 def _hash(password: str) -> str:
