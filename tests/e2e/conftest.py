@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -177,13 +178,20 @@ def site(tmp_path_factory) -> Iterator[Site]:
     """A freshly initialised site, served by gunicorn with a job worker beside it."""
     root = tmp_path_factory.mktemp("e2e-site")
     env = site_env(root)  # CSRF on, HUEY_IMMEDIATE false, instance and uploads under root
-    for args in (
-        ("init-db",),
-        *(("create-user", name, "--role", "judge", "--password", PASSWORD) for name in JUDGES),
-        ("create-user", ADMIN, "--role", "admin", "--password", PASSWORD),
-    ):
+
+    def run(*args: str) -> None:
         done = flask(env, *args)
         assert done.returncode == 0, f"flask {' '.join(args)}:\n{done.stdout}{done.stderr}"
+
+    run("init-db")
+    # The staff at once, as several organisers could: each command is a process that spends
+    # most of its second and a half starting up.
+    staff = [
+        *(("create-user", name, "--role", "judge", "--password", PASSWORD) for name in JUDGES),
+        ("create-user", ADMIN, "--role", "admin", "--password", PASSWORD),
+    ]
+    with ThreadPoolExecutor(len(staff)) as pool:
+        list(pool.map(lambda args: run(*args), staff))
 
     site = Site(root, env, free_port())
     try:

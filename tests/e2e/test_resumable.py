@@ -41,6 +41,7 @@ def test_an_upload_pauses_offline_and_completes_once_online(site, browsing):
     assert page.eval_on_selector("#upload-progress", "p => p.value") == paused_at
 
     page.context.set_offline(False)
+    _throttle_uploads(page, -1)  # the rest at full speed: the pause and its resumption were seen
     page.wait_for_url("**/receipt/**", timeout=90_000)
     code = _receipt_code(page.url)
     assert site.query("SELECT sha256 FROM entry WHERE receipt = :code", code=code) == [

@@ -88,6 +88,7 @@ def test_several_uploads_pause_offline_and_all_complete_once_online(site, browsi
     assert "끊겼습니다" in page.inner_text("#upload-progress-text")
 
     page.context.set_offline(False)
+    _throttle_uploads(page, -1)  # the rest at full speed: what the test watches for was seen
     page.wait_for_url("**/receipts/**", timeout=120_000)
     codes = page.url.rsplit("/", 1)[1].split(",")
     assert _entries(site, codes) == sorted(zip(titles, map(_sha, photos), strict=True))
@@ -327,6 +328,7 @@ def test_back_from_a_locked_screen_works_out_of_retries_go_on_at_once(site, brow
     ) == ["", ""]
     browsing.shot(page, "going-on-after-unlock")
 
+    _throttle_uploads(page, -1)  # the rest at full speed: both went on from their offsets
     page.locator("#submit-button").tap()
     page.wait_for_url("**/receipts/**", timeout=120_000)
     assert page.evaluate("() => onlineEvents") == 0
@@ -370,6 +372,7 @@ def test_back_from_a_locked_screen_one_file_in_its_backoff_goes_on_at_once(site,
     assert patches and patches[0] == stopped_at, (patches, stopped_at)
     assert not [m for m, u, o in seen.requests[asked:] if m == "POST"]  # the same upload
 
+    _throttle_uploads(page, -1)  # the rest at full speed: it went on from its offset
     page.locator("#submit-button").tap()
     page.wait_for_url("**/receipt/**", timeout=120_000)
     assert page.evaluate("() => onlineEvents") == 0

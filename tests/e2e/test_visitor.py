@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import weakref
 from contextlib import contextmanager
 
 import pytest
@@ -38,18 +39,26 @@ def _receipt_code(url: str) -> str:
 
 
 def _throttle_uploads(page, bytes_per_second: int) -> None:
-    """Make the upload slow enough to watch the progress bar (Chromium's network emulation)."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
+    """Make the upload slow enough to watch the progress bar (Chromium's network emulation).
+
+    -1 lifts the limit: a test that has seen what it watches for lets the rest of the bytes
+    go at full speed rather than wait for them (seconds per test).
+    """
+    if (cdp := _network_sessions.get(page)) is None:
+        cdp = _network_sessions[page] = page.context.new_cdp_session(page)
+        cdp.send("Network.enable")
     cdp.send(
         "Network.emulateNetworkConditions",
         {
             "offline": False,
-            "latency": 20,
+            "latency": 20 if bytes_per_second > 0 else 0,
             "downloadThroughput": -1,
             "uploadThroughput": bytes_per_second,
         },
     )
+
+
+_network_sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def test_a_visitor_enters_a_photo_and_withdraws_it(site, browsing):
