@@ -115,6 +115,7 @@ def pytest_collection_modifyitems(items) -> None:
             item.add_marker(pytest.mark.xdist_group(E2E_GROUP))
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's own hook: absent under -p no:xdist
 def pytest_xdist_node_collection_finished(node, ids) -> None:
     """Stop a parallel run whose browser tests were not grouped, rather than let each worker
     start a site and a Chromium of its own (three sites on two cores: slower, and keys went
