@@ -25,7 +25,7 @@ from contest.core.file_transactions import delete_once_committed, remove_unless_
 from contest.core.formatting import file_size
 from contest.core.refusal import Refusal
 from contest.media import Rejected, perceptual_hash, provenance
-from contest.media.fingerprint import fingerprint, sha256_of
+from contest.media.fingerprint import Fingerprint, fingerprint, sha256_of
 from contest.media.kinds import sniff_kind
 from contest.media.photo import Photo, process_photo
 from contest.media.photo_worker import limits_from
@@ -223,8 +223,17 @@ def check_content(path: Path) -> Content:
     # The hash and byte scan run on a thread of this process while a child decodes: the two
     # cores work at once (the thread hashes while this one waits on the child's pipe), which
     # takes their time off the visitor's wait: 6 ms for a 4 MB photo, 60 ms for a 26 MB PNG.
+    # The same thread then flushes the file to disk for storing it (on local disk, 5 ms for
+    # 4 MB, 28 ms for 26 MB), which storing would otherwise do after the decoding.
+    storage = get_storage()
+
+    def read_through(path: Path) -> Fingerprint:
+        facts = fingerprint(path)
+        storage.ready_to_adopt(path)
+        return facts
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fingerprint") as hashing:
-        hashed = hashing.submit(fingerprint, path)
+        hashed = hashing.submit(read_through, path)
         # The decoding's verdict comes first: it names what a non-image is ("not a supported
         # format") before the byte scan in `fingerprint` could call it a polyglot.
         media = _inspect(kind, path, config)

@@ -113,6 +113,9 @@ class S3Storage(TempFolder):
             tmp_path.unlink(missing_ok=True)
         return size
 
+    def ready_to_adopt(self, tmp_path: Path) -> None:
+        """Nothing to do ahead: `adopt` sends the bytes, and the store keeps them safe."""
+
     def adopt(self, tmp_path: Path, key: str) -> None:
         """Upload a finished temporary file (see `temp_file`) to `key`, then remove it."""
         with _translated(key):
