@@ -221,10 +221,11 @@ def _share_compiled_statements(engine) -> None:
 
     SQLAlchemy caches each statement's compiled form per engine, keyed by the engine's dialect
     object; every test builds a new engine on its own database copy, so each compiled the same
-    statements again (a fifth of the suite's time). Engines of one backend share the first
-    one's dialect and cache here. Test-only, before the engine's first connection: a served
-    app has one engine for its life. SQLAlchemy is pinned; a release that renames these
-    attributes fails here, loudly.
+    statements again (a third of the judging and awards tests' time in one process: 27 s ->
+    19 s). Engines of one backend share the first one's dialect and cache here; the settings
+    that shape a dialect are the same for every test app. Test-only: a served app keeps one
+    engine for its life. SQLAlchemy is pinned; a release that renames these attributes fails
+    here, loudly.
     """
     first = _statement_caches.setdefault(
         engine.dialect.name, (engine.dialect, engine._compiled_cache)

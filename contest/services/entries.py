@@ -227,13 +227,13 @@ def check_content(path: Path) -> Content:
     # 4 MB, 28 ms for 26 MB), which storing would otherwise do after the decoding.
     storage = get_storage()
 
-    def read_through(path: Path) -> Fingerprint:
+    def read_through() -> Fingerprint:
         facts = fingerprint(path)
         storage.ready_to_adopt(path)
         return facts
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fingerprint") as hashing:
-        hashed = hashing.submit(read_through, path)
+        hashed = hashing.submit(read_through)
         # The decoding's verdict comes first: it names what a non-image is ("not a supported
         # format") before the byte scan in `fingerprint` could call it a polyglot.
         media = _inspect(kind, path, config)
