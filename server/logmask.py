@@ -80,7 +80,11 @@ class MaskingLogger(Logger):
 def main() -> int:
     """Copy stdin to stderr masked; with `--stop PID`, at the end of the input stop our parent
     PID (gunicorn's master) if it still is our parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops nginx; we stop at its end
+    # Ctrl-C (SIGINT) or a stop of the whole process group (SIGTERM: systemd, a test) reaches
+    # nginx and us at the same moment: we end at the end of nginx's output, so its last lines
+    # (a refused request's, say) are still copied. gunicorn waits for us when it exits.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     for line in sys.stdin.buffer:
         sys.stderr.write(mask(line.decode("utf-8", "replace")))
         sys.stderr.flush()

@@ -1,6 +1,10 @@
 """What the server's logs keep of a URL: never a receipt code, never an admin's search."""
 
 import logging
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +42,27 @@ def test_the_filter_masks_the_finished_message():
     record = logging.LogRecord("gunicorn.error", logging.ERROR, __file__, 1, message, args, None)
     assert MaskFilter().filter(record) is True
     assert record.getMessage() == "Error handling request /receipt/***"
+
+
+def test_a_stop_of_the_whole_group_still_copies_nginx_s_last_lines():
+    """SIGTERM reaches the copier with nginx's last line still waiting in the pipe: the line
+    comes out (masked) all the same, and the copier ends with its input."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "server.logmask"],
+        cwd=Path(__file__).parents[1],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as copier:
+        try:
+            copier.stdin.write(b'"GET /receipt/AB12CD34EF HTTP/1.1" 200\n')
+            copier.stdin.flush()
+            assert copier.stderr.readline() == b'"GET /receipt/*** HTTP/1.1" 200\n'  # running
+            copier.stdin.write(b'too large body, request: "POST /receipt/AB12CD34EF/withdraw"\n')
+            copier.stdin.flush()
+            copier.send_signal(signal.SIGTERM)
+            copier.stdin.close()  # nginx has ended
+            rest = copier.stderr.read()
+            assert copier.wait(timeout=10) == 0
+        finally:
+            copier.kill()
+    assert rest == b'too large body, request: "POST /receipt/***/withdraw"\n'
