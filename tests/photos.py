@@ -12,11 +12,12 @@ The seed chooses the tint. Send the same bytes twice for an exact duplicate.
 from __future__ import annotations
 
 import functools
-import io
 import itertools
 import random
 
 from PIL import Image
+
+from .media.imagegen import encode
 
 _draws = itertools.count()
 
@@ -64,9 +65,7 @@ def _encode(image: Image.Image, fmt: str, save_args: dict) -> bytes:
         import pillow_heif
 
         pillow_heif.register_heif_opener()
-    out = io.BytesIO()
-    image.save(out, fmt, **save_args)
-    return out.getvalue()
+    return encode(image, fmt, **save_args)
 
 
 # The print settings Photoshop on a Mac keeps in a saved photo: an Apple plist, doctype included.

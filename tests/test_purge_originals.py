@@ -23,7 +23,9 @@ from contest.models import Entry
 from contest.storage import get_storage
 
 from .camera_tags import PERSONAL_STRINGS, XMP, camera_exif, camera_jpeg, marked_picture
+from .media.imagegen import encode
 from .media.videogen import vertical_iphone_like
+from .media_cache import made_once
 from .test_awards import set_published
 from .test_public_copies import CLIP_TAGS, replace_original
 from .test_winners import award
@@ -42,9 +44,7 @@ def camera_png() -> bytes:
 
 def camera_heic() -> bytes:
     pillow_heif.register_heif_opener()
-    out = io.BytesIO()
-    marked_picture().save(out, "HEIF", exif=camera_exif().tobytes(), xmp=XMP, quality=80)
-    return out.getvalue()
+    return encode(marked_picture(), "HEIF", exif=camera_exif().tobytes(), xmp=XMP, quality=80)
 
 
 def camera_webp() -> bytes:
@@ -53,18 +53,34 @@ def camera_webp() -> bytes:
     return out.getvalue()
 
 
+# name: (media format, winner?)
+_FILES = {
+    "jpeg": ("JPEG", True),
+    "heic": ("HEIF", True),
+    "video": ("mov", True),
+    "webp": ("WEBP", True),
+    "broken": ("JPEG", True),
+    "png": ("PNG", False),  # a non-winner's, kept without --originals
+}
+
+
+def _make_files(folder: Path) -> None:
+    vertical_iphone_like(folder / "video.mov", seconds=1.5, metadata=CLIP_TAGS)
+    (folder / "video.mov").rename(folder / "video")
+    (folder / "jpeg").write_bytes(camera_jpeg(orientation=6))
+    (folder / "heic").write_bytes(camera_heic())
+    (folder / "webp").write_bytes(camera_webp())
+    (folder / "broken").write_bytes(camera_jpeg()[:50_000])  # cut off: its scan never ends
+    (folder / "png").write_bytes(camera_png())
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, tuple[str, bytes, bool]]:
-    """name: (media format, original, winner?), made once for the module."""
-    folder = tmp_path_factory.mktemp("purge-clip")
-    clip = vertical_iphone_like(folder / "phone.mov", seconds=1.5, metadata=CLIP_TAGS)
+    """name: (media format, original, winner?), made once for the test run."""
+    folder = made_once(tmp_path_factory, "purge-originals-files", _make_files)
     return {
-        "jpeg": ("JPEG", camera_jpeg(orientation=6), True),
-        "heic": ("HEIF", camera_heic(), True),
-        "video": ("mov", clip.read_bytes(), True),
-        "webp": ("WEBP", camera_webp(), True),
-        "broken": ("JPEG", camera_jpeg()[:50_000], True),  # cut off: its scan never ends
-        "png": ("PNG", camera_png(), False),  # a non-winner's, kept without --originals
+        name: (media_format, (folder / name).read_bytes(), winner)
+        for name, (media_format, winner) in _FILES.items()
     }
 
 
