@@ -146,6 +146,25 @@ def test_a_judge_orders_the_finalists_with_the_keyboard_only_and_the_order_is_sa
     assert page.locator("#ranking-viewer").is_visible()
     browsing.shot(page, "compare")
     page.keyboard.press("Escape")
+    page.wait_for_function(
+        "(id) => document.activeElement.getAttribute('data-entry-id') === id", arg=str(e4)
+    )
+
+    # A key pressed as the viewer closes, before its close event has run, keeps the focus where
+    # it took it: the viewer closed from e4, an arrow key straight away, and the focus stays on
+    # e1 (a judge's quick Esc then arrow once ran into the focus being taken back).
+    page.keyboard.press("o")
+    focused_after_close = page.evaluate(
+        """() => new Promise((done) => {
+            const viewer = document.getElementById('ranking-viewer');
+            viewer.addEventListener('close', () => done(
+                document.activeElement.getAttribute('data-entry-id')), {once: true});
+            viewer.close();
+            document.activeElement.dispatchEvent(
+                new KeyboardEvent('keydown', {key: 'ArrowLeft', bubbles: true}));
+        })"""
+    )
+    assert focused_after_close == str(e1)
 
     # A reload shows the saved order.
     page.reload()

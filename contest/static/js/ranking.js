@@ -170,7 +170,12 @@
   if (viewer) {
     viewer.addEventListener("close", function () {
       frames.querySelectorAll("video").forEach(function (video) { video.pause(); });
-      if (returnFocus && list.contains(returnFocus)) returnFocus.focus();
+      // The browser itself gives the focus back as the dialog closes, and this event comes
+      // later: keys pressed in between (Esc, then straight on to the next entry) must keep
+      // the focus where they took it. Only a focus that went nowhere is brought back.
+      if (returnFocus && list.contains(returnFocus) && !list.contains(document.activeElement)) {
+        returnFocus.focus();
+      }
     });
   }
 
