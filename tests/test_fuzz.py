@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -50,31 +52,33 @@ def mutated(draw, original: bytes) -> bytes:
     return bytes(data)
 
 
-def _originals() -> dict[str, tuple[bytes, str]]:
+@functools.cache
+def _clips() -> dict[str, bytes]:
     with tempfile.TemporaryDirectory() as folder:
         clip = write_clip(Path(folder) / "clip.mp4", size=(160, 120), fps=10, seconds=1.2)
-        mp4 = clip.read_bytes()
         # Headers that understate and an edit list within the cap (it plays the clip twice):
         # mutations land in the mvhd/tkhd/mdhd and elst the checks now read.
         edited = write_clip(Path(folder) / "edited.mp4", size=(160, 120), fps=10, seconds=1.2)
-        hostile = lie_about_duration(loop_with_edit_list(edited, entries=2), 0.5).read_bytes()
-    return {
-        "jpeg": (photo_bytes(size=(1100, 800)), "a.jpg"),
-        "png": (photo_bytes("PNG", size=(1100, 800)), "a.png"),
-        "heic": (photo_bytes("HEIF", size=(1100, 800), quality=60), "a.heic"),
-        "mp4": (mp4, "a.mp4"),
-        "mp4-edited": (hostile, "a.mp4"),
-    }
+        hostile = lie_about_duration(loop_with_edit_list(edited, entries=2), 0.5)
+        return {"mp4": clip.read_bytes(), "mp4-edited": hostile.read_bytes()}
 
 
-ORIGINALS = _originals()
+# Each kind's original, made by the worker that fuzzes it when it does (at import, every
+# worker made all of them, bombs included).
+ORIGINALS: dict[str, tuple[Callable[[], bytes], str]] = {
+    "jpeg": (lambda: photo_bytes(size=(1100, 800)), "a.jpg"),
+    "png": (lambda: photo_bytes("PNG", size=(1100, 800)), "a.png"),
+    "heic": (lambda: photo_bytes("HEIF", size=(1100, 800), quality=60), "a.heic"),
+    "mp4": (lambda: _clips()["mp4"], "a.mp4"),
+    "mp4-edited": (lambda: _clips()["mp4-edited"], "a.mp4"),
+}
 # Bombs within the limits (issue 13), mutated like the others: a CPU bomb (a progressive JPEG of
 # 2 000 AC scans) and memory bombs (flat PNGs of 88 MP, RGBA and 16-bit grey). Under 89.5 MP,
 # where Pillow's warning (an error under pytest) would refuse them before the decode.
 BOMBS = {
-    "jpeg-scan-bomb": (jpeg_scan_bomb((9400, 9400)), "b.jpg"),
-    "png-rgba-bomb": (png_flat_bomb((9400, 9400), "RGBA"), "b.png"),
-    "png-16-bit-bomb": (png_flat_bomb((9400, 9400), "I;16"), "b.png"),
+    "jpeg-scan-bomb": (lambda: jpeg_scan_bomb((9400, 9400)), "b.jpg"),
+    "png-rgba-bomb": (lambda: png_flat_bomb((9400, 9400), "RGBA"), "b.png"),
+    "png-16-bit-bomb": (lambda: png_flat_bomb((9400, 9400), "I;16"), "b.png"),
 }
 ORIGINALS.update(BOMBS)
 
@@ -103,7 +107,8 @@ def test_mutated_files_never_break_the_server(make_app, kind):
     app = make_app(RATELIMIT_ENABLED=False, MAX_ENTRIES_PER_ENTRANT=10_000, PHOTO_DECODE_TIMEOUT=5)
     client = app.test_client()
     folder = Path(app.config["UPLOAD_FOLDER"])
-    original, filename = ORIGINALS[kind]
+    make, filename = ORIGINALS[kind]
+    original = make()
     counter = itertools.count()
 
     @FUZZ
