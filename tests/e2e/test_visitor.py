@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import time
 import weakref
 from contextlib import contextmanager
 
@@ -168,8 +169,24 @@ def test_a_refused_file_shows_why_by_the_file_field_and_keeps_the_typing(
 
 
 @contextmanager
-def _worker_paused(site):
-    """Hold the job worker still (SIGSTOP), so a job cannot finish before we look."""
+def _worker_paused(site, upload_name: str):
+    """Hold the job worker still (SIGSTOP), so a job cannot finish before we look.
+
+    First the worker records its background check of the upload named `upload_name`: stopped
+    while it records that, it would hold the site's write lock, and the submit would fail
+    waiting for it (it did, on a busy machine).
+    """
+    for _ in range(600):
+        (state,), *_ = site.query(
+            "SELECT check_state FROM upload WHERE filename = :name"
+            " ORDER BY created_at DESC LIMIT 1",
+            name=upload_name,
+        ) or [(None,)]
+        if state in ("ok", "refused"):
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"the worker never checked {upload_name}")
     worker = site.processes[0]
     os.killpg(worker.pid, signal.SIGSTOP)
     try:
@@ -185,7 +202,7 @@ def test_a_video_receipt_updates_itself_once_its_playback_copy_is_made(site, bro
     page.set_input_files("#media", str(clip))
     _fill_entrant(page, "체험마당 영상")
 
-    with _worker_paused(site):
+    with _worker_paused(site, clip.name):
         page.locator("#submit-button").tap()
         page.wait_for_url("**/receipt/**", timeout=60_000)
         badge = page.locator(".status-badge.status-processing")
