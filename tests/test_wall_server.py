@@ -291,23 +291,36 @@ def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site):  # noqa: 
     _upload_seconds(port, 0, 2)  # warm-up: workers, photo decoders, caches
     # Judging goes on all along, with the walls and without: only the walls differ.
     judge = JudgeAtWork(site, "wall-judge")
-    without, with_walls = [], []
+    without, with_walls, ratios = [], [], []
     walls_seen = []
-    # Alternating rounds, so the machine's other load falls on both sides alike: four rounds of
-    # six uploads a side (three of five once measured +21 % on a busy machine, then +2 %),
-    # 50 uploads in all, within the 60 a minute one address may send.
-    for round_ in range(4):
-        without += _upload_seconds(port, 100 + 20 * round_, 6)
+
+    def uploads_with_walls(first: int) -> list[float]:
         walls = OpenWalls(port, WALLS)
         try:
             time.sleep(2)  # every wall has its stream or has started polling
-            with_walls += _upload_seconds(port, 110 + 20 * round_, 6)
+            return _upload_seconds(port, first, 6)
         finally:
             walls.close()
-        walls_seen.append(walls)
-        # The server notices a closed stream at its next heartbeat (WALL_HEARTBEAT_SECONDS),
-        # which frees its slot for the next round's walls.
-        time.sleep(6)
+            walls_seen.append(walls)
+            # The server notices a closed stream at its next heartbeat (WALL_HEARTBEAT_SECONDS),
+            # which frees its slot for the next round's walls.
+            time.sleep(6)
+
+    # Four rounds of six uploads a side, 50 uploads in all, within the 60 a minute one address
+    # may send. Each round is compared on its own and the side that goes first alternates, so
+    # the machine's other load (the suite's other workers), which drifts over a minute, falls
+    # on both sides alike: pooled over the rounds, a busy CI machine measured +20 % and +28 %
+    # where a quiet one measures +2 %.
+    for round_ in range(4):
+        if round_ % 2:
+            walls_side = uploads_with_walls(110 + 20 * round_)
+            plain_side = _upload_seconds(port, 100 + 20 * round_, 6)
+        else:
+            plain_side = _upload_seconds(port, 100 + 20 * round_, 6)
+            walls_side = uploads_with_walls(110 + 20 * round_)
+        without += plain_side
+        with_walls += walls_side
+        ratios.append(statistics.median(walls_side) / statistics.median(plain_side))
 
     judge.close()
     median_without = statistics.median(without)
@@ -315,8 +328,9 @@ def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site):  # noqa: 
     polls = sum(len(w.statuses) for w in walls_seen)
     print(
         f"\nupload median without walls {median_without * 1000:.0f} ms, with {WALLS} open walls"
-        f" {median_with * 1000:.0f} ms ({median_with / median_without - 1:+.0%});"
-        f" streams per round {[w.streams for w in walls_seen]}, {polls} wall requests;"
+        f" {median_with * 1000:.0f} ms ({median_with / median_without - 1:+.0%}); per round"
+        f" {', '.join(f'{r - 1:+.0%}' for r in ratios)}; streams per round"
+        f" {[w.streams for w in walls_seen]}, {polls} wall requests;"
         f" the judge saved {judge.saved} scores"
     )
     assert judge.failures == []
@@ -329,4 +343,4 @@ def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site):  # noqa: 
         # first, keeps two and turns the rest to polling), so a round may see only two.
         assert 2 <= walls.streams <= 4
     assert "Traceback" not in site.log()
-    assert median_with <= 1.2 * median_without
+    assert statistics.median(ratios) <= 1.2

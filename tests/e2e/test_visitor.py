@@ -177,12 +177,12 @@ def _worker_paused(site, upload_name: str):
     waiting for it (it did, on a busy machine).
     """
     for _ in range(600):
-        (state,), *_ = site.query(
+        latest = site.query(
             "SELECT check_state FROM upload WHERE filename = :name"
             " ORDER BY created_at DESC LIMIT 1",
             name=upload_name,
-        ) or [(None,)]
-        if state in ("ok", "refused"):
+        )
+        if latest and latest[0][0] in ("ok", "refused"):
             break
         time.sleep(0.1)
     else:
