@@ -8,6 +8,10 @@ same way and removed afterwards. Credentials come from boto3's usual chain (AWS_
 
 An object appears whole or not at all (S3 has no half-written objects), which is what the
 local backend's write-then-rename gives; keys are random, so nothing is ever overwritten.
+
+boto3 is imported when a store is first made, not with this module: a site on local disk never
+loads it, which takes 0.14 s off the start of every process (each server worker, job worker
+and `flask` command).
 """
 
 from __future__ import annotations
@@ -20,16 +24,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
-
-import boto3
-from boto3.exceptions import S3UploadFailedError
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
-from botocore.exceptions import ConnectionError as EndpointUnreachable
+from typing import TYPE_CHECKING, BinaryIO
 
 from contest.storage.common import TMP_DIR, StorageUnavailable, TempFolder, check_key
+
+if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
 
 _PART = 8 * 1024 * 1024  # S3's smallest part is 5 MiB; 8 MiB is boto3's own default
 _COPY_CHUNK = 1024 * 1024
@@ -43,6 +43,8 @@ def transfer_config() -> TransferConfig:
     download queue of 8 MiB instead of s3transfer's 256 MiB, so a slow disk cannot make a
     download pile up in memory.
     """
+    from boto3.s3.transfer import TransferConfig
+
     config = TransferConfig(
         multipart_threshold=_PART,
         multipart_chunksize=_PART,
@@ -75,6 +77,9 @@ class S3Storage(TempFolder):
     @cached_property
     def client(self):
         """The boto3 client, made on first use (after a server forks, never before)."""
+        import boto3
+        from botocore.config import Config
+
         config = Config(
             retries={"mode": "standard"},
             # MinIO and Ceph answer at their own address, not at bucket.host names.
@@ -160,6 +165,8 @@ class S3Storage(TempFolder):
 
     def abort_multipart(self, name: str, upload_id: str) -> None:
         """Give a multipart upload up (its parts go); one already ended is not an error."""
+        from botocore.exceptions import ClientError
+
         try:
             with _translated():
                 self.client.abort_multipart_upload(
@@ -291,6 +298,10 @@ def _translated(key: str | None = None) -> Iterator[None]:
     """S3's failures as the rest of the app knows them: a missing object is FileNotFoundError,
     as a missing local file is; a store that cannot be reached, or answers with a server error
     (after boto3's own retries), is StorageUnavailable."""
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
+    from botocore.exceptions import ConnectionError as EndpointUnreachable
+
     try:
         yield
     except ClientError as error:
