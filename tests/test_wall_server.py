@@ -291,7 +291,7 @@ def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site):  # noqa: 
     _upload_seconds(port, 0, 2)  # warm-up: workers, photo decoders, caches
     # Judging goes on all along, with the walls and without: only the walls differ.
     judge = JudgeAtWork(site, "wall-judge")
-    without, with_walls, ratios = [], [], []
+    without, with_walls = [], []
     walls_seen = []
 
     def uploads_with_walls(first: int) -> list[float]:
@@ -307,29 +307,30 @@ def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site):  # noqa: 
             time.sleep(6)
 
     # Four rounds of six uploads a side, 50 uploads in all, within the 60 a minute one address
-    # may send. Each round is compared on its own and the side that goes first alternates, so
-    # the machine's other load (the suite's other workers), which drifts over a minute, falls
-    # on both sides alike: pooled over the rounds, a busy CI machine measured +20 % and +28 %
-    # where a quiet one measures +2 %.
+    # may send; the side that goes first alternates.
     for round_ in range(4):
         if round_ % 2:
-            walls_side = uploads_with_walls(110 + 20 * round_)
-            plain_side = _upload_seconds(port, 100 + 20 * round_, 6)
+            with_walls += uploads_with_walls(110 + 20 * round_)
+            without += _upload_seconds(port, 100 + 20 * round_, 6)
         else:
-            plain_side = _upload_seconds(port, 100 + 20 * round_, 6)
-            walls_side = uploads_with_walls(110 + 20 * round_)
-        without += plain_side
-        with_walls += walls_side
-        ratios.append(statistics.median(walls_side) / statistics.median(plain_side))
+            without += _upload_seconds(port, 100 + 20 * round_, 6)
+            with_walls += uploads_with_walls(110 + 20 * round_)
 
     judge.close()
+    # The lower quartiles are compared: the suite's other workers share the CPU in bursts,
+    # which slowed single uploads of either side by 2x and made the medians' ratio anything
+    # from -19 % to +139 % a round on a busy CI machine (+2 % to +8 % on a quiet one). Work
+    # the walls add lasts as long as they are open, so it would raise the quartile too.
+    quartile_without = statistics.quantiles(without, n=4)[0]
+    quartile_with = statistics.quantiles(with_walls, n=4)[0]
     median_without = statistics.median(without)
     median_with = statistics.median(with_walls)
     polls = sum(len(w.statuses) for w in walls_seen)
     print(
-        f"\nupload median without walls {median_without * 1000:.0f} ms, with {WALLS} open walls"
-        f" {median_with * 1000:.0f} ms ({median_with / median_without - 1:+.0%}); per round"
-        f" {', '.join(f'{r - 1:+.0%}' for r in ratios)}; streams per round"
+        f"\nupload lower quartile without walls {quartile_without * 1000:.0f} ms, with {WALLS}"
+        f" open walls {quartile_with * 1000:.0f} ms ({quartile_with / quartile_without - 1:+.0%});"
+        f" medians {median_without * 1000:.0f} and {median_with * 1000:.0f} ms"
+        f" ({median_with / median_without - 1:+.0%}); streams per round"
         f" {[w.streams for w in walls_seen]}, {polls} wall requests;"
         f" the judge saved {judge.saved} scores"
     )
@@ -343,4 +344,4 @@ def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site):  # noqa: 
         # first, keeps two and turns the rest to polling), so a round may see only two.
         assert 2 <= walls.streams <= 4
     assert "Traceback" not in site.log()
-    assert statistics.median(ratios) <= 1.2
+    assert quartile_with <= 1.2 * quartile_without
