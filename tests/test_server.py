@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -87,22 +88,32 @@ class Site:
         return self.server.log.read_text(errors="replace")
 
 
-@pytest.fixture
-def site(tmp_path) -> Iterator[Site]:
-    """A freshly initialised site served by gunicorn; stopped (never leaked) afterwards."""
-    env = site_env(tmp_path)
+@contextmanager
+def running_site(root: Path) -> Iterator[Site]:
+    """A freshly initialised site under `root`, served by nginx and gunicorn as `make run`
+    serves it; stopped (never leaked) when the block ends."""
+    env = site_env(root)
     init = flask(env, "init-db")
     assert init.returncode == 0, init.stdout + init.stderr
-    adopting = become_subreaper()  # so workers killed with their master can be reaped
-    site = Site(tmp_path, env, Server(env, tmp_path / "gunicorn.log"))
+    site = Site(root, env, Server(env, root / "gunicorn.log"))
     try:
         site.server.start()
         yield site
     finally:
         site.server.stop()
+        databases.drop_site(root)
+
+
+@pytest.fixture
+def site(tmp_path) -> Iterator[Site]:
+    """A freshly initialised site served by gunicorn; stopped (never leaked) afterwards."""
+    adopting = become_subreaper()  # so workers killed with their master can be reaped
+    try:
+        with running_site(tmp_path) as site:
+            yield site
+    finally:
         if adopting:
             stop_being_subreaper()
-        databases.drop_site(tmp_path)
 
 
 def _assert_consistent(site: Site) -> list:
