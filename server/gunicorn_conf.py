@@ -34,6 +34,14 @@ bind = [f"unix:{SOCKET}"]
 workers = 2
 threads = 4
 worker_class = "gthread"
+# The master imports the app once and forks the workers from it: a worker starts, or replaces
+# one that died or timed out, at once instead of after 1.6 s of importing, and the workers share
+# the imported code's memory. Starting a server took 4.3 s of CPU, 1.9 s to its first answer.
+# create_app opens no database connection and starts no thread (checked by
+# tests/test_server.py), so nothing the workers inherit is shared between them; post_fork
+# below drops the pool's connections all the same, as SQLAlchemy advises for forked processes.
+# gunicorn reseeds `random` in each worker.
+preload_app = True
 timeout = 120
 keepalive = 30  # nginx keeps its connections to gunicorn open (upstream keepalive)
 accesslog = "-"
@@ -122,3 +130,12 @@ def on_exit(server) -> None:
         except subprocess.TimeoutExpired:
             masker.kill()
     shutil.rmtree(SOCKET_DIR, ignore_errors=True)
+
+
+def post_fork(server, worker) -> None:
+    """A forked worker opens database connections of its own, never its parent's."""
+    from contest.core.extensions import db
+
+    with server.app.wsgi().app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)

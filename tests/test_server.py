@@ -9,6 +9,8 @@ import http.client
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ from . import databases
 from .photos import photo_bytes
 from .server_helpers import (
     HOST,
+    PROJECT_ROOT,
     Server,
     Visitor,
     become_subreaper,
@@ -370,3 +373,33 @@ def test_a_body_over_the_limit_gets_the_apps_own_413_through_nginx(site):
         conn.close()
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
         assert expect in answer and b"8.4 GB" in answer, answer[-600:]
+
+
+def test_the_app_the_workers_are_forked_from_holds_no_connection_and_no_thread(tmp_path):
+    """gunicorn makes the app once and forks its workers from it (preload_app in
+    server/gunicorn_conf.py): a database connection made by then would be shared by the
+    workers' threads, and a thread would be missing from every worker."""
+    probe = (
+        "import threading, wsgi\n"
+        "from contest.core.extensions import db\n"
+        "with wsgi.app.app_context():\n"
+        "    pools = [engine.pool for engine in db.engines.values()]\n"
+        "print(len(pools), sum(p.checkedin() + p.checkedout() for p in pools),"
+        " threading.active_count())\n"
+    )
+    try:
+        made = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=PROJECT_ROOT,
+            env=site_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        databases.drop_site(tmp_path)
+    assert made.returncode == 0, made.stderr
+    engines, connections, threads = map(int, made.stdout.split())
+    assert engines >= 1
+    assert (connections, threads) == (0, 1)
