@@ -139,3 +139,17 @@ def post_fork(server, worker) -> None:
     with server.app.wsgi().app_context():
         for engine in db.engines.values():
             engine.dispose(close=False)
+
+
+def post_worker_init(worker) -> None:
+    """A graceful stop (SIGTERM: a restart, `systemctl stop`) ends the walls' event streams at
+    once; gunicorn then waits only for the requests under way, not for walls still watching."""
+    from contest.core import wall_stream
+
+    begin_graceful_stop = worker.handle_exit
+
+    def handle_exit(sig, frame) -> None:
+        wall_stream.end_all_streams()
+        begin_graceful_stop(sig, frame)
+
+    signal.signal(signal.SIGTERM, handle_exit)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import signal
 import socket
 import statistics
 import threading
@@ -336,3 +337,24 @@ def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site, tmp_path_f
     assert 2 <= walls.streams <= 4
     assert "Traceback" not in site.log() + twin_log
     assert ratio <= 1.2
+
+
+def test_a_server_stopping_ends_the_walls_streams_at_once(site):  # noqa: F811
+    """A restart (SIGTERM to gunicorn's master, as systemd sends it) with a wall still
+    watching: the stream ends and the server is gone within seconds, not after gunicorn's
+    30 s graceful timeout. nginx stays up until gunicorn has stopped, so the wall's connection
+    stays open all along."""
+    wall = WallReader(site.server.port)
+    try:
+        assert wall.response.status == 200
+        time.sleep(1)  # the stream is under way
+        asked = time.monotonic()
+        site.server.process.send_signal(signal.SIGTERM)
+        site.server.process.wait(timeout=60)
+        took = time.monotonic() - asked
+        wall.thread.join(timeout=5)
+        assert not wall.thread.is_alive()  # the stream ended: the wall reconnects elsewhere
+    finally:
+        wall.close()
+    print(f"\nstopped {took:.1f} s after SIGTERM with a wall watching")
+    assert took < 5

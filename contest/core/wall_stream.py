@@ -20,7 +20,9 @@ response one thread for its whole life. So:
   wall missed. When those events are no longer kept, it sends a `resync` event and the wall
   reloads its whole list.
 - **Bounded lifetime**: a stream ends after WALL_STREAM_MAX_SECONDS (with jitter) and the
-  browser reconnects from where it was, so no wall holds a thread for a whole day.
+  browser reconnects from where it was, so no wall holds a thread for a whole day. A worker
+  that stops gracefully ends its streams at once (`end_all_streams`, called on gunicorn's
+  SIGTERM), so open walls never hold up a restart.
 - **Unbuffered**: `X-Accel-Buffering: no` tells nginx to pass each event on at once.
 """
 
@@ -40,6 +42,12 @@ from contest.core.extensions import db
 RETRY_MILLISECONDS = 2000
 _SLOTS = "contest.wall_stream_slots"
 
+# Set when this process begins a graceful stop (gunicorn's SIGTERM, server/gunicorn_conf.py):
+# every stream ends at once and its wall reconnects, to the restarted server or another worker,
+# from the last event it saw. A stream with its wall still reading would otherwise hold the stop
+# until gunicorn's graceful timeout (30 s) ran out, at every restart.
+_stopping = threading.Event()
+
 # (event id, the JSON-able data) of the events after the given id, oldest first.
 ReadEvents = Callable[[int], list[tuple[int, dict]]]
 
@@ -54,14 +62,20 @@ def slots(app: Flask) -> threading.BoundedSemaphore:
     return found
 
 
+def end_all_streams() -> None:
+    """End this process's streams now (it is stopping) and open no more."""
+    _stopping.set()
+
+
 def open_stream(read_events: ReadEvents, after: int, resync: bool) -> Response | None:
-    """The event stream from event `after` on, or None when this worker has no slot free.
+    """The event stream from event `after` on, or None when this worker has no slot free (or
+    is stopping).
 
     `resync`: the wall's last event is no longer kept; it is told to reload its list first.
     """
     app = current_app._get_current_object()
     held = slots(app)
-    if not held.acquire(blocking=False):
+    if _stopping.is_set() or not held.acquire(blocking=False):
         return None
     config = app.config
     lifetime = config["WALL_STREAM_MAX_SECONDS"] * random.uniform(0.9, 1.0)
@@ -109,7 +123,7 @@ def _events(
         if resync:
             yield f"id: {after}\nevent: resync\ndata: {{}}\n\n"
         last_sent = time.monotonic()
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not _stopping.is_set():
             try:
                 found = read_events(after)
             finally:
@@ -123,6 +137,6 @@ def _events(
             if time.monotonic() - last_sent >= heartbeat:
                 yield ": heartbeat\n\n"
                 last_sent = time.monotonic()
-            time.sleep(poll)
+            _stopping.wait(poll)
     finally:
         release()
