@@ -357,4 +357,6 @@ def test_a_server_stopping_ends_the_walls_streams_at_once(site):  # noqa: F811
     finally:
         wall.close()
     print(f"\nstopped {took:.1f} s after SIGTERM with a wall watching")
-    assert took < 5
+    # 3.4 s on a quiet machine (gunicorn lets kept-alive connections linger 2 s, then nginx
+    # stops); 30.5 s when the streams were left to run into the graceful timeout.
+    assert took < 15
