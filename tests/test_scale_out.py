@@ -28,7 +28,7 @@ from .server_helpers import (
     Response,
     Server,
     Visitor,
-    flask,
+    flask_in_process,
     site_env,
     visitor_fields,
 )
@@ -74,8 +74,7 @@ def cluster(tmp_path, s3_server, bucket, s3_env) -> Iterator[Cluster]:  # noqa: 
         "CONTEST_SUBMIT_RATE_LIMIT": f"{SUBMITS_PER_MINUTE} per minute",
     }
     machines = [tmp_path / "machine-a", tmp_path / "machine-b"]
-    init = flask(_machine(shared, machines[0]), "init-db")
-    assert init.returncode == 0, init.stdout + init.stderr
+    flask_in_process(_machine(shared, machines[0]), ("init-db",))
     servers: list[Server] = []
     try:
         for root in machines:

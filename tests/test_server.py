@@ -35,6 +35,7 @@ from .server_helpers import (
     become_subreaper,
     files_under,
     flask,
+    flask_in_process,
     receipts,
     sha256_of,
     site_env,
@@ -96,8 +97,7 @@ def running_site(root: Path) -> Iterator[Site]:
     """A freshly initialised site under `root`, served by nginx and gunicorn as `make run`
     serves it; stopped (never leaked) when the block ends."""
     env = site_env(root)
-    init = flask(env, "init-db")
-    assert init.returncode == 0, init.stdout + init.stderr
+    flask_in_process(env, ("init-db",))
     site = Site(root, env, Server(env, root / "gunicorn.log"))
     try:
         site.server.start()

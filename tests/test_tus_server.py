@@ -25,7 +25,7 @@ from .server_helpers import (
     Visitor,
     become_subreaper,
     files_under,
-    flask,
+    flask_in_process,
     query,
     sha256_of,
     site_env,
@@ -41,8 +41,7 @@ MIB = 1024 * 1024
 @pytest.fixture
 def server(tmp_path) -> Iterator[tuple[Server, dict[str, str], Path]]:
     env = site_env(tmp_path)
-    init = flask(env, "init-db")
-    assert init.returncode == 0, init.stdout + init.stderr
+    flask_in_process(env, ("init-db",))
     adopting = become_subreaper()
     server = Server(env, tmp_path / "gunicorn.log")
     try:

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import pytest
 
 from .photos import photo_bytes
-from .server_helpers import HOST, Visitor, flask, query, visitor_fields
+from .server_helpers import HOST, Visitor, flask_in_process, query, visitor_fields
 from .test_server import running_site, site  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
@@ -42,8 +42,9 @@ def _post(visitor: Visitor, path: str, fields: dict[str, str], headers=None):
 
 
 def _signed_in_admin(site) -> tuple[Visitor, str]:  # noqa: F811
-    made = flask(site.env, "create-user", "organiser", "--role", "admin", "--password", PASSWORD)
-    assert made.returncode == 0, made.stdout + made.stderr
+    flask_in_process(
+        site.env, ("create-user", "organiser", "--role", "admin", "--password", PASSWORD)
+    )
     admin = Visitor(site.server.port)
     token = _TOKEN.search(admin.get("/login").text).group(1)
     response = _post(
@@ -223,8 +224,9 @@ class JudgeAtWork:
     its page, a score saved (every criterion 7, or "pass" in a screening round), again."""
 
     def __init__(self, site, username: str) -> None:  # noqa: F811
-        made = flask(site.env, "create-user", username, "--role", "judge", "--password", PASSWORD)
-        assert made.returncode == 0, made.stdout + made.stderr
+        flask_in_process(
+            site.env, ("create-user", username, "--role", "judge", "--password", PASSWORD)
+        )
         self.judge = Visitor(site.server.port)
         token = _TOKEN.search(self.judge.get("/login").text).group(1)
         answer = _post(

@@ -1,11 +1,11 @@
 """Browser fixtures: the real site (gunicorn and its job worker) and Debian's Chromium.
 
 One site serves the whole e2e session: `flask init-db`, staff made with `flask create-user` (both
-run in this process), then gunicorn and `flask worker` in their own process groups on the
-loopback, all under a temporary folder. Every page a test opens is watched: a console error, an
-uncaught exception or a CSP violation fails the test, except the "Failed to load resource" line
-of a refusal the test said it expects (`watch.expect_refusal(415, "/submit")`). Screenshots go
-to `artifacts/e2e/`.
+run in this process, `flask_in_process`), then gunicorn and `flask worker` in their own process
+groups on the loopback, all under a temporary folder. Every page a test opens is watched: a
+console error, an uncaught exception or a CSP violation fails the test, except the "Failed to
+load resource" line of a refusal the test said it expects
+(`watch.expect_refusal(415, "/submit")`). Screenshots go to `artifacts/e2e/`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine, text
 
-from contest import create_app
-from contest.core.extensions import db
-
 from .. import databases
 from ..photos import photo_bytes
 from ..server_helpers import (
@@ -37,6 +34,7 @@ from ..server_helpers import (
     TIMEOUT,
     VENV_BIN,
     Visitor,
+    flask_in_process,
     free_port,
     query,
     server_command,
@@ -175,38 +173,13 @@ def _wait_until_ready(site: Site, server: subprocess.Popen) -> None:
     raise TimeoutError(f"gunicorn did not answer within {TIMEOUT} s\n{site.logs()}")
 
 
-def _run_flask_commands(env: dict[str, str], *commands: tuple[str, ...]) -> None:
-    """Run `flask --app wsgi COMMAND` for each command, in this process: Flask's CLI runner
-    on the app `flask` would make from the site's environment. Six `flask` processes took
-    2 s of CPU each to start, most of the browser tests' set-up on a busy machine."""
-    own = {k: v for k, v in env.items() if k.startswith("CONTEST_")}
-    saved = {k: os.environ.get(k) for k in own}
-    os.environ.update(own)
-    try:
-        app = create_app()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                del os.environ[key]
-            else:
-                os.environ[key] = value
-    runner = app.test_cli_runner()
-    try:
-        for command in commands:
-            done = runner.invoke(args=list(command))
-            assert done.exit_code == 0, f"flask {' '.join(command)}:\n{done.output}"
-    finally:
-        with app.app_context():
-            db.engine.dispose()  # gunicorn and the worker open their own connections
-
-
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Iterator[Site]:
     """A freshly initialised site, served by gunicorn with a job worker beside it."""
     root = tmp_path_factory.mktemp("e2e-site")
     env = site_env(root)  # CSRF on, HUEY_IMMEDIATE false, instance and uploads under root
 
-    _run_flask_commands(
+    flask_in_process(
         env,
         ("init-db",),
         *(("create-user", name, "--role", "judge", "--password", PASSWORD) for name in JUDGES),
