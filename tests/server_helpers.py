@@ -82,6 +82,9 @@ def flask(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+_ENVIRON = threading.Lock()
+
+
 def flask_in_process(env: dict[str, str], *commands: tuple[str, ...]) -> None:
     """Run `flask --app wsgi COMMAND` for each command, in this process, and assert each
     succeeded: Flask's CLI runner on the app `flask` would make from `env`. The same commands
@@ -89,16 +92,17 @@ def flask_in_process(env: dict[str, str], *commands: tuple[str, ...]) -> None:
     this 0.7 s, for a site set up in every server test. `flask()` runs the real process, for
     tests of the command itself."""
     own = {k: v for k, v in env.items() if k.startswith("CONTEST_")}
-    saved = {k: os.environ.get(k) for k in own}
-    os.environ.update(own)
-    try:
-        app = create_app()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                del os.environ[key]
-            else:
-                os.environ[key] = value
+    with _ENVIRON:  # the app reads the site's settings from the environment, lent for a moment
+        saved = {k: os.environ.get(k) for k in own}
+        os.environ.update(own)
+        try:
+            app = create_app()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    del os.environ[key]
+                else:
+                    os.environ[key] = value
     runner = app.test_cli_runner()
     try:
         for command in commands:
