@@ -22,6 +22,7 @@ from contest.core.extensions import db
 
 from . import databases
 from .photos import photo_bytes, stored_photo
+from .s3_server import S3Server
 
 
 def _config(tmp: Path, *, pooled: bool = False, **overrides) -> dict:
@@ -147,6 +148,18 @@ def compiled_translations() -> None:
             with open(po_path, "rb") as po, open(partial, "wb") as mo:
                 write_mo(mo, read_po(po))
             os.replace(partial, mo_path)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One S3 server (moto, in a child process) for each test process's whole session.
+
+    Here, not in a test module: a session fixture imported into several modules is made once
+    per module, and four modules use it (eight servers a run, 1.5 s of CPU each)."""
+    server = S3Server()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

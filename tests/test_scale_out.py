@@ -32,7 +32,7 @@ from .server_helpers import (
     site_env,
     visitor_fields,
 )
-from .test_storage_s3 import bucket, objects, s3, s3_env, s3_server  # noqa: F401 - fixtures
+from .test_storage_s3 import bucket, objects, s3, s3_env  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
 

@@ -33,7 +33,6 @@ from contest.storage import LocalStorage, S3Storage, get_storage
 from .conftest import entry_form, stored_files
 from .media.videogen import write_clip
 from .photos import photo_bytes
-from .s3_server import S3Server
 from .test_awards import give_scores, judges  # noqa: F401 - judges is a fixture
 from .test_exports import original_bytes, winners  # noqa: F401 - winners is a fixture
 from .test_public_copies import clips, download, member, works  # noqa: F401 - fixtures
@@ -42,15 +41,6 @@ from .test_tus import TUS, create, patch
 
 PREFIX = "site"
 MB = 1024 * 1024
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """One S3 server for the whole session (it starts in about half a second)."""
-    server = S3Server()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

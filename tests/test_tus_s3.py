@@ -31,7 +31,7 @@ from contest.storage import get_storage
 
 from .conftest import _config, entry_form
 from .server_helpers import ThrottlingProxy, free_port
-from .test_storage_s3 import PREFIX, assets, bucket, objects, s3, s3_env, s3_server  # noqa: F401
+from .test_storage_s3 import PREFIX, assets, bucket, objects, s3, s3_env  # noqa: F401
 from .test_tus import TUS, _age_uploads, create, patch
 
 MB = 1024 * 1024

@@ -26,7 +26,7 @@ from contest.storage import get_storage
 from .conftest import entry_form, stored_files
 from .media.videogen import write_clip
 from .photos import photo_bytes
-from .test_storage_s3 import PREFIX, bucket, objects, s3, s3_env, s3_server  # noqa: F401
+from .test_storage_s3 import PREFIX, bucket, objects, s3, s3_env  # noqa: F401
 from .test_tus import TUS, create, patch
 from .test_tus_s3 import _clients, _local_files, servers  # noqa: F401
 
