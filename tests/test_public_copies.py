@@ -26,6 +26,7 @@ from contest.storage import get_storage
 
 from .camera_tags import PERSONAL_STRINGS, camera_jpeg
 from .media.videogen import vertical_iphone_like, write_clip
+from .media_cache import made_once
 from .test_awards import set_published
 from .test_winners import award
 
@@ -64,13 +65,16 @@ def add_playback(app, entry_id: int, path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> dict[str, Path]:
-    """A playback copy with tags (an older or remuxed copy) and one made by make_playback."""
-    folder = tmp_path_factory.mktemp("public-clips")
-    tagged = write_clip(folder / "tagged.mp4", seconds=1.5, metadata=CLIP_TAGS)
+    """A playback copy with tags (an older or remuxed copy) and one made by make_playback,
+    encoded once per run (tests/media_cache.py)."""
+    folder = made_once(tmp_path_factory, "public-copies-clips", _make_clips)
+    return {"tagged": folder / "tagged.mp4", "made": folder / "made.mp4"}
+
+
+def _make_clips(folder: Path) -> None:
+    write_clip(folder / "tagged.mp4", seconds=1.5, metadata=CLIP_TAGS)
     phone = vertical_iphone_like(folder / "phone.mov", seconds=1.5, metadata=CLIP_TAGS)
-    made = folder / "made.mp4"
-    make_playback(phone, made, timeout=120, max_seconds=5)
-    return {"tagged": tagged, "made": made}
+    make_playback(phone, folder / "made.mp4", timeout=120, max_seconds=5)
 
 
 @pytest.fixture
