@@ -91,18 +91,18 @@ def flask_in_process(env: dict[str, str], *commands: tuple[str, ...]) -> None:
     on the same database; a `flask` process costs 2 s of CPU to start (the app's imports),
     this 0.7 s, for a site set up in every server test. `flask()` runs the real process, for
     tests of the command itself."""
-    own = {k: v for k, v in env.items() if k.startswith("CONTEST_")}
+    settings = ("CONTEST_", "FLASK_")
     with _ENVIRON:  # the app reads the site's settings from the environment, lent for a moment
-        saved = {k: os.environ.get(k) for k in own}
-        os.environ.update(own)
+        saved = {k: v for k, v in os.environ.items() if k.startswith(settings)}
+        for key in saved:
+            del os.environ[key]  # the site's settings only, as its own process would see
+        os.environ.update({k: v for k, v in env.items() if k.startswith(settings)})
         try:
             app = create_app()
         finally:
-            for key, value in saved.items():
-                if value is None:
-                    del os.environ[key]
-                else:
-                    os.environ[key] = value
+            for key in [k for k in os.environ if k.startswith(settings)]:
+                del os.environ[key]
+            os.environ.update(saved)
     runner = app.test_cli_runner()
     try:
         for command in commands:
