@@ -281,20 +281,6 @@ class JudgeAtWork:
         self.judge.close()
 
 
-def _upload_seconds(port: int, first: int, count: int) -> list[float]:
-    """Upload `count` photos one after another, as one visitor at a time; seconds for each."""
-    seconds = []
-    for n in range(first, first + count):
-        with Visitor(port) as visitor:
-            token = visitor.csrf_token()
-            photo = photo_bytes(seed=5000 + n)
-            started = time.monotonic()
-            response = visitor.post_entry(visitor_fields(n), photo, token=token)
-            seconds.append(time.monotonic() - started)
-        assert response.status == 201, response.text
-    return seconds
-
-
 def _upload_together(ports: tuple[int, ...], n: int) -> list[float]:
     """The same photo uploaded to each port at the same moment, one thread a port; the
     seconds each upload took (the form page fetched before the clock starts)."""
@@ -327,14 +313,15 @@ def test_fifty_open_walls_leave_uploads_as_fast_as_without_them(site, tmp_path_f
     with running_site(tmp_path_factory.mktemp("twin-without-walls")) as twin:
         # Judging goes on all along, on both sites: only the walls differ.
         judges = [JudgeAtWork(s, "wall-judge") for s in (site, twin)]
-        for warmed in (site, twin):
-            _upload_seconds(warmed.server.port, 0, 2)  # workers, photo decoders, caches
+        ports = (site.server.port, twin.server.port)
+        for n in range(2):
+            _upload_together(ports, n)  # workers, photo decoders, caches
         walls = OpenWalls(site.server.port, WALLS)
         time.sleep(2)  # every wall has its stream or has started polling
         with_walls, without = [], []
         try:
             for n in range(100, 100 + PAIRS):
-                walled, alone = _upload_together((site.server.port, twin.server.port), n)
+                walled, alone = _upload_together(ports, n)
                 with_walls.append(walled)
                 without.append(alone)
         finally:
