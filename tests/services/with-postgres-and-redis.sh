@@ -21,7 +21,15 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-root=$(mktemp -d -t contest-services-XXXXXX)
+# The cluster lives in memory when the machine has a tmpfs with room for it (/dev/shm): a test's
+# database is made and dropped as a few hundred files, and on this machine's ext4 that took
+# 90 to 400 ms of CPU a database, against 25 ms on tmpfs. Nothing in it outlives the run.
+services_tmp=${TMPDIR:-/tmp}
+if [[ -d /dev/shm && -w /dev/shm ]] &&
+    (($(df -Pk /dev/shm | awk 'NR == 2 {print $4}') > 2 * 1024 * 1024)); then
+    services_tmp=/dev/shm
+fi
+root=$(mktemp -d -p "$services_tmp" contest-services-XXXXXX)
 chmod 755 "$root"
 # initdb refuses to run as root: as root, the cluster belongs to Debian's postgres user.
 as_owner=()
