@@ -30,7 +30,12 @@ def _created_uploads(page) -> list[str]:
 
 def _terminate(page, site, urls: list[str]) -> None:
     """Give this test's uploads up, as the visitor replacing the file would, so the site's
-    other tests find no upload of ours left."""
+    other tests find no upload of ours left.
+
+    From the form opened afresh: the page that sent them may still be asking for a good
+    file's check on a busy machine, and stops only when it is left; a check asked after its
+    upload is gone is answered 404, which the browser logs as an error."""
+    page.goto("/submit")
     for url in urls:
         page.evaluate(
             """async (url) => {
