@@ -14,10 +14,12 @@ import http.client
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -182,14 +184,19 @@ class Server:
     log: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    # The server's temporary folder (TMPDIR), its socket's folder inside: removed once the
+    # server is gone, since a server killed on purpose cannot clean up after itself (one was
+    # left in /tmp by every run). Short, under /tmp: a socket's path is at most 107 bytes.
+    tmp: Path | None = None
 
     def start(self) -> Server:
         """Start the server and wait until it answers; the log keeps its output."""
+        self.tmp = Path(tempfile.mkdtemp(prefix="contest-server-"))
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 server_command(),
                 cwd=PROJECT_ROOT,
-                env={**self.env, "PORT": str(self.port)},
+                env={**self.env, "PORT": str(self.port), "TMPDIR": str(self.tmp)},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: one signal reaches all
@@ -266,6 +273,8 @@ class Server:
         deadline = time.monotonic() + TIMEOUT
         while _group_members(self.process.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 # Visitors ------------------------------------------------------------------------------------
