@@ -116,8 +116,8 @@ $(FFPROBE):
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg
 
 # PYTEST_ARGS passes options through, e.g. `make test PYTEST_ARGS="-m 'not slow'"`. Tests that
-# must share one process (the browser tests' one live site) carry an xdist_group mark, which
-# --dist loadgroup keeps together; every other test may run on any worker.
+# must share one process (each of the two groups of browser tests shares a live site) carry an
+# xdist_group mark, which --dist loadgroup keeps together; every other test may run on any worker.
 PYTEST := $(PY) -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
 
 test: install-dev e2e-deps $(FFPROBE) $(NGINX)
