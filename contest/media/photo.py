@@ -6,11 +6,9 @@ import io
 import os
 import struct
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from PIL import ExifTags, Image, ImageCms
 
-from contest.media import Rejected, decode_cost, photo_worker
+from contest.media import Rejected, banded_resize, decode_cost, photo_worker
 from contest.media.isobmff import DAMAGED_MESSAGE, top_level_boxes
 from contest.media.photo_worker import DecodeLimits
 
@@ -89,24 +87,7 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 
-_QUARTER_TURNS = frozenset(
-    {
-        Image.Transpose.ROTATE_90,
-        Image.Transpose.ROTATE_270,
-        Image.Transpose.TRANSPOSE,
-        Image.Transpose.TRANSVERSE,
-    }
-)
-
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-
-# Pillow releases the GIL while it resamples and encodes: the preview is resampled in
-# horizontal bands on every core (two on the contest's servers), and the preview is encoded
-# while the thumbnail is made. Threads start on first use, in each worker process.
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
-_POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="photo")
-# Below this many output pixels, handing bands to threads costs more than it saves.
-_BANDED_MIN_PIXELS = 500_000
 
 
 @dataclass(frozen=True)
@@ -303,8 +284,12 @@ def _derive(im: Image.Image, path: Path) -> tuple[dict, list[bytes]]:
             check.verify()
     size = im.size
     if fmt in ("JPEG", "MPO"):
+        # Not decoded here: the preview's resize decodes it (MPO: frame 0 only, never seek()),
+        # each band resampled as soon as libjpeg has written its rows (`banded_resize`).
+        # Its EXIF is read with its header.
         _draft_size(im, size)
-    im.load()  # MPO: frame 0 only, never seek()
+    else:
+        im.load()  # a PNG's EXIF chunk may follow its pixels
     exif = _exif(im)
     # libheif already applies the HEIF rotation/mirror boxes, and pillow-heif resets the EXIF
     # Orientation to 1 (keeping the old value in info["original_orientation"]); the HEIF
@@ -355,7 +340,7 @@ def make_derivatives(preview: Image.Image) -> tuple[Derivative, Derivative]:
     """Encode an upright RGB image (long side <= 1600) as the preview and its thumbnail JPEGs."""
     # Shared with the video posters. The preview is encoded on a worker thread while the
     # thumbnail is made from it.
-    preview_job = _POOL.submit(_encode, preview)
+    preview_job = banded_resize.POOL.submit(_encode, preview)
     thumbnail = _encode(
         preview.resize(
             _fit(preview.size, THUMBNAIL_LONG_SIDE),
@@ -369,7 +354,10 @@ def make_derivatives(preview: Image.Image) -> tuple[Derivative, Derivative]:
 def _preview(
     im: Image.Image, size: tuple[int, int], transpose: Image.Transpose | None
 ) -> Image.Image:
-    """Resize the decoded image to `size`, turn it upright, make it sRGB without alpha."""
+    """Resize the image to `size`, turn it upright, make it sRGB without alpha.
+
+    A JPEG may come undecoded, its draft set: it is then decoded as it is resized.
+    """
     icc = im.info.get("icc_profile")
     source = _resizable(im)
     # The orientation and the colour conversion run on the reduced pixels only, never on the
@@ -377,7 +365,7 @@ def _preview(
     # profile (every iPhone photo: Display P3) is converted band by band on the resizing
     # threads, with a transform built once per profile.
     convert = _srgb_converter(icc) if icc and source.mode == "RGB" else None
-    out = _resize_upright(source, size, transpose, convert)
+    out = banded_resize.resize_upright(source, size, RESAMPLE, REDUCING_GAP, transpose, convert)
     if convert is None:
         out = _flatten(out)
         out = _to_srgb(out, icc)
@@ -397,54 +385,6 @@ def _srgb_converter(icc: bytes) -> Callable[[Image.Image], Image.Image] | None:
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None  # _to_srgb then falls back as it does for any broken profile
     return lambda band: ImageCms.applyTransform(band, transform)
-
-
-def _resize_upright(
-    im: Image.Image,
-    size: tuple[int, int],
-    transpose: Image.Transpose | None,
-    convert: Callable[[Image.Image], Image.Image] | None = None,
-) -> Image.Image:
-    """Resample to `size`, apply `transpose` and `convert`, in bands on threads when large."""
-    width, height = size
-    bands = min(_WORKERS, height)
-
-    def finish(part: Image.Image) -> Image.Image:
-        part = part.transpose(transpose) if transpose is not None else part
-        return convert(part) if convert is not None else part
-
-    if im.size == size or bands < 2 or width * height < _BANDED_MIN_PIXELS:
-        resized = im if im.size == size else im.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
-        return finish(resized)
-
-    source_width, source_height = im.size
-
-    def band(top: int, bottom: int) -> Image.Image:
-        # A resize with a source box still reads the rows around the box that its filter
-        # needs, so the bands join without a seam (at most +-2 levels of rounding).
-        box = (0, top * source_height / height, source_width, bottom * source_height / height)
-        return finish(im.resize((width, bottom - top), RESAMPLE, box, REDUCING_GAP))
-
-    edges = [round(height * i / bands) for i in range(bands + 1)]
-    jobs = [(top, bottom, _POOL.submit(band, top, bottom)) for top, bottom in pairwise(edges)]
-    turned = transpose in _QUARTER_TURNS
-    out = Image.new(im.mode, (height, width) if turned else size)
-    for top, bottom, job in jobs:
-        out.paste(job.result(), _band_origin(transpose, top, bottom, height))
-    return out
-
-
-def _band_origin(
-    transpose: Image.Transpose | None, top: int, bottom: int, height: int
-) -> tuple[int, int]:
-    """Where the band of stored rows top..bottom lands once `transpose` is applied."""
-    if transpose in (Image.Transpose.ROTATE_90, Image.Transpose.TRANSPOSE):
-        return top, 0  # rows become columns, in the same order
-    if transpose in (Image.Transpose.ROTATE_270, Image.Transpose.TRANSVERSE):
-        return height - bottom, 0  # rows become columns, in reverse order
-    if transpose in (Image.Transpose.FLIP_TOP_BOTTOM, Image.Transpose.ROTATE_180):
-        return 0, height - bottom
-    return 0, top  # unchanged, or mirrored left to right
 
 
 def _resizable(im: Image.Image) -> Image.Image:
