@@ -84,12 +84,11 @@ def decode_resize_upright(
     edges = [round(size[1] * i / DECODING_BANDS) for i in range(DECODING_BANDS + 1)]
     waits = [plan.last_row_needed(bottom) for bottom in edges[1:]]
     watch = _RowWatch(im.im, waits)
-    begun: list[tuple[int, int, Future[Image.Image]]] = []
+    begun: list[Future[None]] = []
 
     def begin_ready_bands() -> None:
         while len(begun) < len(waits) and watch.written(waits[len(begun)]):
-            top, bottom = edges[len(begun)], edges[len(begun) + 1]
-            begun.append(plan.begin(top, bottom))
+            begun.append(plan.begin(edges[len(begun)], edges[len(begun) + 1]))
 
     # Pillow's decode loop reads the file through `load_read` between two calls into libjpeg:
     # at that moment every row libjpeg has written is final, so it is where bands begin.
@@ -103,7 +102,7 @@ def decode_resize_upright(
     try:
         im.load()
     except BaseException:
-        wait([job for _, _, job in begun])  # none may go on reading the pixels of a failed photo
+        wait(begun)  # none may go on reading the pixels of a failed photo
         raise
     finally:
         del im.load_read
@@ -131,10 +130,12 @@ class _Plan:
         self.transpose = transpose
         self.finish = _finisher(transpose, convert)
         self.scale = source.height / size[1]  # source rows per output row
+        turned = transpose in _QUARTER_TURNS
+        self.out = Image.new(source.mode, (size[1], size[0]) if turned else size)
 
-    def begin(self, top: int, bottom: int) -> tuple[int, int, Future[Image.Image]]:
-        """Resample output rows top..bottom on a thread."""
-        return top, bottom, POOL.submit(self._band, top, bottom)
+    def begin(self, top: int, bottom: int) -> Future[None]:
+        """Resample output rows top..bottom on a thread, and paste them where they land."""
+        return POOL.submit(self._band, top, bottom)
 
     def last_row_needed(self, bottom: int) -> int:
         """The last source row that output rows above `bottom` read.
@@ -145,16 +146,14 @@ class _Plan:
         """
         return min(self.source.height, math.ceil((bottom + 4) * self.scale) + 2) - 1
 
-    def assemble(self, bands: Iterable[tuple[int, int, Future[Image.Image]]]) -> Image.Image:
-        """The upright image, each band pasted where its rows land once turned."""
-        width, height = self.size
-        turned = self.transpose in _QUARTER_TURNS
-        out = Image.new(self.source.mode, (height, width) if turned else self.size)
-        for top, bottom, job in bands:
-            out.paste(job.result(), _band_origin(self.transpose, top, bottom, height))
-        return out
+    def assemble(self, bands: Iterable[Future[None]]) -> Image.Image:
+        """The upright image, once every band is in (a band's error is raised here)."""
+        for job in bands:
+            job.result()
+        return self.out
 
-    def _band(self, top: int, bottom: int) -> Image.Image:
+    def resample_band(self, top: int, bottom: int) -> Image.Image:
+        """Output rows top..bottom, resampled, turned and converted."""
         # A resize with a source box still reads the rows around the box that its filter
         # needs, so the bands join without a seam (at most +-2 levels of rounding).
         width, height = self.size
@@ -162,6 +161,12 @@ class _Plan:
         box = (0, top * source_height / height, source_width, bottom * source_height / height)
         part = self.source.resize((width, bottom - top), self.resample, box, self.reducing_gap)
         return self.finish(part)
+
+    def _band(self, top: int, bottom: int) -> None:
+        # Pasted on the band's own thread: the bands ready before the decode ends are in place
+        # by then. Pillow pastes without the GIL, and no two bands share a pixel.
+        part = self.resample_band(top, bottom)
+        self.out.paste(part, _band_origin(self.transpose, top, bottom, self.size[1]))
 
 
 class _RowWatch:

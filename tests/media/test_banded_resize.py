@@ -84,7 +84,8 @@ def test_a_progressive_jpeg_s_rows_come_at_the_end_and_are_waited_for(write: Wri
     assert largest_difference(out, after_the_decode(path, None)) <= 2
 
 
-def test_a_truncated_jpeg_is_refused_after_its_bands_are_done(write: Write) -> None:
+def test_a_truncated_jpeg_is_refused_as_damaged_as_before(write: Write) -> None:
+    # Its top bands began while it decoded; the decode's own error is what comes out.
     data = camera_like_file("JPEG", SIZE, quality=90)
     path = write(data[: len(data) * 2 // 3])
     with Image.open(path) as im:
@@ -92,7 +93,7 @@ def test_a_truncated_jpeg_is_refused_after_its_bands_are_done(write: Write) -> N
         with pytest.raises(OSError, match="truncated"):
             banded_resize.decode_resize_upright(im, PREVIEW, RESAMPLE, REDUCING_GAP)
         assert "load_read" not in vars(im)  # Pillow's own reading again
-    # Every band begun is finished: the next photo finds the threads free.
+    # The threads are free for the next photo.
     assert banded_resize.POOL.submit(lambda: "free").result(timeout=5) == "free"
 
 
@@ -117,7 +118,9 @@ def test_a_band_reads_no_row_below_the_one_it_waits_for(source, size) -> None:
         spoiled = clean.copy()
         spoiled.paste(below, (0, last + 1))  # what is not decoded yet: anything at all
         other = banded_resize._Plan(spoiled, size, RESAMPLE, REDUCING_GAP, None, None)
-        assert plan._band(top, bottom).tobytes() == other._band(top, bottom).tobytes()
+        assert (
+            plan.resample_band(top, bottom).tobytes() == other.resample_band(top, bottom).tobytes()
+        )
 
 
 def test_a_row_the_watch_calls_written_is_final(write: Write) -> None:
